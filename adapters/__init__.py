@@ -1,0 +1,1 @@
+"""One package per platform; each converts platform data to and from ``core.models``."""

@@ -1,0 +1,427 @@
+"""Typed configuration: read once from TOML, overridden by ``KEFU_<SECTION>_<KEY>`` env vars.
+
+Ops get exactly one line naming the offending key when something is wrong (``ConfigError``);
+nothing deeper in the program reads files or the environment for settings.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, get_args, get_origin, get_type_hints
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_SHOP_DIR = PROJECT_ROOT / "examples" / "shop"
+
+
+class ConfigError(ValueError):
+    """A configuration problem; ``str()`` is one line that names the key."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    webhook_path: str = "/wechat"
+    shutdown_grace_s: float = 20.0
+    public_url: str = ""  # e.g. "https://kefu.example.com"; shown by `kefu check`
+
+
+@dataclass
+class WechatConfig:
+    app_id: str = ""
+    app_secret: str = ""
+    token: str = ""
+    encoding_aes_key: str = ""
+    account_id: str = ""  # the gh_ id (ToUserName); "" = take it from incoming pushes
+    api_base: str = "https://api.weixin.qq.com"
+    reply_mode: str = "customer_service"
+    max_clock_skew_s: int = 300
+
+
+@dataclass
+class RedisConfig:
+    url: str = "memory://"
+    key_prefix: str = "kefu:"
+
+
+@dataclass
+class QueueConfig:
+    shards: int = 4  # streams per deployment; a user's messages always go to the same one
+    concurrency: int = 8  # turns one worker process runs at once (different users)
+    claim_idle_s: float = 30.0  # pending entries idle this long are reclaimed from dead workers
+    block_ms: int = 1000
+    max_attempts: int = 5  # deliveries of one entry before it is handed off as failed
+    dedupe_ttl_s: int = 600
+
+
+@dataclass
+class LlmConfig:
+    backend: str = "ollama"
+    base_url: str = "http://127.0.0.1:11434"
+    model: str = "qwen3:14b"
+    api_key: str = ""
+    num_ctx: int = 16384
+    keep_alive: str = "30m"
+    timeout_s: float = 60.0
+    think_temperature: float = 0.6
+    think_top_p: float = 0.95
+    think_top_k: int = 20
+    temperature: float = 0.7
+    top_p: float = 0.8
+    top_k: int = 20
+    warm_up: bool = True
+
+
+@dataclass
+class DialogueConfig:
+    history_tokens: int = 6000
+    session_ttl_s: int = 172800
+    max_tool_steps: int = 5
+    pending_action_ttl_s: int = 600
+    retry_after_s: float = 60.0  # degraded mode: how soon a kept message is retried
+
+
+@dataclass
+class RouterConfig:
+    # "" / [] = the built-in default table; see core/dialogue/router.py
+    think_patterns: list[str] = field(default_factory=list)
+    no_think_patterns: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ShopConfig:
+    data: str = ""
+    timezone: str = "Asia/Shanghai"
+    now: str = ""  # "" = real clock; an ISO time pins the clock (demo data is dated 2026-11-24T10:30+08:00)
+
+
+@dataclass
+class KnowledgeConfig:
+    faq: str = ""
+    policy: str = ""
+    synonyms: str = ""
+    fast_path: bool = True
+    min_score: float = 0.0
+    min_margin: float = 0.0
+    top_k: int = 4
+    cache_ttl_s: int = 86400
+
+
+@dataclass
+class DeliveryConfig:
+    max_messages_per_turn: int = 3
+    typing: bool = True
+
+
+@dataclass
+class HandoffConfig:
+    hours: str = "09:00-22:00"
+    silence_minutes: int = 30
+    notify_url: str = ""
+
+
+@dataclass
+class SafetyConfig:
+    max_messages_per_minute: int = 20
+    max_message_chars: int = 1000
+    sensitive_words: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AdminConfig:
+    enabled: bool = False
+    password_hash: str = ""
+    username: str = "admin"
+
+
+@dataclass
+class WecomConfig:
+    enabled: bool = False
+    webhook_path: str = "/wecom"
+    corp_id: str = ""
+    secret: str = ""
+    token: str = ""
+    encoding_aes_key: str = ""
+    open_kfid: str = ""
+    api_base: str = "https://qyapi.weixin.qq.com"
+
+
+@dataclass
+class LogConfig:
+    level: str = "INFO"
+    format: str = "auto"  # "json", "console", or "auto" (console on a TTY, JSON otherwise)
+
+
+@dataclass
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    wechat: WechatConfig = field(default_factory=WechatConfig)
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
+    llm: LlmConfig = field(default_factory=LlmConfig)
+    dialogue: DialogueConfig = field(default_factory=DialogueConfig)
+    router: RouterConfig = field(default_factory=RouterConfig)
+    shop: ShopConfig = field(default_factory=ShopConfig)
+    knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    handoff: HandoffConfig = field(default_factory=HandoffConfig)
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
+    wecom: WecomConfig = field(default_factory=WecomConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    # [menu]: free-form map of CLICK event key -> reply text
+    menu: dict[str, str] = field(default_factory=dict)
+
+    # -- resolved paths -------------------------------------------------------------
+    @property
+    def shop_data_path(self) -> Path:
+        return Path(self.shop.data) if self.shop.data else BUNDLED_SHOP_DIR / "shop.json"
+
+    @property
+    def faq_path(self) -> Path:
+        return Path(self.knowledge.faq) if self.knowledge.faq else BUNDLED_SHOP_DIR / "faq.csv"
+
+    @property
+    def policy_path(self) -> Path:
+        return Path(self.knowledge.policy) if self.knowledge.policy else BUNDLED_SHOP_DIR / "policy.md"
+
+    @property
+    def encrypted(self) -> bool:
+        return bool(self.wechat.encoding_aes_key)
+
+
+_FREEFORM_SECTIONS = {"menu"}
+
+
+def _section_types() -> dict[str, type]:
+    hints = get_type_hints(Config)
+    return {f.name: hints[f.name] for f in dataclasses.fields(Config) if f.name not in _FREEFORM_SECTIONS}
+
+
+def _coerce(key: str, value: Any, typ: Any, *, from_env: bool) -> Any:
+    """Convert ``value`` to ``typ`` or raise ConfigError naming ``key``."""
+    origin = get_origin(typ)
+    if origin is list:
+        (item_t,) = get_args(typ)
+        if from_env and isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    value = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise ConfigError(key, f"not a JSON list ({exc.msg})") from None
+            else:
+                value = [v.strip() for v in text.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise ConfigError(key, f"expected a list, got {type(value).__name__}")
+        return [_coerce(f"{key}[{i}]", v, item_t, from_env=from_env) for i, v in enumerate(value)]
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if from_env and isinstance(value, str) and value.lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+            return value.lower() in {"1", "true", "yes", "on"}
+        raise ConfigError(key, f"expected true or false, got {value!r}")
+    if typ is int:
+        if isinstance(value, bool):
+            raise ConfigError(key, f"expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if from_env and isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+            return int(value)
+        raise ConfigError(key, f"expected an integer, got {value!r}")
+    if typ is float:
+        if isinstance(value, bool):
+            raise ConfigError(key, f"expected a number, got {value!r}")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if from_env and isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(key, f"expected a number, got {value!r}")
+    if typ is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(key, f"expected a string, got {value!r}")
+    raise ConfigError(key, f"unsupported type {typ!r}")  # pragma: no cover - programming error
+
+
+def _build_section(name: str, cls: type, raw: Mapping[str, Any]) -> Any:
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"{name}.{key}", "unknown key")
+        kwargs[key] = _coerce(f"{name}.{key}", value, hints[key], from_env=False)
+    return cls(**kwargs)
+
+
+def _apply_env(data: dict[str, dict[str, Any]], env: Mapping[str, str]) -> None:
+    sections = _section_types()
+    for var, value in env.items():
+        if not var.startswith("KEFU_"):
+            continue
+        rest = var[len("KEFU_"):].lower()
+        for section, cls in sections.items():
+            if not rest.startswith(section + "_"):
+                continue
+            key = rest[len(section) + 1:]
+            hints = get_type_hints(cls)
+            if key not in hints:
+                raise ConfigError(f"{section}.{key}", f"unknown key (from environment variable {var})")
+            data.setdefault(section, {})[key] = _coerce(f"{section}.{key}", value, hints[key], from_env=True)
+            break
+        else:
+            if rest.startswith("menu_"):
+                data.setdefault("menu", {})[rest[len("menu_"):]] = value
+            # other KEFU_* variables (e.g. KEFU_TEST_*) are not configuration
+
+
+_AES_KEY_RE = re.compile(r"^[A-Za-z0-9+/]{43}$")
+
+
+def validate(cfg: Config) -> None:
+    """Cross-field checks. Raises ConfigError naming the first bad key."""
+    w = cfg.wechat
+    if not w.token:
+        raise ConfigError("wechat.token", "missing; set the Token you entered in the WeChat admin console")
+    if not re.fullmatch(r"[A-Za-z0-9]{3,32}", w.token):
+        raise ConfigError("wechat.token", "must be 3-32 letters or digits (WeChat's rule)")
+    if w.encoding_aes_key:
+        if not _AES_KEY_RE.fullmatch(w.encoding_aes_key):
+            raise ConfigError("wechat.encoding_aes_key", "must be exactly 43 base64 characters (or \"\" for plaintext mode)")
+        try:
+            if len(base64.b64decode(w.encoding_aes_key + "=")) != 32:
+                raise binascii.Error
+        except binascii.Error:
+            raise ConfigError("wechat.encoding_aes_key", "is not valid base64") from None
+        if not w.app_id:
+            raise ConfigError("wechat.app_id", "missing; needed to check encrypted pushes")
+    if w.reply_mode not in {"customer_service", "passive"}:
+        raise ConfigError("wechat.reply_mode", f"must be \"customer_service\" or \"passive\", got {w.reply_mode!r}")
+    if w.reply_mode == "customer_service" and not (w.app_id and w.app_secret):
+        raise ConfigError("wechat.app_secret" if w.app_id else "wechat.app_id",
+                          "missing; the 客服 API needs app_id and app_secret (or set reply_mode = \"passive\")")
+    if w.max_clock_skew_s < 0:
+        raise ConfigError("wechat.max_clock_skew_s", "must be >= 0 (0 disables the check)")
+    if not w.api_base.startswith(("http://", "https://")):
+        raise ConfigError("wechat.api_base", "must start with http:// or https://")
+    s = cfg.server
+    if not s.webhook_path.startswith("/"):
+        raise ConfigError("server.webhook_path", "must start with /")
+    if not 0 <= s.port <= 65535:
+        raise ConfigError("server.port", "must be between 0 and 65535")
+    if not re.match(r"^(memory|redis|rediss|unix|redis\+sentinel|redis\+cluster)://", cfg.redis.url):
+        raise ConfigError("redis.url", "must be memory://, redis://, rediss://, unix://, redis+sentinel:// or redis+cluster://")
+    if cfg.queue.shards < 1:
+        raise ConfigError("queue.shards", "must be >= 1")
+    if cfg.queue.concurrency < 1:
+        raise ConfigError("queue.concurrency", "must be >= 1")
+    if cfg.queue.dedupe_ttl_s < 300:
+        raise ConfigError("queue.dedupe_ttl_s", "must be >= 300 (WeChat retries for ~15 s; keep a margin)")
+    if cfg.llm.backend not in {"ollama", "openai"}:
+        raise ConfigError("llm.backend", f"must be \"ollama\" or \"openai\", got {cfg.llm.backend!r}")
+    if cfg.llm.num_ctx < 512:
+        raise ConfigError("llm.num_ctx", "must be >= 512")
+    if not re.fullmatch(r"\d{2}:\d{2}-\d{2}:\d{2}", cfg.handoff.hours):
+        raise ConfigError("handoff.hours", "must look like \"09:00-22:00\"")
+    if cfg.delivery.max_messages_per_turn < 1 or cfg.delivery.max_messages_per_turn > 5:
+        raise ConfigError("delivery.max_messages_per_turn", "must be 1-5 (WeChat allows 5 per user message)")
+    if cfg.shop.now:
+        from datetime import datetime
+
+        try:
+            if datetime.fromisoformat(cfg.shop.now).tzinfo is None:
+                raise ValueError
+        except ValueError:
+            raise ConfigError("shop.now", "must be an ISO time with an offset, e.g. 2026-11-24T10:30:00+08:00") from None
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(cfg.shop.timezone)
+    except Exception:
+        raise ConfigError("shop.timezone", f"unknown time zone {cfg.shop.timezone!r}") from None
+    for key, path in (("shop.data", cfg.shop_data_path), ("knowledge.faq", cfg.faq_path), ("knowledge.policy", cfg.policy_path)):
+        if not path.is_file():
+            raise ConfigError(key, f"file not found: {path}")
+    if cfg.log.format not in {"auto", "json", "console"}:
+        raise ConfigError("log.format", "must be auto, json or console")
+    if cfg.admin.enabled and not cfg.admin.password_hash:
+        raise ConfigError("admin.password_hash", "missing; run `kefu admin hash-password` and paste its output")
+
+
+def from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = None, *, check: bool = True) -> Config:
+    """Build a Config from parsed TOML data plus environment overrides."""
+    sections = _section_types()
+    data: dict[str, dict[str, Any]] = {}
+    for name, value in raw.items():
+        if name in _FREEFORM_SECTIONS:
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                raise ConfigError(name, "must be a table of strings")
+            data[name] = dict(value)
+            continue
+        if name not in sections:
+            raise ConfigError(name, "unknown section")
+        if not isinstance(value, dict):
+            raise ConfigError(name, "must be a table ([section])")
+        data[name] = dict(value)
+    _apply_env(data, os.environ if env is None else env)
+    kwargs: dict[str, Any] = {}
+    for name, cls in sections.items():
+        kwargs[name] = _build_section(name, cls, data.get(name, {}))
+    kwargs["menu"] = data.get("menu", {})
+    cfg = Config(**kwargs)
+    if check:
+        validate(cfg)
+    return cfg
+
+
+def load(path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None, *, check: bool = True) -> Config:
+    """Load a TOML config file (``None`` = defaults + env only)."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError("--config", f"file not found: {p}") from None
+        except OSError as exc:
+            raise ConfigError("--config", f"cannot read {p}: {exc.strerror}") from None
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("--config", f"{p} is not valid TOML: {exc}") from None
+    return from_mapping(raw, env, check=check)
+
+
+def demo_config(**overrides: Any) -> Config:
+    """Embedded defaults used by `make demo` / `kefu simulate` without --config."""
+    raw: dict[str, Any] = {
+        "wechat": {
+            "app_id": "wxdemo0000000001",
+            "app_secret": "demo-secret-not-real",
+            "token": "kefudemo",
+            "encoding_aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+            "account_id": "gh_demo00000001",
+        },
+        "shop": {"now": "2026-11-24T10:30:00+08:00"},
+    }
+    for dotted, value in overrides.items():
+        section, key = dotted.split("__", 1)
+        raw.setdefault(section, {})[key] = value
+    return from_mapping(raw)

@@ -1,0 +1,1 @@
+"""Platform-independent core of kefu. Never imports aiohttp or wechatpy."""

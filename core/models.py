@@ -1,0 +1,151 @@
+"""Platform-neutral message models.
+
+Adapters convert platform payloads into ``IncomingMessage`` (to_core) and core replies into
+platform calls (from_core). Queue entries carry ``IncomingMessage.to_dict()`` as JSON, so every
+field is plain data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class MsgKind(str, enum.Enum):
+    TEXT = "text"
+    IMAGE = "image"
+    VOICE = "voice"
+    VIDEO = "video"
+    SHORTVIDEO = "shortvideo"
+    LOCATION = "location"
+    LINK = "link"
+    FILE = "file"
+    EVENT = "event"
+    UNKNOWN = "unknown"
+
+
+class EventKind(str, enum.Enum):
+    SUBSCRIBE = "subscribe"
+    UNSUBSCRIBE = "unsubscribe"
+    SCAN = "scan"
+    CLICK = "click"
+    VIEW = "view"
+    LOCATION = "location"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Location:
+    latitude: float
+    longitude: float
+    scale: int | None = None
+    label: str = ""
+    precision: float | None = None  # LOCATION event only
+
+
+@dataclass(frozen=True)
+class Link:
+    title: str = ""
+    description: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: EventKind
+    name: str  # the platform's own event name, lower case ("subscribe", "click", ...)
+    key: str = ""  # EventKey (menu key, scene id, view URL)
+    ticket: str = ""
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """One message or event from a user, as the core sees it."""
+
+    platform: str  # "wechat_oa", "wecom_kf", ...
+    user_id: str  # openid (OA) / external_userid (WeCom)
+    account_id: str  # our side: gh_ id (OA) / open_kfid (WeCom)
+    kind: MsgKind
+    created_at: datetime  # timezone-aware
+    msg_id: str | None = None
+    text: str | None = None  # text content; voice Recognition
+    media_id: str | None = None
+    pic_url: str | None = None
+    voice_format: str | None = None
+    recognition: str | None = None
+    thumb_media_id: str | None = None
+    location: Location | None = None
+    link: Link | None = None
+    event: Event | None = None
+    raw_type: str = ""  # the platform's MsgType as received (for unknown types and logs)
+
+    @property
+    def effective_text(self) -> str | None:
+        """What the dialogue should read: text, or a voice message's recognised text."""
+        if self.kind is MsgKind.TEXT:
+            return self.text
+        if self.kind is MsgKind.VOICE and self.recognition:
+            return self.recognition
+        return None
+
+    def dedupe_id(self) -> str:
+        """Identity of a push across WeChat's retries: MsgId, else user + CreateTime (+ event)."""
+        if self.msg_id:
+            return f"m:{self.msg_id}"
+        ts = int(self.created_at.timestamp())
+        ev = f":{self.event.name}:{self.event.key}" if self.event else f":{self.raw_type}"
+        return f"e:{self.user_id}:{ts}{ev}"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["kind"] = self.kind.value
+        d["created_at"] = self.created_at.isoformat()
+        if self.event is not None:
+            d["event"]["kind"] = self.event.kind.value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "IncomingMessage":
+        d = dict(d)
+        d["kind"] = MsgKind(d["kind"])
+        d["created_at"] = datetime.fromisoformat(d["created_at"])
+        if d.get("location"):
+            d["location"] = Location(**d["location"])
+        if d.get("link"):
+            d["link"] = Link(**d["link"])
+        if d.get("event"):
+            ev = dict(d["event"])
+            ev["kind"] = EventKind(ev["kind"])
+            d["event"] = Event(**ev)
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """What the queue knows about one delivery of one entry to a handler."""
+
+    turn_id: str  # stable across redeliveries of the same entry (used for idempotent delivery ids)
+    entry_id: str  # the stream entry id
+    seq: int  # per-user sequence number assigned at enqueue
+    attempt: int  # 1 on first delivery, incremented on every reclaim/retry
+    received_at: datetime  # when the webhook accepted the push
+
+
+@dataclass
+class OutgoingText:
+    """A text part the core wants delivered to a user."""
+
+    text: str
+    delivery_id: str  # idempotency key: the same id is never delivered twice
+
+
+@dataclass
+class TurnResult:
+    """What a handler did with a turn (for logs, metrics and the console)."""
+
+    outcome: str  # "faq" | "llm" | "degraded" | "handoff" | "silenced" | "ignored" | "undelivered" | "failed" | "retry"
+    replies: list[str] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,80 @@
+"""Shared fixtures. Redis is real (``REDIS_URL``, default redis://127.0.0.1:6379/0); every test
+gets its own key prefix and its keys are deleted afterwards. ``memory://`` (fakeredis) runs only
+where a test is parametrised over both backends (the storage contract)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import datetime
+
+import pytest
+
+from core.clock import SHOP_TZ, FixedClock
+from core.storage import KeyBuilder, open_redis
+from core.storage.connection import reset_memory
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+DEMO_NOW = datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return REDIS_URL
+
+
+@pytest.fixture
+def key_prefix() -> str:
+    return f"kefutest:{uuid.uuid4().hex[:12]}:"
+
+
+async def _cleanup(url: str, prefix: str) -> None:
+    client = open_redis(url)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=500)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def redis_client(redis_url, key_prefix):
+    """A real Redis client; all keys under ``key_prefix`` are removed after the test."""
+    client = open_redis(redis_url)
+    try:
+        await client.ping()
+    except Exception as exc:  # pragma: no cover - environment problem, not a test result
+        pytest.fail(f"Redis not reachable at {redis_url}: {exc} (run `make test`, which starts one)")
+    yield client
+    await client.aclose()
+    await _cleanup(redis_url, key_prefix)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store_url(request, redis_url, key_prefix):
+    """Parametrised over both storage backends: the contract must hold on each."""
+    if request.param == "memory":
+        name = uuid.uuid4().hex
+        yield f"memory://{name}"
+        reset_memory(name)
+    else:
+        yield redis_url
+        await _cleanup(redis_url, key_prefix)
+
+
+@pytest.fixture
+def keys(key_prefix) -> KeyBuilder:
+    return KeyBuilder(prefix=key_prefix, queue_shards=4)
+
+
+@pytest.fixture
+def fixed_clock() -> FixedClock:
+    return FixedClock(DEMO_NOW)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
