@@ -1,0 +1,32 @@
+"""Prometheus metrics, defined once so every module uses the same names.
+
+Exposed by the web role at ``/metrics``. Values are per process; Prometheus sums across processes.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+ACK_SECONDS = Histogram(
+    "kefu_ack_seconds", "Webhook time from request to answer", ["result"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+WEBHOOK_REQUESTS = Counter("kefu_webhook_requests_total", "Webhook requests by HTTP status", ["status"])
+DUPLICATES = Counter("kefu_duplicate_pushes_total", "Pushes recognised as WeChat retries of a stored message")
+QUEUE_DEPTH = Gauge("kefu_queue_depth", "Entries in the stream not yet delivered to a worker", ["shard"])
+QUEUE_PENDING = Gauge("kefu_queue_pending", "Entries delivered to a worker and not yet acknowledged", ["shard"])
+TURNS = Counter("kefu_turns_total", "Finished turns by outcome", ["outcome"])
+TURN_SECONDS = Histogram("kefu_turn_seconds", "Worker time per turn", ["outcome"])
+LLM_SECONDS = Histogram(
+    "kefu_llm_seconds", "LLM call latency", ["think"], buckets=(0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120)
+)
+LLM_TOKENS = Counter("kefu_llm_tokens_total", "LLM tokens", ["kind"])  # kind: prompt | completion
+LLM_ERRORS = Counter("kefu_llm_errors_total", "LLM call failures", ["kind"])
+TOOL_CALLS = Counter("kefu_tool_calls_total", "Tool calls", ["tool", "ok"])
+FAST_PATH = Counter("kefu_faq_fast_path_total", "FAQ fast-path decisions", ["result"])  # hit | miss | skipped
+ANSWER_CACHE = Counter("kefu_answer_cache_total", "LLM answer cache lookups", ["result"])  # hit | miss
+DELIVERIES = Counter("kefu_deliveries_total", "客服 API sends by outcome and errcode", ["status", "errcode"])
+UNDELIVERED = Counter("kefu_undelivered_total", "Replies that could not be delivered", ["reason"])
+TOKEN_FETCHES = Counter("kefu_access_token_fetches_total", "stable_token requests actually sent", ["result"])
+HANDOFFS = Counter("kefu_handoffs_total", "Conversations handed to a person", ["reason"])
+RATE_LIMITED = Counter("kefu_rate_limited_total", "Messages refused by the per-user rate limit")
