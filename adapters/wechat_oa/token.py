@@ -1,0 +1,258 @@
+"""The WeChat access token, shared by every process of one deployment through Redis.
+
+We use ``POST /cgi-bin/stable_token`` (the *stable* token), never the legacy ``GET /cgi-bin/token``:
+the legacy endpoint mints a new token on every call and retires the previous one, so several
+processes fetching their own knock each other's tokens out. The stable token is the same for every
+caller until it nears expiry, so a fetch by any process is harmless to the others.
+
+Still, only one process should fetch at a time: the token lives in a Redis hash
+(``keys.glob("wechat", "token", app_id)``) with its expiry, and a refresh takes a Redis lock
+(``SET NX PX``, released by a compare-and-delete script) so 10 coroutines in 2 processes that all
+need a token cause exactly one request. While someone else refreshes, a caller whose cached token
+is merely *due* for refresh (but still valid) keeps using it instead of waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import structlog
+
+from core.clock import Clock
+from core.metrics import TOKEN_FETCHES
+from core.storage import KeyBuilder
+
+log = structlog.get_logger(__name__)
+
+# Codes the token endpoint (and the global code table) document, with what ops should do.
+_TOKEN_HINTS: dict[int, str] = {
+    40001: "AppSecret wrong or the credential is invalid: check wechat.app_secret "
+           "(公众号后台 → 设置与开发 → 基本配置 → 开发者密码)",
+    40002: "grant_type must be client_credential (a bug in kefu, please report it)",
+    40013: "invalid AppID: check wechat.app_id (公众号后台 → 设置与开发 → 基本配置; mind letter case)",
+    40125: "invalid AppSecret: check wechat.app_secret (reset it in 公众号后台 → 基本配置 if it was lost)",
+    40164: "this server's IP address is not in the IP whitelist: add it in "
+           "公众号后台 → 设置与开发 → 基本配置 → IP白名单",
+    41002: "wechat.app_id is empty",
+    41004: "wechat.app_secret is empty",
+    45009: "daily token quota reached; the stable token allows 500 000 calls a day, so something "
+           "is fetching in a loop",
+    45011: "per-minute token quota reached; something is fetching in a loop",
+    -1: "WeChat is busy; try again shortly",
+}
+_RETRYABLE = frozenset({-1, 45011})
+_IP_RE = re.compile(r"invalid ip ([0-9a-fA-F.:]+)")
+
+
+def mask_token(token: str) -> str:
+    """What a log may show of a token (or any credential): its first 4 characters."""
+    return f"{token[:4]}***" if token else ""
+
+
+class WeChatApiError(Exception):
+    """WeChat answered an ``errcode`` (or an unusable answer). ``str()`` is one line with a hint."""
+
+    def __init__(self, errcode: int, errmsg: str, hint: str = "", *, http_status: int = 0) -> None:
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.http_status = http_status
+        self.hint = hint or _TOKEN_HINTS.get(errcode, "")
+        if errcode == 40164 and (m := _IP_RE.search(errmsg)):
+            self.hint = f"{self.hint} (WeChat saw the request coming from {m.group(1)})"
+        text = f"WeChat API error {errcode}: {errmsg}"
+        super().__init__(f"{text} — {self.hint}" if self.hint else text)
+
+    @property
+    def retryable(self) -> bool:
+        """True when trying again later may succeed (busy, rate limit, HTTP 5xx); False for
+        configuration problems, which no retry fixes."""
+        if self.http_status:
+            return self.http_status >= 500
+        return self.errcode in _RETRYABLE
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    token: str
+    expires_in: int
+
+
+async def fetch_stable_token(
+    session: aiohttp.ClientSession, *, api_base: str, app_id: str, app_secret: str,
+    force_refresh: bool = False, timeout_s: float = 10.0,
+) -> TokenInfo:
+    """One ``stable_token`` request. Network errors and HTTP 5xx propagate as ``aiohttp.ClientError``
+    / ``TimeoutError`` (callers retry those); an ``errcode`` raises ``WeChatApiError``."""
+    url = f"{api_base.rstrip('/')}/cgi-bin/stable_token"
+    body = {"grant_type": "client_credential", "appid": app_id, "secret": app_secret,
+            "force_refresh": force_refresh}
+    try:
+        async with session.post(url, json=body, timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
+            status = resp.status
+            raw = await resp.read()
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        TOKEN_FETCHES.labels(result="network").inc()
+        raise
+    if status >= 400:
+        TOKEN_FETCHES.labels(result="http_error").inc()
+        hint = "WeChat is having trouble; try again shortly" if status >= 500 else \
+            "check wechat.api_base (it should be https://api.weixin.qq.com)"
+        raise WeChatApiError(-1, f"HTTP {status} from stable_token", hint, http_status=status)
+    try:
+        data: Any = json.loads(raw)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        TOKEN_FETCHES.labels(result="bad_answer").inc()
+        raise WeChatApiError(-1, "stable_token answer is not a JSON object")
+    errcode = int(data.get("errcode") or 0)
+    if errcode or not data.get("access_token"):
+        TOKEN_FETCHES.labels(result="error").inc()
+        raise WeChatApiError(errcode or -1, str(data.get("errmsg") or "no access_token in the answer"))
+    TOKEN_FETCHES.labels(result="ok").inc()
+    return TokenInfo(str(data["access_token"]), int(data.get("expires_in") or 7200))
+
+
+# KEYS[1] = key, ARGV[1] = expected value; delete only if it still holds that value.
+_RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+# KEYS[1] = token hash, ARGV[1] = the token that WeChat rejected.
+_DROP_IF_SAME = """
+if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class StableTokenProvider:
+    """``await get()`` returns a usable access token; ``await invalidate(bad)`` after WeChat rejects it.
+
+    Refresh is due ``refresh_margin_s`` before expiry (WeChat itself rolls the stable token in its
+    last 5 minutes and keeps the old one valid meanwhile, so the default 300 s lands us a fresh one).
+    """
+
+    def __init__(
+        self, session: aiohttp.ClientSession, redis: Any, keys: KeyBuilder, *, api_base: str,
+        app_id: str, app_secret: str, clock: Clock, refresh_margin_s: float = 300,
+        lock_ttl_s: float = 15.0, wait_timeout_s: float = 20.0, poll_s: float = 0.05,
+        timeout_s: float = 10.0, error_cooldown_s: float = 5.0,
+    ) -> None:
+        self._session = session
+        self._redis = redis
+        self._api_base = api_base
+        self._app_id = app_id
+        self._secret = app_secret
+        self._clock = clock
+        self._margin = refresh_margin_s
+        self._lock_ttl_ms = int(lock_ttl_s * 1000)
+        self._wait_timeout_s = wait_timeout_s
+        self._poll_s = poll_s
+        self._timeout_s = timeout_s
+        self._error_cooldown_s = error_cooldown_s
+        self.key = keys.glob("wechat", "token", app_id)
+        self.lock_key = keys.glob("wechat", "token", app_id, "lock")
+        self._local = asyncio.Lock()  # one waiter per process polls Redis; the others queue here
+        self._last_error: tuple[float, WeChatApiError] | None = None
+        self._rejected = ""  # the last token WeChat rejected (to notice it being handed back)
+        self._release = redis.register_script(_RELEASE_LOCK)
+        self._drop = redis.register_script(_DROP_IF_SAME)
+
+    async def get(self) -> str:
+        entry = await self._read()
+        if entry is not None and self._clock.timestamp() < entry[2]:
+            return entry[0]
+        async with self._local:
+            return await self._refresh_or_wait()
+
+    async def invalidate(self, bad_token: str) -> None:
+        """Forget ``bad_token`` if it is still the cached one (another coroutine may already have
+        replaced it), so the next ``get()`` fetches.
+
+        The next fetch uses ``force_refresh=false`` on purpose. Per the official stable_token doc,
+        force refresh invalidates the token every other process is using (they would all hit
+        40001 next), is limited to 20 calls a day, does nothing if repeated within 30 s, and is
+        meant for leaked tokens. A stable token we hold gets rejected when somebody *did* force a
+        refresh (a leak response) or it expired early; a normal-mode call then already returns
+        the new current token. If WeChat hands back the very token it just rejected, forcing would
+        not fix the cause (wrong account, revoked secret): we log it and let the send fail.
+        """
+        dropped = await self._drop(keys=[self.key], args=[bad_token])
+        log.info("wechat.token.invalidated", token=mask_token(bad_token), dropped=bool(dropped))
+        if dropped:
+            self._rejected = bad_token
+
+    # -- internals ------------------------------------------------------------------------
+    async def _read(self) -> tuple[str, float, float] | None:
+        data = await self._redis.hgetall(self.key)
+        if not data or "token" not in data:
+            return None
+        try:
+            return data["token"], float(data["expires_at"]), float(data["refresh_at"])
+        except (KeyError, ValueError):
+            return None
+
+    async def _refresh_or_wait(self) -> str:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._wait_timeout_s
+        while True:
+            entry = await self._read()
+            now = self._clock.timestamp()
+            if entry is not None and now < entry[2]:
+                return entry[0]
+            if self._last_error is not None and loop.time() - self._last_error[0] < self._error_cooldown_s:
+                raise self._last_error[1]
+            owner = uuid.uuid4().hex
+            if await self._redis.set(self.lock_key, owner, nx=True, px=self._lock_ttl_ms):
+                try:
+                    entry = await self._read()  # someone may have finished just before we locked
+                    if entry is not None and self._clock.timestamp() < entry[2]:
+                        return entry[0]
+                    return await self._fetch_and_store()
+                finally:
+                    await self._release(keys=[self.lock_key], args=[owner])
+            if entry is not None and now < entry[1]:
+                return entry[0]  # due for refresh but still valid: no need to wait for the refresher
+            if loop.time() >= deadline:
+                raise WeChatApiError(-1, "timed out waiting for another process to fetch the access token")
+            await asyncio.sleep(self._poll_s)
+
+    async def _fetch_and_store(self) -> str:
+        try:
+            info = await fetch_stable_token(self._session, api_base=self._api_base, app_id=self._app_id,
+                                            app_secret=self._secret, timeout_s=self._timeout_s)
+        except WeChatApiError as exc:
+            if not exc.retryable:
+                self._last_error = (asyncio.get_running_loop().time(), exc)
+            log.error("wechat.token.fetch_failed", errcode=exc.errcode, errmsg=exc.errmsg, hint=exc.hint,
+                      app_id=self._app_id)
+            raise
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            # only the class name: aiohttp's messages can carry the request URL
+            log.warning("wechat.token.fetch_failed", error=type(exc).__name__)
+            raise
+        self._last_error = None
+        now = self._clock.timestamp()
+        expires_at = now + info.expires_in
+        refresh_at = expires_at - self._margin
+        if refresh_at < now + 30:
+            # WeChat returned a token already inside our margin (normal mode hands out the current
+            # token until its last 5 minutes): use it, but do not re-fetch in a hot loop.
+            refresh_at = now + min(30.0, info.expires_in / 2)
+        if info.token == self._rejected:
+            log.warning("wechat.token.same_token_after_rejection", token=mask_token(info.token),
+                        hint="WeChat returned the token it just rejected; check that wechat.app_id is "
+                             "the account these API calls are meant for")
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.key, mapping={"token": info.token, "expires_at": repr(expires_at),
+                                         "refresh_at": repr(refresh_at)})
+            pipe.pexpire(self.key, max(1, int(info.expires_in * 1000)))
+            await pipe.execute()
+        log.info("wechat.token.fetched", token=mask_token(info.token), expires_in=info.expires_in)
+        return info.token

@@ -1,0 +1,302 @@
+"""The demo shop over a shop.json file (examples/shop/shop.json).
+
+The file is read once and never written: returns the bot files are kept in memory, and also in
+Redis when a client is given, so every worker process sees them and they survive restarts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import structlog
+
+from core.shop.backend import ReturnConflict, ReturnRequest, ShopBackend
+from core.shop.models import (
+    KIND_NO_REASON,
+    KIND_QUALITY,
+    KIND_REJECTION,
+    Address,
+    AfterSale,
+    Coupon,
+    Customer,
+    Order,
+    OrderItem,
+    Payment,
+    Presale,
+    Product,
+    ReturnLine,
+    TrackingEvent,
+)
+from core.storage.keys import KeyBuilder
+
+log = structlog.get_logger(__name__)
+
+BOT_RETURN_STATUS = "已提交，待客服审核（24小时内）"
+
+
+class ShopDataError(ValueError):
+    """shop.json does not have the expected shape; the message names the place."""
+
+
+def _dt(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    ts = datetime.fromisoformat(value)
+    if ts.tzinfo is None:
+        raise ValueError(f"time without offset: {value!r}")
+    return ts
+
+
+def _date(value: Any) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+def _kind_of(type_text: str) -> str:
+    if "拒收" in type_text:
+        return KIND_REJECTION
+    if "质量" in type_text:
+        return KIND_QUALITY
+    return KIND_NO_REASON
+
+
+def _after_sale(order_id: str, raw: dict[str, Any]) -> AfterSale:
+    return AfterSale(
+        id=f"{order_id}-1",
+        kind=_kind_of(raw.get("type", "")),
+        type=raw.get("type", ""),
+        reason=raw.get("reason", ""),
+        items=tuple(ReturnLine(i["product_id"], i["size"], int(i["qty"])) for i in raw.get("items", [])),
+        status=raw.get("status", ""),
+        applied_at=_dt(raw.get("applied_at")),
+        goods_refund_cents=raw.get("goods_refund_cents"),
+        shipping_refund_cents=int(raw.get("shipping_refund_cents") or 0),
+        refund_cents=raw.get("refund_cents"),
+        return_shipping_paid_by=raw.get("return_shipping_paid_by", ""),
+        note=raw.get("note", ""),
+        source="shop",
+    )
+
+
+def _order(raw: dict[str, Any]) -> Order:
+    addr = raw["shipping_address"]
+    pay = raw.get("payment")
+    known = {f for f in Order.__dataclass_fields__}
+    return Order(
+        id=str(raw["id"]),
+        openid=raw["openid"],
+        member_level_at_order=raw["member_level_at_order"],
+        status=raw["status"],
+        items=tuple(
+            OrderItem(i["product_id"], i["name"], i["size"], int(i["qty"]), int(i["unit_price_cents"]), bool(i.get("clearance", False)))
+            for i in raw["items"]
+        ),
+        created_at=_dt(raw["created_at"]),
+        shipping_address=Address(addr["name"], addr["phone"], addr["province"], addr.get("city", ""),
+                                 addr.get("district", ""), addr.get("detail", "")),
+        coupon_code=raw.get("coupon_code"),
+        sf_express=bool(raw.get("sf_express", False)),
+        subtotal_cents=int(raw["subtotal_cents"]),
+        non_clearance_subtotal_cents=int(raw["non_clearance_subtotal_cents"]),
+        clearance_subtotal_cents=int(raw["clearance_subtotal_cents"]),
+        member_discount_cents=int(raw["member_discount_cents"]),
+        coupon_discount_cents=int(raw["coupon_discount_cents"]),
+        goods_paid_cents=int(raw["goods_paid_cents"]),
+        shipping_cents=int(raw["shipping_cents"]),
+        sf_express_fee_cents=int(raw["sf_express_fee_cents"]),
+        total_cents=int(raw["total_cents"]),
+        paid_at=_dt(raw.get("paid_at")),
+        shipped_at=_dt(raw.get("shipped_at")),
+        signed_at=_dt(raw.get("signed_at")),
+        payment=Payment(pay.get("method", ""), pay.get("channel", ""), pay.get("payer", "")) if pay else None,
+        remark=raw.get("remark", "") or "",
+        carrier=raw.get("carrier"),
+        tracking_no=raw.get("tracking_no"),
+        tracking_events=tuple(TrackingEvent(_dt(e["time"]), e["desc"]) for e in raw.get("tracking_events", [])),
+        points_earned=raw.get("points_earned"),
+        points_credit_date=_date(raw.get("points_credit_date")),
+        presale=bool(raw.get("presale", False)),
+        expected_ship_by=_date(raw.get("expected_ship_by")),
+        pay_deadline=_dt(raw.get("pay_deadline")),
+        cancelled_at=_dt(raw.get("cancelled_at")),
+        cancel_reason=raw.get("cancel_reason", "") or "",
+        cancel_refund_cents=(raw.get("refund") or {}).get("refund_cents"),
+        gift_wrap=bool(raw.get("gift_wrap", False)),
+        after_sales=(_after_sale(str(raw["id"]), raw["after_sale"]),) if raw.get("after_sale") else (),
+        extra=MappingProxyType({k: v for k, v in raw.items() if k not in known}),
+    )
+
+
+def _product(raw: dict[str, Any]) -> Product:
+    pre = raw.get("presale")
+    return Product(
+        id=raw["id"], name=raw["name"], category=raw.get("category", ""), price_cents=int(raw["price_cents"]),
+        sizes=tuple(raw["sizes"]), stock=MappingProxyType({k: int(v) for k, v in raw["stock"].items()}),
+        clearance=bool(raw.get("clearance", False)),
+        presale=Presale(date.fromisoformat(pre["ship_by"]), pre.get("note", "")) if pre else None,
+        no_reason_return=bool(raw.get("no_reason_return", True)), material=raw.get("material", ""),
+    )
+
+
+def _customer(raw: dict[str, Any]) -> Customer:
+    return Customer(
+        openid=raw["openid"], name=raw["name"], phone=raw["phone"], member_level=raw["member_level"],
+        birthday=_date(raw.get("birthday")), bound_at=_date(raw.get("bound_at")),
+        points_balance=int(raw.get("points_balance", 0)), spend_12m_cents=int(raw.get("spend_12m_cents", 0)),
+    )
+
+
+def _coupon(raw: dict[str, Any]) -> Coupon:
+    return Coupon(code=raw["code"], name=raw["name"], type=raw.get("type", ""), threshold_cents=int(raw["threshold_cents"]),
+                  discount_cents=int(raw["discount_cents"]), rule=raw.get("rule", ""), eligibility=raw.get("eligibility", ""))
+
+
+def parse_shop(data: dict[str, Any], source: str = "shop.json") -> tuple[list[Customer], list[Product], list[Order], list[Coupon]]:
+    out: dict[str, list[Any]] = {}
+    for section, conv in (("customers", _customer), ("products", _product), ("orders", _order), ("coupons", _coupon)):
+        rows = data.get(section)
+        if not isinstance(rows, list):
+            raise ShopDataError(f"{source}: \"{section}\" must be a list")
+        parsed = []
+        for index, row in enumerate(rows):
+            try:
+                parsed.append(conv(row))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise ShopDataError(f"{source}: {section}[{index}]: {type(exc).__name__}: {exc}") from None
+        out[section] = parsed
+    return out["customers"], out["products"], out["orders"], out["coupons"]
+
+
+def _case_to_json(case: AfterSale) -> str:
+    return json.dumps({
+        "id": case.id, "kind": case.kind, "type": case.type, "reason": case.reason,
+        "items": [[ln.product_id, ln.size, ln.qty] for ln in case.items], "status": case.status,
+        "applied_at": case.applied_at.isoformat() if case.applied_at else None,
+        "goods_refund_cents": case.goods_refund_cents, "shipping_refund_cents": case.shipping_refund_cents,
+        "refund_cents": case.refund_cents, "return_shipping_paid_by": case.return_shipping_paid_by, "note": case.note,
+    }, ensure_ascii=False)
+
+
+def _case_from_json(text: str) -> AfterSale:
+    d = json.loads(text)
+    d["items"] = tuple(ReturnLine(p, s, int(q)) for p, s, q in d["items"])
+    d["applied_at"] = _dt(d["applied_at"])
+    return AfterSale(source="bot", **d)
+
+
+class JsonShopBackend(ShopBackend):
+    """``JsonShopBackend(path)`` — in-memory returns; pass ``redis`` and ``keys`` to share them."""
+
+    def __init__(self, path: str | Path, *, redis: Any = None, keys: KeyBuilder | None = None) -> None:
+        self.path = Path(path)
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ShopDataError(f"{self.path}: file not found") from None
+        except json.JSONDecodeError as exc:
+            raise ShopDataError(f"{self.path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        customers, products, orders, coupons = parse_shop(data, str(self.path))
+        self._customers = {c.openid: c for c in customers}
+        self._products = {p.id: p for p in products}
+        self._product_list = products
+        self._orders = {o.id: o for o in orders}
+        self._coupons = {c.code: c for c in coupons}
+        if (redis is None) != (keys is None):
+            raise ValueError("pass both redis and keys, or neither")
+        self._redis = redis
+        self._keys = keys
+        self._memory_returns: dict[str, dict[str, AfterSale]] = {}
+
+    # -- reads -----------------------------------------------------------------------------
+    async def get_customer(self, openid: str) -> Customer | None:
+        return self._customers.get(openid)
+
+    async def list_orders(self, openid: str) -> list[Order]:
+        mine = [o for o in self._orders.values() if o.openid == openid]
+        mine.sort(key=lambda o: o.created_at, reverse=True)
+        return [await self._with_returns(o) for o in mine]
+
+    async def get_order(self, openid: str, order_id: str) -> Order | None:
+        order = self._orders.get(str(order_id))
+        if order is None or order.openid != openid:
+            return None
+        return await self._with_returns(order)
+
+    async def get_product(self, product_id: str) -> Product | None:
+        return self._products.get(product_id)
+
+    async def list_products(self) -> list[Product]:
+        return list(self._product_list)
+
+    async def get_coupon(self, code: str) -> Coupon | None:
+        return self._coupons.get(code)
+
+    # -- returns ---------------------------------------------------------------------------
+    def _returns_key(self, order_id: str) -> str:
+        assert self._keys is not None
+        return self._keys.glob("shop", "returns", order_id)
+
+    async def _recorded(self, order_id: str) -> list[AfterSale]:
+        if self._redis is not None:
+            raw = await self._redis.hgetall(self._returns_key(order_id))
+            cases = [_case_from_json(v) for v in raw.values()]
+        else:
+            cases = list(self._memory_returns.get(order_id, {}).values())
+        cases.sort(key=lambda c: (c.applied_at.timestamp() if c.applied_at else 0.0, c.id))
+        return cases
+
+    async def _with_returns(self, order: Order) -> Order:
+        recorded = await self._recorded(order.id)
+        if not recorded:
+            return order
+        return replace(order, after_sales=order.after_sales + tuple(recorded))
+
+    async def create_return(self, request: ReturnRequest) -> AfterSale:
+        base = self._orders.get(request.order_id)
+        if base is None or base.openid != request.openid:
+            raise ReturnConflict("order not found for this customer")
+        existing = await self._find_case(request.order_id, request.request_id)
+        if existing is not None:
+            return existing
+        order = await self._with_returns(base)
+        for ln in request.lines:
+            item = next((i for i in order.items if i.product_id == ln.product_id and i.size == ln.size), None)
+            if item is None or ln.qty < 1 or order.returned_qty(ln.product_id, ln.size) + ln.qty > item.qty:
+                raise ReturnConflict(f"line {ln.product_id}/{ln.size} cannot be returned")
+        label = "7天无理由退货" if request.kind == KIND_NO_REASON else "质量问题退货"
+        case = AfterSale(
+            id=f"AS{request.order_id[-6:]}{request.request_id[:8].upper()}",
+            kind=request.kind,
+            type=label if request.whole_order else f"{label}（部分）",
+            reason=request.reason,
+            items=request.lines,
+            status=BOT_RETURN_STATUS,
+            applied_at=request.requested_at,
+            goods_refund_cents=request.goods_refund_cents,
+            shipping_refund_cents=request.shipping_refund_cents,
+            refund_cents=request.goods_refund_cents + request.shipping_refund_cents,
+            return_shipping_paid_by="买家" if request.kind == KIND_NO_REASON else "买家垫付，本店补偿（上限20元）",
+            note="由智能客服提交",
+            source="bot",
+        )
+        if self._redis is not None:
+            stored = await self._redis.hsetnx(self._returns_key(request.order_id), request.request_id, _case_to_json(case))
+            if not stored:
+                again = await self._find_case(request.order_id, request.request_id)
+                assert again is not None
+                return again
+        else:
+            self._memory_returns.setdefault(request.order_id, {})[request.request_id] = case
+        log.info("return_recorded", order_id=request.order_id, case_id=case.id, kind=case.kind,
+                 lines=len(case.items), goods_refund_cents=case.goods_refund_cents)
+        return case
+
+    async def _find_case(self, order_id: str, request_id: str) -> AfterSale | None:
+        if self._redis is not None:
+            raw = await self._redis.hget(self._returns_key(order_id), request_id)
+            return _case_from_json(raw) if raw else None
+        return self._memory_returns.get(order_id, {}).get(request_id)

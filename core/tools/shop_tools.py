@@ -1,0 +1,241 @@
+"""The tools the model can call. Each method's signature and docstring ARE its schema (see
+core/tools/schema.py); ``ctx`` is bound by the registry from the turn and is not a model argument,
+so the model can never name whose data it wants. Return tools live in return_tools.py."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from core.shop.backend import ShopBackend
+from core.shop.coupons import check_coupon
+from core.shop.models import NORMAL, Order
+from core.shop.money import yuan
+from core.shop.pricing import PriceLine, points_for, price_order
+from core.shop.shipping import ShippingError, carrier_for, delivery_estimate
+from core.tools.context import ToolContext, ToolResult
+from core.tools.items import CartItem
+from core.tools.pending import PendingActionStore
+from core.tools.replies import error_result, ok_result, order_not_found
+from core.tools.return_tools import ReturnTools
+from core.tools.views import order_brief, order_view, product_brief, product_view, tracking_view
+
+ORDER_ID_RE = re.compile(r"^\d{16}$")
+MAX_QTY = 99
+
+
+class ShopTools(ReturnTools):
+    def __init__(self, shop: ShopBackend, pending: PendingActionStore) -> None:
+        self.shop = shop
+        self.pending = pending
+
+    def tools(self) -> dict[str, Any]:
+        """Tool name → bound method, in the order the model sees them."""
+        return {
+            "list_my_orders": self.list_my_orders,
+            "get_order": self.get_order,
+            "track_shipment": self.track_shipment,
+            "search_products": self.search_products,
+            "get_product": self.get_product,
+            "calculate_price": self.calculate_price,
+            "check_return": self.check_return,
+            "request_return": self.request_return,
+            "transfer_to_human": self.transfer_to_human,
+        }
+
+    async def _my_order(self, ctx: ToolContext, order_id: str) -> Order | ToolResult:
+        """The order if it is this user's, else the one not-found answer (wrong format included)."""
+        order_id = order_id.strip()
+        if not ORDER_ID_RE.fullmatch(order_id):
+            return error_result("bad_order_id", "订单号应为16位数字，请核对后再查。", personal=True)
+        order = await self.shop.get_order(ctx.user_id, order_id)
+        return order_not_found() if order is None else order
+
+    # -- orders ----------------------------------------------------------------------------
+    async def list_my_orders(self, ctx: ToolContext) -> ToolResult:
+        """列出当前用户自己的全部订单（最新的在前）：订单号、下单时间、状态、商品和订单实付金额。用户问"我的订单"、没有提供订单号、或需要先找到订单号时调用。"""
+        orders = await self.shop.list_orders(ctx.user_id)
+        now = ctx.clock.now()
+        data: dict[str, Any] = {"orders": [order_brief(o, now) for o in orders]}
+        if not orders:
+            data["message"] = "没有查到您名下的订单。"
+        return ok_result(data, personal=True)
+
+    async def get_order(self, ctx: ToolContext, order_id: str) -> ToolResult:
+        """查询当前用户自己的一个订单详情：状态、商品、金额明细、收货信息（已脱敏）、最新物流、退货期限、积分和售后记录。
+
+        参数:
+            order_id: 16位数字订单号
+        """
+        order = await self._my_order(ctx, order_id)
+        if isinstance(order, ToolResult):
+            return order
+        coupon = await self.shop.get_coupon(order.coupon_code) if order.coupon_code else None
+        return ok_result({"order": order_view(order, ctx.clock.now(), coupon)}, personal=True)
+
+    async def track_shipment(self, ctx: ToolContext, order_id: str) -> ToolResult:
+        """查询当前用户订单的物流：快递公司、运单号、全部物流节点、预计送达时间；未发货时给出预计发货日期。
+
+        参数:
+            order_id: 16位数字订单号
+        """
+        order = await self._my_order(ctx, order_id)
+        if isinstance(order, ToolResult):
+            return order
+        return ok_result({"tracking": tracking_view(order, ctx.clock.now())}, personal=True)
+
+    # -- catalogue -------------------------------------------------------------------------
+    async def search_products(self, ctx: ToolContext, query: str, size: str | None = None) -> ToolResult:
+        """按关键词搜索店内商品（名称、品类、材质），返回价格、是否清仓或预售、有货尺码。
+
+        参数:
+            query: 搜索关键词，如"羽绒服"、"女款毛衣"、"围巾"
+            size: 只看有这个尺码的商品，如"M"、"XL"、"均码"；可不填
+        """
+        found = await self.shop.search_products(query, size or None)
+        data: dict[str, Any] = {"products": [product_brief(p, size) for p in found]}
+        if not found:
+            data["message"] = "没有找到相关商品，可以换个关键词试试。"
+        return ok_result(data, personal=False)
+
+    async def get_product(self, ctx: ToolContext, product_id: str) -> ToolResult:
+        """查询一个商品的详情：价格、各尺码库存、是否清仓或预售、是否支持7天无理由退货、材质。
+
+        参数:
+            product_id: 商品编号，如"P1001"
+        """
+        product = await self.shop.get_product(product_id.strip().upper())
+        if product is None:
+            return error_result("product_not_found", "没有找到这个商品编号，可以用商品名称搜索。")
+        return ok_result({"product": product_view(product)}, personal=False)
+
+    # -- price -----------------------------------------------------------------------------
+    async def calculate_price(
+        self,
+        ctx: ToolContext,
+        items: list[CartItem],
+        coupon_code: str | None = None,
+        sf_express: bool = False,
+        province: str | None = None,
+    ) -> ToolResult:
+        """按店铺规则精确计算一单的价格（金额请以本工具结果为准，不要自己算）：会员95折、优惠券门槛和抵扣、清仓商品、满199包邮、顺丰加急。会员等级和优惠券资格按当前用户自动判断。
+
+        参数:
+            items: 要买的商品列表
+            coupon_code: 想用的优惠券：YYF-MJ300（满300减50）、YYF-NEW15（新人券）、YYF-BDAY20（生日券）、YYF-PTS10（积分兑换券）；不用券就不填
+            sf_express: 是否选顺丰加急（每单加12元，新疆、西藏不支持）
+            province: 收货省份，如"浙江省"、"新疆"；选顺丰加急时请填写
+        """
+        if not items:
+            return error_result("bad_arguments", "items 不能为空，请至少提供一件商品。", personal=True)
+        customer = await self.shop.get_customer(ctx.user_id)
+        level = customer.member_level if customer else NORMAL
+        lines: list[PriceLine] = []
+        shown: list[dict[str, Any]] = []
+        notes: list[str] = []
+        for item in items:
+            product = await self.shop.get_product(item["product_id"].strip().upper())
+            if product is None:
+                return error_result("product_not_found", f"没有找到商品编号 {item['product_id']}。", personal=True)
+            qty = item.get("qty", 1)
+            if not 1 <= qty <= MAX_QTY:
+                return error_result("bad_arguments", f"{product.name} 的件数应在1到{MAX_QTY}之间。", personal=True)
+            size = item.get("size")
+            if size is not None:
+                match = next((s for s in product.sizes if s.upper() == size.upper()), None)
+                if match is None:
+                    return error_result("bad_size", f"{product.name} 没有 {size} 码，可选：{'、'.join(product.sizes)}。", personal=True)
+                size = match
+                left = product.stock_of(size)
+                if left < qty:
+                    notes.append(f"{product.name} {size}码库存{'已售罄' if left == 0 else f'只剩{left}件'}。")
+            elif len(product.sizes) == 1:
+                size = product.sizes[0]
+            if product.presale:
+                notes.append(f"{product.name}为预售，最晚{product.presale.ship_by.isoformat()}发货；含预售商品的订单整单等预售到货后一起发。")
+            lines.append(PriceLine(product.price_cents, qty, product.clearance))
+            shown.append({"product_id": product.id, "name": product.name, "size": size, "qty": qty,
+                          "unit_price_cents": product.price_cents, "subtotal_cents": product.price_cents * qty,
+                          "clearance": product.clearance or None})
+        coupon = None
+        coupon_view: dict[str, Any] | None = None
+        if coupon_code:
+            code = coupon_code.strip().upper()
+            found = await self.shop.get_coupon(code)
+            if found is None:
+                coupon_view = {"code": code, "applied": False, "note": f"没有找到优惠券 {code}。"}
+            else:
+                history = await self.shop.list_orders(ctx.user_id)
+                check = check_coupon(found, customer, level, history, ctx.clock.now())
+                coupon_view = {"code": found.code, "name": found.name, "applied": False}
+                if check.usable:
+                    coupon = found
+                    if check.note:
+                        notes.append(check.note)
+                else:
+                    coupon_view["note"] = check.reason
+        try:
+            price = price_order(lines, level, coupon, sf_express=sf_express, province=province)
+        except ShippingError as exc:
+            return error_result(exc.code, exc.message, personal=True)
+        if coupon is not None and coupon_view is not None:
+            coupon_view["applied"] = price.coupon_applied
+            coupon_view["discount_cents"] = price.coupon_discount_cents
+            if price.coupon_note:
+                coupon_view["note"] = price.coupon_note
+        data: dict[str, Any] = {
+            "member_level": level if customer else "未绑定手机号（非会员）",
+            "items": shown,
+            "subtotal_cents": price.subtotal_cents,
+            "non_clearance_subtotal_cents": price.non_clearance_subtotal_cents,
+            "clearance_subtotal_cents": price.clearance_subtotal_cents,
+            "member_discount_cents": price.member_discount_cents,
+            "after_member_discount_cents": price.discounted_non_clearance_cents,
+            "coupon": coupon_view,
+            "coupon_discount_cents": price.coupon_discount_cents,
+            "goods_paid_cents": price.goods_paid_cents,
+            "shipping_cents": price.shipping_cents,
+            "sf_express_fee_cents": price.sf_express_fee_cents,
+            "total_cents": price.total_cents,
+            "steps": _steps(price, level),
+        }
+        if customer is not None:
+            data["estimated_points"] = points_for(price.goods_paid_cents, level)
+        if province:
+            data["carrier"] = carrier_for(province, sf_express)
+            data["delivery"] = delivery_estimate(province, sf_express).text()
+        elif sf_express:
+            notes.append("新疆、西藏地址不支持顺丰加急，请确认收货省份。")
+        if notes:
+            data["notes"] = notes
+        return ok_result(data, personal=True)
+
+    # -- people ----------------------------------------------------------------------------
+    async def transfer_to_human(self, ctx: ToolContext, reason: str) -> ToolResult:
+        """把对话转给人工客服。用户要求人工、投诉、情绪激动、问题超出店铺政策或工具无法处理（如超过15天的质量问题、物流长时间不更新）时调用。
+
+        参数:
+            reason: 转人工的原因，一句话
+        """
+        reason = reason.strip() or "用户要求人工客服"
+        data = {"transferred": True, "message": "已为您转接人工客服，请稍候。人工客服时间为每天9:00-22:00。"}
+        return ok_result(data, personal=True, handoff_reason=reason[:200])
+
+
+def _steps(price: Any, level: str) -> list[str]:
+    """The §四.4 calculation written out, so the model can explain it without doing arithmetic."""
+    steps = []
+    if price.member_discount_cents:
+        steps.append(f"①非清仓商品原价{yuan(price.non_clearance_subtotal_cents)}元×0.95={yuan(price.discounted_non_clearance_cents)}元（{level}95折）")
+    else:
+        steps.append(f"①非清仓商品{yuan(price.non_clearance_subtotal_cents)}元（无会员折扣）")
+    if price.coupon_discount_cents:
+        steps.append(f"②减优惠券{yuan(price.coupon_discount_cents)}元，得{yuan(price.discounted_non_clearance_cents - price.coupon_discount_cents)}元")
+    if price.clearance_subtotal_cents:
+        steps.append(f"③加清仓商品{yuan(price.clearance_subtotal_cents)}元（原价，不打折不用券）")
+    steps.append(f"商品实付{yuan(price.goods_paid_cents)}元，"
+                 + ("满199元包邮" if price.shipping_cents == 0 else f"不满199元，运费{yuan(price.shipping_cents)}元"))
+    if price.sf_express_fee_cents:
+        steps.append(f"顺丰加急{yuan(price.sf_express_fee_cents)}元")
+    steps.append(f"订单实付{yuan(price.total_cents)}元")
+    return steps

@@ -1,0 +1,80 @@
+"""Coupon eligibility from the data: every coupon the demo orders used was valid when used, and the
+refusals the data lets us prove (expired, not first order, wrong month, monthly limit used up)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from core.clock import SHOP_TZ
+from core.shop.coupons import check_coupon
+from core.shop.json_backend import JsonShopBackend
+from core.shop.models import NORMAL
+
+SHOP = JsonShopBackend(Path(__file__).resolve().parents[3] / "examples" / "shop" / "shop.json")
+NOW = datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ)
+C = SHOP._coupons
+LIN, ZHANG, WANG, LI, CHEN, LIU, ZHAO, ZHOU = (c.openid for c in SHOP._customers.values())
+
+
+def _history(openid: str, exclude: str | None = None):
+    return [o for o in SHOP._orders.values() if o.openid == openid and o.id != exclude]
+
+
+def _check(code: str, openid: str, at: datetime = NOW, level: str | None = None):
+    customer = SHOP._customers.get(openid)
+    return check_coupon(C[code], customer, level or (customer.member_level if customer else NORMAL), _history(openid), at)
+
+
+@pytest.mark.parametrize("order", [o for o in SHOP._orders.values() if o.coupon_code], ids=lambda o: o.id)
+def test_every_coupon_used_in_the_demo_was_valid_at_order_time(order):
+    customer = SHOP._customers[order.openid]
+    result = check_coupon(C[order.coupon_code], customer, order.member_level_at_order,
+                          _history(order.openid, exclude=order.id), order.created_at)
+    assert result.usable, result.reason
+
+
+def test_store_coupon_monthly_limit_of_three():
+    # 刘洋 used 满300减50 on 11-12, 11-15 (partial return keeps the coupon) and 11-22
+    refused = _check("YYF-MJ300", LIU)
+    assert not refused.usable and "3张" in refused.reason
+    # 林晓雯 used two this month; a third is fine, and December starts afresh for 刘洋
+    assert _check("YYF-MJ300", LIN).usable
+    assert _check("YYF-MJ300", LIU, at=datetime(2026, 12, 1, 9, 0, tzinfo=SHOP_TZ)).usable
+
+
+def test_birthday_coupon_rules():
+    # 王芳 (银卡, birthday 11-20) already used hers on 2026111016523062
+    assert "已经使用" in _check("YYF-BDAY20", WANG).reason
+    # 刘洋 (金卡, birthday 11-03) too
+    assert not _check("YYF-BDAY20", LIU).usable
+    # 林晓雯 (金卡) was born in March: not her month
+    assert "生日当月" in _check("YYF-BDAY20", LIN).reason
+    assert _check("YYF-BDAY20", LIN, at=datetime(2027, 3, 5, 12, 0, tzinfo=SHOP_TZ)).usable
+    # 张伟 is 普通会员: never
+    assert "银卡、金卡" in _check("YYF-BDAY20", ZHANG, at=datetime(2027, 7, 2, 12, 0, tzinfo=SHOP_TZ)).reason
+
+
+def test_new_customer_coupon_rules():
+    # 李娜 bound 11-05: valid until 11-12, and she has paid orders now
+    assert "过期" in _check("YYF-NEW15", LI).reason
+    # within the 7 days but after her first paid order (11-08) → refused as not first
+    later = datetime(2026, 11, 9, 12, 0, tzinfo=SHOP_TZ)
+    assert "首笔" in _check("YYF-NEW15", LI, at=later).reason
+    # before her first order it was usable (that is what 2026110823961042 did)
+    assert _check("YYF-NEW15", LI, at=datetime(2026, 11, 8, 10, 0, tzinfo=SHOP_TZ)).usable
+    # last valid day is bound_at + 7
+    assert _check("YYF-NEW15", LI, at=datetime(2026, 11, 7, 23, 0, tzinfo=SHOP_TZ)).usable
+
+
+def test_points_coupon_is_a_note_not_a_refusal():
+    ok = _check("YYF-PTS10", LI)  # 123 points
+    assert ok.usable and "500积分" in ok.note and "123" in ok.note
+
+
+def test_non_member_cannot_use_coupons():
+    for code in C:
+        result = _check(code, "o-not-a-member")
+        assert not result.usable and "绑定手机号" in result.reason
