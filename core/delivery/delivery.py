@@ -1,0 +1,266 @@
+"""Deliver one turn's answer as WeChat messages, each part at most once.
+
+Shape (Markdown -> plain text, sensitive words masked), split to ``channel.max_text_bytes``, cap at
+``max_messages_per_turn`` messages, send.
+
+Too long for the cap: the first parts are filled normally and the last one ends with ``NOTICE``
+("……（内容较长，回复「继续」查看剩余部分）"); the rest is kept in Redis (48 h, the 客服 window) and
+``deliver_continuation`` sends it when the shopper asks (``is_continue_request``). A newer answer
+replaces it: 「继续」 always continues the latest answer.
+
+Idempotency. Per turn one Redis hash (``keys.user(platform, user, "turn", turn_id)``, 24 h) holds:
+
+* ``plan`` — the parts decided on first delivery. A retried turn (worker crash, redelivery)
+  delivers *that* plan even if the model now writes a different answer, so parts never mix.
+* ``s:<turn_id>:<i>`` — the marker of part i, claimed with HSETNX *before* sending:
+  ``sending@ts`` -> send -> ``sent@ts``. A part already marked is never sent again.
+* ``t:<turn_id>:<i>`` — the text of part i (streamed parts are known before the plan is).
+
+Crash windows (at-most-once per part): a crash between the claim and the send loses that part (a
+retry sees ``sending`` and skips it); a crash between the send and ``sent`` is harmless. An API
+answer that proves the part was not delivered (WINDOW_CLOSED, QUOTA, UNAUTHORIZED, FAILED with an
+errcode) removes the marker so a later retry may send it; a transport failure or exception
+(FAILED without errcode) keeps it, because the message may have arrived.
+
+TOO_LONG (45002): the part is marked ``split`` and re-sent as pieces of half its size, ids
+``<turn_id>:<i>.<j>`` (recursively); this may exceed the per-turn cap, never WeChat's 5.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+import structlog
+
+from core.channel import Channel
+from core.clock import Clock
+from core.delivery.markdown import to_plain_text
+from core.delivery.split import fit_parts, split_text, take_prefix, utf8_len
+from core.delivery.turn import CLAIM_LUA, PLAN_LUA, DeliveryReport, Plan, TurnRun
+from core.delivery.typing_indicator import TYPING_REFRESH_S, TypingIndicator
+from core.storage import KeyBuilder
+
+__all__ = ["NOTICE", "Delivery", "DeliveryReport", "ParagraphStreamer", "is_continue_request", "plan_parts"]
+
+log = structlog.get_logger(__name__)
+
+NOTICE = "……（内容较长，回复「继续」查看剩余部分）"
+NOTHING_MORE_REPLY = "前面的内容已经全部发完啦，请问还有什么可以帮您？"
+_CONTINUE_WORDS = {"继续", "继续说", "接着说", "继续发", "下一页", "更多"}
+
+
+def is_continue_request(text: str | None) -> bool:
+    """「继续」 and close variants: the shopper wants the rest of a long answer."""
+    return bool(text) and text.strip().strip("。.!！~～ ") in _CONTINUE_WORDS
+
+
+def plan_parts(text: str, max_bytes: int, max_parts: int) -> tuple[list[str], str]:
+    """Messages for ``text`` (at most ``max_parts`` of at most ``max_bytes``) and the remainder
+    kept for 「继续」 ("" if everything fits)."""
+    text = text.strip()
+    if not text:
+        return [], ""
+    parts = fit_parts(text, max_bytes, max_parts)
+    if parts is not None:
+        return parts, ""
+    raw = split_text(text, max_bytes)
+    keep = [p.strip() for p in raw[: max_parts - 1] if p.strip()]
+    rest = "".join(raw[max_parts - 1:]).lstrip()
+    last, remainder = take_prefix(rest, max_bytes - utf8_len(NOTICE))
+    return keep + [last.rstrip() + NOTICE], remainder.strip()
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def _after_prefix(text: str, sent: list[str]) -> str | None:
+    """What of ``text`` follows the already-sent messages (compared ignoring whitespace, since the
+    cuts between messages drop it); ``None`` if the sent messages are not a prefix of it."""
+    done = _squash("".join(sent))
+    if not done:
+        return text
+    if not _squash(text).startswith(done):
+        return None
+    seen = 0
+    for i, ch in enumerate(text):
+        if not ch.isspace():
+            seen += 1
+            if seen == len(done):
+                return text[i + 1:]
+    return ""
+
+
+class ParagraphStreamer:
+    """Send finished paragraphs while the model is still writing.
+
+    At most ``max_messages_per_turn - 1`` messages go out during streaming: the last slot is kept
+    so ``finish`` can always fit (or cut, with 「继续」) the rest. Once one paragraph has to be held
+    back, later ones are held too (order). A turn that already has records (a retried turn) does
+    not stream: ``finish`` works out what is still missing.
+    """
+
+    def __init__(self, delivery: "Delivery", platform: str, user_id: str, turn_id: str) -> None:
+        self._d = delivery
+        self._run = TurnRun(delivery, platform, user_id, turn_id)
+        self._streaming: bool | None = None
+        self._next = 0
+        self._raw: list[str] = []  # paragraphs streamed by this attempt, as the model wrote them
+        self._finished = False
+
+    async def paragraph(self, text: str) -> None:
+        if self._finished:
+            raise RuntimeError("paragraph() after finish()")
+        if self._streaming is None:
+            self._streaming = self._d.max_parts > 1 and not await self._run.has_history()
+        if not self._streaming or self._run.failed:
+            return
+        shaped = self._d.shape(text).strip()
+        if not shaped:
+            self._raw.append(text)
+            return
+        parts = fit_parts(shaped, self._d.max_bytes, self._d.max_parts - 1 - self._next)
+        if not parts:
+            self._streaming = False
+            return
+        self._raw.append(text)
+        for part in parts:
+            ok = await self._run.send_part(self._next, part)
+            self._next += 1
+            if not ok:
+                self._streaming = False
+                return
+
+    async def finish(self, final_full_text: str) -> DeliveryReport:
+        """Send whatever of ``final_full_text`` has not been sent; returns the turn's report."""
+        self._finished = True
+        run = self._run
+        if run.failed:
+            return run.report
+        plan = await run.load_plan()
+        if plan is None:
+            sent = await run.sent_texts()
+            rest = self._rest_raw(final_full_text, sent)
+            rest = self._d.shape(rest) if rest is not None else _after_prefix(self._d.shape(final_full_text), sent)
+            if rest is None:
+                log.warning("stream_text_mismatch", turn_id=run.turn_id, sent_parts=len(sent))
+                rest = self._d.shape(final_full_text)
+            parts, remainder = plan_parts(rest, self._d.max_bytes, max(1, self._d.max_parts - len(sent)))
+            plan = await run.store_plan(Plan(sent + parts, bool(remainder)), remainder)
+        run.report.continued = plan.more
+        if not plan.parts:
+            run.report.undelivered_reason = "empty"
+            log.warning("delivery_empty", turn_id=run.turn_id)
+            return run.report
+        for i, part in enumerate(plan.parts):
+            if not await run.send_part(i, part):
+                break
+        return run.report
+
+    def _rest_raw(self, final: str, sent: list[str]) -> str | None:
+        """The raw text after the paragraphs this attempt streamed, if they are all found in
+        order in ``final`` and nothing else was sent; else ``None``."""
+        if len(sent) != self._next:
+            return None
+        pos = 0
+        for para in self._raw:
+            p = para.strip()
+            if not p:
+                continue
+            idx = final.find(p, pos)
+            if idx < 0:
+                return None
+            pos = idx + len(p)
+        return final[pos:]
+
+
+class Delivery:
+    """See the module docstring. One instance per channel; safe for concurrent turns."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        redis,
+        keys: KeyBuilder,
+        *,
+        max_messages_per_turn: int = 3,
+        typing: bool = True,
+        clock: Clock,
+        sensitive_filter: Callable[[str], str] | None = None,
+        typing_interval_s: float = TYPING_REFRESH_S,
+        record_ttl_s: int = 86400,
+        continuation_ttl_s: int = 172800,
+    ) -> None:
+        if max_messages_per_turn < 1:
+            raise ValueError("max_messages_per_turn must be >= 1")
+        self.channel = channel
+        self.redis = redis
+        self.keys = keys
+        self.clock = clock
+        self.max_messages_per_turn = max_messages_per_turn
+        self.typing_enabled = typing
+        self.typing_interval_s = typing_interval_s
+        self.sensitive_filter = sensitive_filter
+        self.record_ttl_s = record_ttl_s
+        self.continuation_ttl_s = continuation_ttl_s
+        self._claim_script = redis.register_script(CLAIM_LUA)
+        self._plan_script = redis.register_script(PLAN_LUA)
+        self._indicators: dict[str, set[TypingIndicator]] = {}
+
+    @property
+    def max_bytes(self) -> int:
+        return self.channel.max_text_bytes
+
+    @property
+    def max_parts(self) -> int:
+        """The configured cap, lowered by a channel that allows fewer (passive mode: 1)."""
+        return min(self.max_messages_per_turn, getattr(self.channel, "max_messages_per_turn", self.max_messages_per_turn))
+
+    def shape(self, text: str) -> str:
+        plain = to_plain_text(text)
+        return self.sensitive_filter(plain) if self.sensitive_filter else plain
+
+    async def deliver(self, platform: str, user_id: str, turn_id: str, text: str) -> DeliveryReport:
+        """Deliver ``text`` for ``turn_id``; calling it again for the same turn sends nothing twice."""
+        return await self.stream(platform, user_id, turn_id).finish(text)
+
+    def stream(self, platform: str, user_id: str, turn_id: str) -> ParagraphStreamer:
+        return ParagraphStreamer(self, platform, user_id, turn_id)
+
+    def continuation_key(self, platform: str, user_id: str) -> str:
+        return self.keys.user(platform, user_id, "delivery", "more")
+
+    async def deliver_continuation(self, platform: str, user_id: str, turn_id: str) -> DeliveryReport | None:
+        """Answer 「继续」: deliver the kept rest of the latest long answer (itself capped, so it may
+        leave a rest again). ``None`` = nothing kept (reply ``NOTHING_MORE_REPLY``). Retry-safe:
+        a retried turn re-runs its own plan."""
+        run = TurnRun(self, platform, user_id, turn_id)
+        if await run.load_plan() is None:
+            text = await self.redis.get(self.continuation_key(platform, user_id))
+            if not text:
+                return None
+        else:
+            text = ""
+        return await self.deliver(platform, user_id, turn_id, text)
+
+    def typing(self, user_id: str) -> TypingIndicator:
+        """``async with delivery.typing(user_id):`` around the work of a turn."""
+        return TypingIndicator(
+            self.channel, user_id, enabled=self.typing_enabled, interval_s=self.typing_interval_s,
+            on_open=self._remember_indicator, on_close=self._forget_indicator,
+        )
+
+    def _remember_indicator(self, ind: TypingIndicator) -> None:
+        self._indicators.setdefault(ind.user_id, set()).add(ind)
+
+    def _forget_indicator(self, ind: TypingIndicator) -> None:
+        group = self._indicators.get(ind.user_id)
+        if group is not None:
+            group.discard(ind)
+            if not group:
+                del self._indicators[ind.user_id]
+
+    def _message_sent(self, user_id: str) -> None:
+        for ind in self._indicators.get(user_id, ()):
+            ind.message_sent()

@@ -1,0 +1,185 @@
+"""The Redis records of one turn's delivery and the sending of single parts (see
+``core.delivery.delivery`` for the idempotency scheme and its crash windows)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import structlog
+
+from core.channel import SendStatus
+from core.delivery.split import split_text, utf8_len
+from core.metrics import UNDELIVERED
+
+if TYPE_CHECKING:
+    from core.delivery.delivery import Delivery
+
+log = structlog.get_logger(__name__)
+
+MIN_PART_BYTES = 64  # TOO_LONG below this is not a length problem: give up
+
+CLAIM_LUA = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[3]) == 1 then
+  if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], ARGV[2], ARGV[4]) end
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+  return ''
+end
+return redis.call('HGET', KEYS[1], ARGV[1])
+"""
+
+PLAN_LUA = """
+if redis.call('HSETNX', KEYS[1], 'plan', ARGV[1]) == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  if ARGV[2] ~= '' then
+    redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[4])
+  else
+    redis.call('DEL', KEYS[2])
+  end
+  return ARGV[1]
+end
+return redis.call('HGET', KEYS[1], 'plan')
+"""
+
+
+@dataclass
+class DeliveryReport:
+    delivered: list[str]  # messages the user has got for this turn (this call or an earlier attempt)
+    undelivered_reason: str | None  # None, or a SendStatus value ("window_closed", ...), or "empty"
+    errcodes: list[int]  # non-zero errcodes seen, in order (45002 included)
+    skipped: int = 0  # parts an earlier attempt of this turn already sent (not sent again)
+    continued: bool = False  # the answer was cut; the rest waits for 「继续」
+
+    @property
+    def ok(self) -> bool:
+        return self.undelivered_reason is None
+
+
+@dataclass
+class Plan:
+    parts: list[str]
+    more: bool
+
+    def dumps(self) -> str:
+        return json.dumps({"parts": self.parts, "more": self.more}, ensure_ascii=False)
+
+    @classmethod
+    def loads(cls, raw: str) -> "Plan":
+        d = json.loads(raw)
+        return cls(list(d["parts"]), bool(d.get("more")))
+
+
+@dataclass
+class TurnRun:
+    """One attempt at delivering one turn: the Redis records plus the report being built."""
+
+    d: Delivery
+    platform: str
+    user_id: str
+    turn_id: str
+    report: DeliveryReport = field(default_factory=lambda: DeliveryReport([], None, []))
+    done: set[str] = field(default_factory=set)  # ids handled by this attempt
+
+    @property
+    def key(self) -> str:
+        return self.d.keys.user(self.platform, self.user_id, "turn", self.turn_id)
+
+    @property
+    def more_key(self) -> str:
+        return self.d.continuation_key(self.platform, self.user_id)
+
+    @property
+    def failed(self) -> bool:
+        return self.report.undelivered_reason is not None
+
+    def pid(self, index: int) -> str:
+        return f"{self.turn_id}:{index}"
+
+    async def has_history(self) -> bool:
+        return bool(await self.d.redis.exists(self.key))
+
+    async def load_plan(self) -> Plan | None:
+        raw = await self.d.redis.hget(self.key, "plan")
+        return Plan.loads(raw) if raw else None
+
+    async def store_plan(self, plan: Plan, remainder: str) -> Plan:
+        raw = await self.d._plan_script(
+            keys=[self.key, self.more_key],
+            args=[plan.dumps(), remainder, self.d.record_ttl_s, self.d.continuation_ttl_s],
+        )
+        return Plan.loads(raw)
+
+    async def sent_texts(self) -> list[str]:
+        """Texts of parts 0..k-1 already claimed (by any attempt), up to the first gap."""
+        fields = await self.d.redis.hgetall(self.key)
+        out = []
+        while (text := fields.get(f"t:{self.pid(len(out))}")) is not None:
+            out.append(text)
+        return out
+
+    def _now(self) -> str:
+        return f"{self.d.clock.timestamp():.3f}"
+
+    async def send_part(self, index: int, text: str) -> bool:
+        """Deliver part ``index`` unless already delivered; ``False`` = stop the turn."""
+        return await self._send(self.pid(index), text, record_text=True)
+
+    async def _send(self, pid: str, text: str, *, record_text: bool) -> bool:
+        if pid in self.done:
+            return True
+        r = self.d.redis
+        marker = await self.d._claim_script(
+            keys=[self.key],
+            args=[f"s:{pid}", f"t:{pid}", f"sending@{self._now()}", text if record_text else "", self.d.record_ttl_s],
+        )
+        if marker:
+            if marker.startswith("split@"):
+                return await self._send_pieces(pid, text)
+            self.done.add(pid)
+            self.report.delivered.append(text)
+            self.report.skipped += 1
+            log.info("delivery_skipped", turn_id=self.turn_id, part=pid, marker=marker.split("@")[0])
+            return True
+        try:
+            result = await self.d.channel.send_text(self.user_id, text)
+        except Exception as exc:  # the message may or may not have left: keep the marker
+            log.warning("delivery_error", turn_id=self.turn_id, part=pid, error=repr(exc))
+            return self._stop("failed", 0)
+        if result.errcode:
+            self.report.errcodes.append(result.errcode)
+        if result.ok:
+            await r.hset(self.key, f"s:{pid}", f"sent@{self._now()}")
+            self.done.add(pid)
+            self.report.delivered.append(text)
+            self.d._message_sent(self.user_id)
+            return True
+        if result.status is SendStatus.TOO_LONG:
+            await r.hset(self.key, f"s:{pid}", f"split@{self._now()}")
+            log.warning("delivery_too_long", turn_id=self.turn_id, part=pid, bytes=utf8_len(text))
+            return await self._send_pieces(pid, text)
+        if result.status is not SendStatus.FAILED or result.errcode:
+            await r.hdel(self.key, f"s:{pid}", f"t:{pid}")  # proven not delivered
+        return self._stop(result.status.value, result.errcode, result.errmsg)
+
+    async def _send_pieces(self, pid: str, text: str) -> bool:
+        limit = utf8_len(text) // 2
+        if limit < MIN_PART_BYTES:
+            await self.d.redis.hdel(self.key, f"s:{pid}", f"t:{pid}")
+            return self._stop("too_long", 45002)
+        pieces = [p.strip() for p in split_text(text, limit) if p.strip()]
+        for j, piece in enumerate(pieces):
+            if not await self._send(f"{pid}.{j}", piece, record_text=False):
+                return False
+        await self.d.redis.hset(self.key, f"s:{pid}", f"sent@{self._now()}")
+        self.done.add(pid)
+        return True
+
+    def _stop(self, reason: str, errcode: int, errmsg: str = "") -> bool:
+        self.report.undelivered_reason = reason
+        UNDELIVERED.labels(reason=reason).inc()
+        log.warning(
+            "undelivered", platform=self.platform, user_id=self.user_id, turn_id=self.turn_id,
+            reason=reason, errcode=errcode, errmsg=errmsg[:200],
+        )
+        return False

@@ -1,0 +1,165 @@
+"""Human handoff: recognise "I want a person" / complaints, and hand the conversation over.
+
+In service hours (``[handoff] hours``, shop time Asia/Shanghai; policy §九: 9:00-22:00) the bot
+goes silent for that user for ``silence_minutes`` so it does not talk over the person, and the
+person is told: passive mode answers ``transfer_customer_service`` (``HandoffDecision.transfer``),
+客服 API mode calls the ``Notifier`` (e.g. ``adapters.wechat_oa.handoff_notify.WebhookNotifier``).
+Outside hours nobody can pick up: the shopper is told when a person will answer (policy: 留言次日
+9:00起依次回复), the bot keeps answering, and the notifier still gets the 留言.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Protocol
+
+import structlog
+
+from core.clock import SHOP_TZ, Clock
+from core.masking import mask_text
+from core.metrics import HANDOFFS
+from core.storage import KeyBuilder
+
+log = structlog.get_logger(__name__)
+
+REPLY_TRANSFER = "正在为您转接人工客服，请稍候…"
+REPLY_COMPLAINT = "非常抱歉给您带来不好的体验。正在为您转接人工客服，请稍候…"
+REPLY_RELEASED = "人工客服已结束接待，接下来由智能客服继续为您服务。"
+
+_NOT_HUMAN = re.compile(r"(不用|不要|不需要|无需|没必要|别)(转)?(人工|客服)|人工智能")
+_HUMAN = re.compile(r"人工|真人客服|活人|转客服|找客服|联系客服")  # not "真人": "有真人图吗"
+_COMPLAINT = re.compile(r"投诉|举报|12315|消协|消费者协会|太差了|太差劲|差评|垃圾|骗子|欺诈|坑人|什么破|维权")
+
+
+class Notifier(Protocol):
+    """Tells the shop's people a conversation needs them (implemented outside core)."""
+
+    async def notify(self, platform: str, user_id: str, reason: str, last_text: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class HandoffDecision:
+    reply: str  # what to tell the shopper (in passive mode with transfer=True: not shown)
+    transfer: bool  # True: a person takes over now (passive mode: reply transfer_customer_service)
+    in_hours: bool
+    reason: str
+    silenced_until: datetime | None = None
+    notified: bool = False
+
+
+def _parse_hours(hours: str) -> tuple[time, time]:
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})", hours.strip())
+    if not m:
+        raise ValueError(f"hours must look like 09:00-22:00, got {hours!r}")
+    h1, m1, h2, m2 = map(int, m.groups())
+    if h2 == 24 and m2 == 0:
+        h2, m2 = 23, 59
+    return time(h1, m1), time(h2, m2)
+
+
+def _hhmm(t: time) -> str:
+    return f"{t.hour}:{t.minute:02d}"
+
+
+class Handoff:
+    def __init__(
+        self,
+        redis,
+        keys: KeyBuilder,
+        clock: Clock,
+        *,
+        hours: str = "09:00-22:00",
+        silence_minutes: int = 30,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._clock = clock
+        self.opens, self.closes = _parse_hours(hours)
+        self.silence_minutes = silence_minutes
+        self.notifier = notifier
+
+    # -- recognising -------------------------------------------------------------------
+    @staticmethod
+    def wants_human(text: str | None) -> str | None:
+        """``"complaint"``, ``"human"`` or ``None`` for a shopper's message."""
+        if not text:
+            return None
+        if _COMPLAINT.search(text):
+            return "complaint"
+        if _HUMAN.search(text) and not _NOT_HUMAN.search(text):
+            return "human"
+        return None
+
+    # -- service hours -----------------------------------------------------------------
+    def in_service_hours(self, now: datetime) -> bool:
+        t = now.astimezone(SHOP_TZ).time()
+        if self.opens <= self.closes:
+            return self.opens <= t < self.closes
+        return t >= self.opens or t < self.closes  # hours across midnight
+
+    def next_opening(self, now: datetime) -> datetime:
+        local = now.astimezone(SHOP_TZ)
+        today = local.replace(hour=self.opens.hour, minute=self.opens.minute, second=0, microsecond=0)
+        return today if local < today else today + timedelta(days=1)
+
+    def after_hours_reply(self, now: datetime, reason: str) -> str:
+        opening = self.next_opening(now)
+        day = "今天" if opening.date() == now.astimezone(SHOP_TZ).date() else "明天"
+        hours = f"{_hhmm(self.opens)}-{_hhmm(self.closes)}"
+        head = "非常抱歉给您带来不好的体验，您的投诉已记录。" if reason == "complaint" else "您的留言已记录。"
+        return (
+            f"{head}人工客服的服务时间是每天{hours}，现在暂时无人值守，"
+            f"人工客服将于{day}{_hhmm(self.opens)}起依次回复您。其他问题也可以继续问我哦。"
+        )
+
+    # -- state -------------------------------------------------------------------------
+    def _key(self, platform: str, user_id: str) -> str:
+        return self._keys.user(platform, user_id, "handoff")
+
+    async def start(self, platform: str, user_id: str, reason: str, last_text: str = "") -> HandoffDecision:
+        """Hand the user to a person (in hours) or take a 留言 (outside hours)."""
+        now = self._clock.now()
+        HANDOFFS.labels(reason=reason).inc()
+        in_hours = self.in_service_hours(now)
+        until = None
+        if in_hours:
+            until = now + timedelta(minutes=self.silence_minutes)
+            record = json.dumps({"reason": reason, "since": now.timestamp(), "until": until.timestamp()})
+            # Redis expiry only cleans up; is_silenced compares with the injected clock.
+            await self._redis.set(self._key(platform, user_id), record, ex=self.silence_minutes * 60 + 60)
+        notified = await self._notify(platform, user_id, reason, last_text)
+        log.info("handoff", platform=platform, user_id=user_id, reason=reason, in_hours=in_hours, notified=notified)
+        if in_hours:
+            reply = REPLY_COMPLAINT if reason == "complaint" else REPLY_TRANSFER
+            return HandoffDecision(reply, True, True, reason, until, notified)
+        return HandoffDecision(self.after_hours_reply(now, reason), False, False, reason, None, notified)
+
+    async def _notify(self, platform: str, user_id: str, reason: str, last_text: str) -> bool:
+        if self.notifier is None:
+            return False
+        try:
+            await self.notifier.notify(platform, user_id, reason, mask_text(last_text))
+        except Exception as exc:  # the shopper still gets an answer; ops see the log line
+            log.warning("handoff_notify_failed", platform=platform, user_id=user_id, error=repr(exc))
+            return False
+        return True
+
+    async def is_silenced(self, platform: str, user_id: str) -> bool:
+        """True while a person has the conversation: the bot must not answer this user."""
+        raw = await self._redis.get(self._key(platform, user_id))
+        if raw is None:
+            return False
+        try:
+            until = float(json.loads(raw)["until"])
+        except (ValueError, KeyError, TypeError):
+            return False
+        return self._clock.timestamp() < until
+
+    async def release(self, platform: str, user_id: str) -> None:
+        """Hand the conversation back to the bot now."""
+        await self._redis.delete(self._key(platform, user_id))
+        log.info("handoff_released", platform=platform, user_id=user_id)

@@ -1,0 +1,67 @@
+"""WebhookNotifier against a real HTTP endpoint (a stand-in for a WeCom group robot)."""
+
+from __future__ import annotations
+
+import socket
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from adapters.wechat_oa.handoff_notify import NotifyError, WebhookNotifier
+from core.handoff import Handoff
+
+
+@pytest.fixture
+async def robot():
+    received: list[dict] = []
+    answers: list[web.Response] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return answers.pop(0) if answers else web.json_response({"errcode": 0, "errmsg": "ok"})
+
+    app = web.Application()
+    app.router.add_post("/robot", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield f"http://127.0.0.1:{port}/robot", received, answers
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def session():
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+async def test_posts_a_robot_readable_message(robot, session):
+    url, received, _ = robot
+    await WebhookNotifier(session, url).notify("wechat_oa", "oUSER1", "complaint", "衣服质量太差了")
+    (body,) = received
+    assert body["msgtype"] == "text" and "投诉" in body["text"]["content"] and "oUSER1" in body["text"]["content"]
+    assert body["kefu"] == {"event": "handoff", "platform": "wechat_oa", "user_id": "oUSER1",
+                            "reason": "complaint", "last_text": "衣服质量太差了"}
+
+
+async def test_refusals_raise_and_handoff_goes_on(robot, session, redis_client, keys, fixed_clock):
+    url, received, answers = robot
+    answers.append(web.json_response({"errcode": 93000, "errmsg": "invalid webhook url"}))
+    with pytest.raises(NotifyError, match="93000"):
+        await WebhookNotifier(session, url).notify("wechat_oa", "oUSER2", "human", "人工")
+    answers.append(web.Response(status=500, text="boom"))
+    h = Handoff(redis_client, keys, fixed_clock, notifier=WebhookNotifier(session, url))
+    decision = await h.start("wechat_oa", "oUSER2", "human", last_text="人工，手机13800001006")
+    assert decision.transfer and not decision.notified
+    assert "138****1006" in received[-1]["kefu"]["last_text"]
+
+
+async def test_unreachable_url_raises_notify_error(session):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(NotifyError, match="unreachable"):
+        await WebhookNotifier(session, f"http://127.0.0.1:{port}/x").notify("wechat_oa", "o", "human", "")

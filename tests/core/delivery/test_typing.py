@@ -1,0 +1,81 @@
+"""Typing indicator: on at the start, refreshed while work goes on, off at the end, task cleaned up."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from delivery_fixtures import channel, fake, make_delivery, session  # noqa: F401 (fixtures)
+
+USER = "oTYPING_test_user_000001"
+
+
+async def next_typing(queue, command: str) -> dict:
+    while True:
+        event = await asyncio.wait_for(queue.get(), timeout=5)
+        if event["kind"] == "typing" and event["command"] == command:
+            return event
+
+
+def commands(fake) -> list[str]:
+    return [e["command"] for e in fake.typing_events(USER)]
+
+
+async def test_typing_on_then_off(make_delivery, fake):
+    async with make_delivery().typing(USER):
+        assert commands(fake) == ["Typing"]
+    assert commands(fake) == ["Typing", "CancelTyping"]
+
+
+async def test_typing_disabled_sends_nothing(make_delivery, fake):
+    async with make_delivery(typing=False).typing(USER):
+        pass
+    assert commands(fake) == []
+
+
+async def test_typing_is_refreshed_while_work_continues(make_delivery, fake):
+    d = make_delivery(typing_interval_s=0.02)
+    queue = fake.subscribe()
+    try:
+        async with d.typing(USER) as indicator:
+            for _ in range(3):  # the initial one plus two refreshes
+                await next_typing(queue, "Typing")
+            task = indicator._task
+        assert task is not None and task.done()  # the refresher is cancelled and awaited on exit
+        assert commands(fake)[-1] == "CancelTyping"
+        n = len(commands(fake))
+        await asyncio.sleep(0.1)
+        assert len(commands(fake)) == n  # nothing keeps typing after the block
+    finally:
+        fake.unsubscribe(queue)
+
+
+async def test_typing_comes_back_soon_after_a_message(make_delivery, fake):
+    # a sent message ends WeChat's Typing state; while the turn goes on it is shown again
+    d = make_delivery(typing_interval_s=3600)
+    queue = fake.subscribe()
+    try:
+        async with d.typing(USER) as indicator:
+            indicator.after_send_s = 0.01
+            await next_typing(queue, "Typing")
+            s = d.stream("wechat_oa", USER, "t-typing")
+            await s.paragraph("您好！")
+            await next_typing(queue, "Typing")  # re-armed after the message, not after an hour
+            await s.finish("您好！")
+    finally:
+        fake.unsubscribe(queue)
+    assert commands(fake)[-1] == "CancelTyping"
+
+
+async def test_typing_failures_never_break_the_turn(make_delivery, fake):
+    fake.inject("custom/typing", [45080, 45080])  # "need to interact within 30 seconds"
+    async with make_delivery().typing(USER):
+        report = await make_delivery().deliver("wechat_oa", USER, "t-typing-fail", "您好")
+    assert report.ok
+
+
+async def test_block_errors_still_cancel_typing(make_delivery, fake):
+    with pytest.raises(RuntimeError):
+        async with make_delivery().typing(USER):
+            raise RuntimeError("model failed")
+    assert commands(fake) == ["Typing", "CancelTyping"]
