@@ -114,8 +114,9 @@ class KnowledgeConfig:
     policy: str = ""
     synonyms: str = ""
     fast_path: bool = True
-    min_score: float = 0.0
-    min_margin: float = 0.0
+    # calibrated on tests/core/knowledge/devset.jsonl with `kefu kb eval --sweep` (docs/knowledge.md)
+    min_score: float = 0.6
+    min_margin: float = 0.15
     top_k: int = 4
     cache_ttl_s: int = 86400
 
@@ -197,6 +198,10 @@ class Config:
     @property
     def policy_path(self) -> Path:
         return Path(self.knowledge.policy) if self.knowledge.policy else BUNDLED_SHOP_DIR / "policy.md"
+
+    @property
+    def synonyms_path(self) -> Path:
+        return Path(self.knowledge.synonyms) if self.knowledge.synonyms else BUNDLED_SHOP_DIR / "synonyms.txt"
 
     @property
     def encrypted(self) -> bool:
@@ -338,8 +343,26 @@ def validate(cfg: Config) -> None:
         raise ConfigError("llm.backend", f"must be \"ollama\" or \"openai\", got {cfg.llm.backend!r}")
     if cfg.llm.num_ctx < 512:
         raise ConfigError("llm.num_ctx", "must be >= 512")
+    for key in ("think_patterns", "no_think_patterns"):
+        for i, pattern in enumerate(getattr(cfg.router, key)):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"router.{key}[{i}]", f"invalid regular expression ({exc})") from None
+    if cfg.dialogue.history_tokens < 0 or cfg.dialogue.max_tool_steps < 0:
+        raise ConfigError("dialogue.history_tokens" if cfg.dialogue.history_tokens < 0 else "dialogue.max_tool_steps",
+                          "must be >= 0")
     if not re.fullmatch(r"\d{2}:\d{2}-\d{2}:\d{2}", cfg.handoff.hours):
         raise ConfigError("handoff.hours", "must look like \"09:00-22:00\"")
+    h1, m1, h2, m2 = (int(x) for x in re.findall(r"\d{2}", cfg.handoff.hours))
+    if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2):
+        raise ConfigError("handoff.hours", f"{cfg.handoff.hours!r} is not a valid time range")
+    if cfg.handoff.silence_minutes < 1:
+        raise ConfigError("handoff.silence_minutes", "must be >= 1")
+    if cfg.safety.max_messages_per_minute < 0:
+        raise ConfigError("safety.max_messages_per_minute", "must be >= 0 (0 disables the limit)")
+    if cfg.safety.max_message_chars < 1:
+        raise ConfigError("safety.max_message_chars", "must be >= 1")
     if cfg.delivery.max_messages_per_turn < 1 or cfg.delivery.max_messages_per_turn > 5:
         raise ConfigError("delivery.max_messages_per_turn", "must be 1-5 (WeChat allows 5 per user message)")
     if cfg.shop.now:
@@ -356,11 +379,22 @@ def validate(cfg: Config) -> None:
         ZoneInfo(cfg.shop.timezone)
     except Exception:
         raise ConfigError("shop.timezone", f"unknown time zone {cfg.shop.timezone!r}") from None
-    for key, path in (("shop.data", cfg.shop_data_path), ("knowledge.faq", cfg.faq_path), ("knowledge.policy", cfg.policy_path)):
+    for key, path in (("shop.data", cfg.shop_data_path), ("knowledge.faq", cfg.faq_path), ("knowledge.policy", cfg.policy_path),
+                      ("knowledge.synonyms", cfg.synonyms_path)):
         if not path.is_file():
             raise ConfigError(key, f"file not found: {path}")
+    kn = cfg.knowledge
+    for key in ("min_score", "min_margin"):
+        if not 0.0 <= getattr(kn, key) <= 5.0:
+            raise ConfigError(f"knowledge.{key}", "must be between 0 and 5 (see docs/knowledge.md; demo value 0.6 / 0.15)")
+    if not 0 <= kn.top_k <= 20:
+        raise ConfigError("knowledge.top_k", "must be 0-20 (0 = no references in the prompt)")
+    if kn.cache_ttl_s < 0:
+        raise ConfigError("knowledge.cache_ttl_s", "must be >= 0 (0 disables the answer cache)")
     if cfg.log.format not in {"auto", "json", "console"}:
         raise ConfigError("log.format", "must be auto, json or console")
+    if cfg.log.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ConfigError("log.level", "must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
     if cfg.admin.enabled and not cfg.admin.password_hash:
         raise ConfigError("admin.password_hash", "missing; run `kefu admin hash-password` and paste its output")
 

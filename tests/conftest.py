@@ -5,7 +5,6 @@ where a test is parametrised over both backends (the storage contract)."""
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from datetime import datetime
 
@@ -14,6 +13,7 @@ import pytest
 from core.clock import SHOP_TZ, FixedClock
 from core.storage import KeyBuilder, open_redis
 from core.storage.connection import reset_memory
+from tests.support import free_port  # noqa: F401  (re-exported for older imports)
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 DEMO_NOW = datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ)
@@ -74,7 +74,3 @@ def fixed_clock() -> FixedClock:
     return FixedClock(DEMO_NOW)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

@@ -12,7 +12,7 @@ from structlog.testing import capture_logs
 from adapters.wechat_oa.api_client import WeChatApiClient, build_wechat_channel, check_wechat_api
 from adapters.wechat_oa.token import StableTokenProvider
 from bot import config
-from conftest import free_port
+from tests.support import free_port
 from core.channel import SendStatus
 from fakes.wechat_api import FakeWeChatApi
 

@@ -10,7 +10,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from adapters.wechat_oa.token import StableTokenProvider, WeChatApiError
-from conftest import free_port
+from tests.support import free_port
 from core.storage import open_redis
 from fakes.wechat_api import FakeWeChatApi
 

@@ -1,0 +1,239 @@
+"""The WeChat Official Account webhook: URL verification (GET) and message pushes (POST).
+
+Order of checks on a push, cheapest and least trusting first: query parameters -> timestamp
+freshness -> (plaintext mode: signature) -> body size -> XML safety -> (safe mode: msg_signature ->
+decryption and AppID) -> conversion -> durable enqueue. Only after the queue has *stored* the message (or recognised it as a retry of one it
+stored) do we answer ``success``; when the queue is down we answer 503 so WeChat retries instead
+of the message being lost. Bad input is a 4xx with a log line saying why, never a traceback.
+
+Modes (``[wechat] encoding_aes_key``):
+* set   -> safe or compatible mode: ``encrypt_type=aes`` and ``msg_signature`` are required and only
+           the decrypted ``Encrypt`` is trusted (compatible mode's plaintext copy is ignored);
+* empty -> plaintext mode: ``signature`` over (token, timestamp, nonce). Note that this signature
+           does not cover the body; prefer safe mode in production.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+from aiohttp import web
+
+from adapters.wechat_oa import convert
+from adapters.wechat_oa.crypto import (
+    AppIdMismatch,
+    DecryptFailed,
+    MessageCrypto,
+    SignatureMismatch,
+    check_plain_signature,
+)
+from adapters.wechat_oa.xml_safety import UnsafeXml, XmlRejected, parse_xml
+from bot.config import WechatConfig
+from core.clock import Clock
+from core.metrics import ACK_SECONDS, DUPLICATES, WEBHOOK_REQUESTS
+from core.models import IncomingMessage
+from core.queue.stream import QueueUnavailable
+
+log = structlog.get_logger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024  # real pushes are < 2 KiB; anything this big is not WeChat
+
+
+class MessageQueue(Protocol):
+    async def enqueue(self, msg: IncomingMessage, *, received_at: Any, turn_id: str | None = None) -> bool: ...
+
+
+@dataclass(frozen=True)
+class PushRequest:
+    """What a passive responder needs to answer on the same HTTP request."""
+
+    timestamp: str
+    nonce: str
+    encrypted: bool  # True = the answer must be encrypted with ``crypto``
+    crypto: MessageCrypto | None
+    fields: dict[str, Any] = field(default_factory=dict)  # the (decrypted) push XML as parsed
+
+
+class PassiveResponder(Protocol):
+    async def respond(self, push: PushRequest, msg: IncomingMessage, is_new: bool) -> web.StreamResponse: ...
+
+
+class WebhookServices(Protocol):
+    clock: Clock
+    queue: MessageQueue
+    passive: PassiveResponder | None
+
+
+class _Reject(Exception):
+    """Finish the request with ``status``; ``reason`` goes to the log, never to the client."""
+
+    def __init__(self, status: int, result: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.result = result
+        self.reason = reason
+
+
+_BODIES = {400: "bad request", 403: "forbidden", 413: "payload too large", 503: "service unavailable"}
+
+
+class WechatWebhook:
+    """aiohttp handlers for one Official Account. ``services`` is read at request time."""
+
+    def __init__(self, cfg: WechatConfig, services: WebhookServices, *, max_body: int = MAX_BODY_BYTES) -> None:
+        self.cfg = cfg
+        self.services = services
+        self.max_body = max_body
+        self.crypto = MessageCrypto(cfg.token, cfg.encoding_aes_key, cfg.app_id) if cfg.encoding_aes_key else None
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _fresh(self, timestamp: str) -> None:
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            raise _Reject(400, "bad_request", "timestamp is not a number")
+        skew = self.cfg.max_clock_skew_s
+        if skew and abs(self.services.clock.timestamp() - int(timestamp)) > skew:
+            raise _Reject(403, "stale", f"timestamp outside wechat.max_clock_skew_s={skew} (replay, or this server's clock is wrong?)")
+
+    async def _read_body(self, request: web.Request) -> bytes:
+        if request.content_length is not None and request.content_length > self.max_body:
+            raise _Reject(413, "too_large", f"Content-Length {request.content_length} > {self.max_body}")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = await request.content.read(16384)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > self.max_body:
+                raise _Reject(413, "too_large", f"body larger than {self.max_body} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _finish(self, started: float, status: int, result: str, body: str = "",
+                content_type: str = "text/plain") -> web.Response:
+        WEBHOOK_REQUESTS.labels(status=str(status)).inc()
+        ACK_SECONDS.labels(result=result).observe(time.perf_counter() - started)
+        return web.Response(status=status, text=body or _BODIES.get(status, ""), content_type=content_type)
+
+    # -- GET: URL verification ----------------------------------------------------------------
+
+    async def get(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        q = request.query
+        try:
+            signature, timestamp, nonce, echostr = (q.get(k, "") for k in ("signature", "timestamp", "nonce", "echostr"))
+            if not (signature and timestamp and nonce and echostr):
+                raise _Reject(400, "bad_request", "URL verification without signature/timestamp/nonce/echostr")
+            self._fresh(timestamp)
+            try:
+                check_plain_signature(self.cfg.token, signature, timestamp, nonce)
+            except SignatureMismatch:
+                raise _Reject(403, "bad_signature", "URL verification signature mismatch (wechat.token differs from the admin console?)") from None
+        except _Reject as rej:
+            log.warning("wechat.verify_rejected", status=rej.status, reason=rej.reason, remote=request.remote)
+            return self._finish(started, rej.status, rej.result)
+        log.info("wechat.url_verified")
+        return self._finish(started, 200, "verified", echostr)
+
+    # -- POST: message push -------------------------------------------------------------------
+
+    async def post(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        try:
+            push, msg = await self._accept(request)
+        except _Reject as rej:
+            log.warning("wechat.push_rejected", status=rej.status, reason=rej.reason, remote=request.remote)
+            return self._finish(started, rej.status, rej.result)
+        except Exception as exc:  # noqa: BLE001 - a bug must not become a 500 page or a lost push
+            log.error("wechat.push_failed", reason=f"unexpected {type(exc).__name__}", status=503, exc_info=True)
+            return self._finish(started, 503, "unavailable")
+
+        turn_id = uuid.uuid4().hex
+        with structlog.contextvars.bound_contextvars(turn_id=turn_id, user=msg.user_id, msg_kind=msg.kind.value,
+                                                     dedupe_id=msg.dedupe_id()):
+            try:
+                is_new = await self.services.queue.enqueue(msg, received_at=self.services.clock.now(), turn_id=turn_id)
+            except QueueUnavailable as exc:
+                log.error("wechat.push_not_stored", reason=f"queue unavailable: {exc}", status=503)
+                return self._finish(started, 503, "unavailable")
+            except Exception as exc:  # noqa: BLE001 - unknown failure: let WeChat retry
+                log.error("wechat.push_not_stored", reason=f"unexpected {type(exc).__name__}", status=503, exc_info=True)
+                return self._finish(started, 503, "unavailable")
+            if not is_new:
+                DUPLICATES.inc()
+            log.info("wechat.push_accepted", turn_id=turn_id, duplicate=not is_new, encrypted=push.encrypted)
+
+            # ---- passive mode hook (reply_mode = "passive"): answer on this HTTP request -------
+            if self.cfg.reply_mode == "passive" and self.services.passive is not None:
+                try:
+                    response = await self.services.passive.respond(push, msg, is_new)
+                except Exception as exc:  # noqa: BLE001 - the push is stored; do not make WeChat retry it
+                    log.error("wechat.passive_reply_failed", reason=f"{type(exc).__name__}", exc_info=True)
+                    return self._finish(started, 200, "passive_failed", "success")
+                WEBHOOK_REQUESTS.labels(status=str(response.status)).inc()
+                ACK_SECONDS.labels(result="passive").observe(time.perf_counter() - started)
+                return response
+            # -------------------------------------------------------------------------------------
+            return self._finish(started, 200, "duplicate" if not is_new else "enqueued", "success")
+
+    async def _accept(self, request: web.Request) -> tuple[PushRequest, IncomingMessage]:
+        """Everything before the enqueue; raises ``_Reject`` with the status to answer."""
+        q = request.query
+        timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
+        encrypt_type = q.get("encrypt_type", "").lower()
+        if not (timestamp and nonce):
+            raise _Reject(400, "bad_request", "push without timestamp/nonce")
+        if self.crypto is not None:
+            if encrypt_type != "aes" or not q.get("msg_signature"):
+                raise _Reject(400, "bad_request", "unencrypted push but wechat.encoding_aes_key is set: choose 安全模式 or "
+                                                  "兼容模式 in the admin console, or clear encoding_aes_key for 明文模式")
+        else:
+            if encrypt_type and encrypt_type != "raw":
+                raise _Reject(400, "bad_request", f"encrypt_type={encrypt_type} push but wechat.encoding_aes_key is not set: "
+                                                  "set it, or choose 明文模式 in the admin console")
+            if not q.get("signature"):
+                raise _Reject(400, "bad_request", "push without signature")
+        self._fresh(timestamp)
+        if self.crypto is None:  # the plaintext signature does not involve the body: check it first
+            try:
+                check_plain_signature(self.cfg.token, q.get("signature"), timestamp, nonce)
+            except SignatureMismatch:
+                raise _Reject(403, "bad_signature", "signature mismatch (wechat.token differs from the admin console?)") from None
+        body = await self._read_body(request)
+        fields = self._parse(body, "body")
+
+        if self.crypto is not None:
+            encrypt = fields.get("Encrypt")
+            if not isinstance(encrypt, str) or not encrypt.strip():
+                raise _Reject(400, "bad_request", "encrypted push without <Encrypt>")
+            try:
+                inner = self.crypto.decrypt(msg_signature=q.get("msg_signature"), timestamp=timestamp, nonce=nonce,
+                                            encrypt=encrypt.strip())
+            except SignatureMismatch:
+                raise _Reject(403, "bad_signature", "msg_signature mismatch (wechat.token differs from the admin console?)") from None
+            except DecryptFailed as exc:
+                raise _Reject(400, "undecryptable", f"cannot decrypt <Encrypt> ({exc}): wrong encoding_aes_key?") from None
+            except AppIdMismatch:
+                raise _Reject(403, "wrong_app_id", "AppID in payload does not match wechat.app_id") from None
+            fields = self._parse(inner, "decrypted message")
+
+        try:
+            msg = convert.to_core(fields)
+        except convert.MalformedPush as exc:
+            raise _Reject(400, "bad_request", f"malformed push: {exc}") from None
+        return PushRequest(timestamp=timestamp, nonce=nonce, encrypted=self.crypto is not None,
+                           crypto=self.crypto, fields=fields), msg
+
+    @staticmethod
+    def _parse(body: bytes | str, what: str) -> dict[str, Any]:
+        try:
+            return parse_xml(body)
+        except UnsafeXml as exc:
+            raise _Reject(400, "unsafe_xml", f"{what}: {exc} (XXE / entity expansion attempt?)") from None
+        except XmlRejected as exc:
+            raise _Reject(400, "bad_request", f"{what}: {exc}") from None

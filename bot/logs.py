@@ -1,0 +1,145 @@
+"""Logging: structlog for our code, the stdlib loggers (aiohttp, redis ...) through the same chain.
+
+Every event passes two guards before it is rendered, whoever logged it:
+* keys that name a secret (``app_secret``, ``access_token``, ``encoding_aes_key``, ``password``,
+  ``*_token``, ``*_secret`` ...) have their value replaced by ``[redacted]``, and the configured
+  secret values themselves are cut out of any text (a URL or an exception message may carry one);
+* every string value (also inside dicts, lists and tracebacks) goes through
+  ``core.masking.mask_text``, so phone and ID numbers are masked even when someone logs raw text.
+
+``turn_id`` is a context variable: bind it with ``bind_turn(turn_id)`` and every event logged in
+that task carries it, so one conversation turn can be followed from the webhook to delivery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import sys
+import uuid
+from typing import Any, Iterable, Iterator, TextIO
+
+import structlog
+
+from core.masking import mask_text
+
+REDACTED = "[redacted]"
+_SECRET_KEY_RE = re.compile(
+    r"(^|_)(secret|token|password|passwd|aes_key|api_key|apikey|authorization|cookie|credentials?)(_|$)",
+    re.IGNORECASE,
+)  # access_token, app_secret, encoding_aes_key, password_hash ... but not prompt_tokens
+_HANDLER_NAME = "kefu"
+_MIN_SECRET_LEN = 6  # shorter values would cut ordinary words out of log lines
+
+
+def _is_secret_key(key: Any) -> bool:
+    return isinstance(key, str) and bool(_SECRET_KEY_RE.search(key))
+
+
+class _Scrubber:
+    """structlog processor: redact secret-named keys and secret values, mask PII everywhere."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = sorted({s for s in secrets if s and len(s) >= _MIN_SECRET_LEN}, key=len, reverse=True)
+
+    def _text(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return mask_text(text)
+
+    def _value(self, value: Any, depth: int = 0) -> Any:
+        if depth > 8:
+            return value
+        if isinstance(value, str):
+            return self._text(value)
+        if isinstance(value, dict):
+            return {k: REDACTED if _is_secret_key(k) else self._value(v, depth + 1) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(self._value(v, depth + 1) for v in value)
+        if isinstance(value, BaseException):
+            return self._text(f"{type(value).__name__}: {value}")
+        return value
+
+    def __call__(self, _logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        for key in list(event_dict):
+            if key.startswith("_"):
+                continue  # structlog / ProcessorFormatter bookkeeping
+            if _is_secret_key(key):
+                event_dict[key] = REDACTED
+            else:
+                event_dict[key] = self._value(event_dict[key])
+        return event_dict
+
+
+def _use_json(fmt: str, stream: TextIO) -> bool:
+    if fmt == "json":
+        return True
+    if fmt == "console":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return not (isatty and isatty())
+
+
+def configure_logging(log_cfg: Any, *, secrets: Iterable[str] = (), stream: TextIO | None = None) -> None:
+    """Configure structlog and the stdlib root logger once per process (calling again replaces
+    the previous setup). ``log_cfg`` is ``bot.config.LogConfig``; logs go to ``stream`` (stderr)."""
+    stream = stream or sys.stderr
+    level = logging.getLevelName(str(log_cfg.level).upper())
+    if not isinstance(level, int):
+        level = logging.INFO
+    scrub = _Scrubber(secrets)
+    timestamper = structlog.processors.TimeStamper(fmt="iso", utc=False)
+    pre_chain = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        timestamper,
+    ]
+    if _use_json(log_cfg.format, stream):
+        render: list[Any] = [structlog.processors.format_exc_info, scrub, structlog.processors.JSONRenderer(ensure_ascii=False)]
+    else:
+        render = [structlog.processors.format_exc_info, scrub, structlog.dev.ConsoleRenderer(colors=False)]
+    structlog.configure(
+        processors=[structlog.stdlib.filter_by_level, *pre_chain, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=pre_chain,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *render],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # query strings carry openids
+
+
+def config_secrets(cfg: Any) -> list[str]:
+    """The secret values in a ``bot.config.Config`` that must never appear in a log line."""
+    values = [cfg.wechat.app_secret, cfg.wechat.encoding_aes_key, cfg.wechat.token, cfg.llm.api_key,
+              cfg.wecom.secret, cfg.wecom.token, cfg.wecom.encoding_aes_key, cfg.admin.password_hash]
+    url = cfg.redis.url
+    match = re.match(r"^[a-z+]+://[^:/@]*:([^@/]+)@", url)
+    if match:
+        values.append(match.group(1))  # the Redis password
+    return [v for v in values if v]
+
+
+def new_turn_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+@contextlib.contextmanager
+def bind_turn(turn_id: str, **more: Any) -> Iterator[None]:
+    """Every event logged inside carries ``turn_id`` (and ``more``); restored on exit, so a
+    keep-alive connection's next request does not inherit it."""
+    with structlog.contextvars.bound_contextvars(turn_id=turn_id, **more):
+        yield

@@ -1,0 +1,58 @@
+"""Everything a running kefu process shares, opened once per aiohttp app and closed with it.
+
+``open_services`` is an async context manager over an ``AsyncExitStack``: each resource is opened
+and its close registered in one place, so adding one (knowledge base, LLM client, WeChat
+channel ...) is a field here plus two lines in ``open_services``. Nothing here is global: tests
+build several apps side by side in one process, each with its own ``Services``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, AsyncIterator
+from zoneinfo import ZoneInfo
+
+from bot.config import Config
+from core.clock import Clock, OffsetClock, SystemClock
+from core.queue.stream import StreamQueue
+from core.storage import KeyBuilder, open_redis
+
+
+@dataclass
+class Services:
+    cfg: Config
+    clock: Clock
+    redis: Any  # redis.asyncio.Redis (or fakeredis for memory://)
+    keys: KeyBuilder
+    queue: StreamQueue
+    passive: Any = None  # adapters.wechat_oa.webhook.PassiveResponder when reply_mode = "passive"
+
+
+def clock_from_config(cfg: Config) -> Clock:
+    """``[shop] now`` pins the start of time (demo data is dated); otherwise the real clock."""
+    if cfg.shop.now:
+        return OffsetClock(datetime.fromisoformat(cfg.shop.now))
+    return SystemClock(ZoneInfo(cfg.shop.timezone))
+
+
+def keys_from_config(cfg: Config) -> KeyBuilder:
+    return KeyBuilder(prefix=cfg.redis.key_prefix, queue_shards=cfg.queue.shards)
+
+
+@contextlib.asynccontextmanager
+async def open_services(cfg: Config, *, clock: Clock | None = None) -> AsyncIterator[Services]:
+    """Open the shared resources; all are closed when the block exits (also on error).
+
+    Opening never needs Redis to be up: connections are made lazily, so a web process starts
+    (and reports not-ready) while Redis is down, and recovers when it comes back.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        clock = clock or clock_from_config(cfg)
+        redis = open_redis(cfg.redis.url)
+        stack.push_async_callback(redis.aclose)
+        keys = keys_from_config(cfg)
+        queue = StreamQueue(redis, keys, dedupe_ttl_s=cfg.queue.dedupe_ttl_s, clock=clock)
+        services = Services(cfg=cfg, clock=clock, redis=redis, keys=keys, queue=queue)
+        yield services

@@ -1,0 +1,132 @@
+"""``kefu serve`` / ``kefu check`` as ops meet them: exit codes, one-line config errors, what
+``check`` prints for the WeChat admin console. Subprocesses run ``python -m bot`` like ops would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from bot_push import AES_KEY, TOKEN, free_port, raw_config, to_toml
+
+from bot import __version__
+from bot.cli import main
+from bot.config import PROJECT_ROOT
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
+    env.update(extra)
+    return env
+
+
+def kefu(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=60,
+                          cwd=PROJECT_ROOT, env=env or _env())
+
+
+@pytest.fixture
+def write_config(tmp_path, redis_url, key_prefix):
+    def write(text: str | None = None, **sections) -> str:
+        path = tmp_path / "kefu.toml"
+        path.write_text(text if text is not None else to_toml(raw_config(redis_url, key_prefix, **sections)),
+                        encoding="utf-8")
+        return str(path)
+
+    return write
+
+
+BAD_CONFIGS = {
+    "unknown key": ("[wechat]\ntoken = \"abc123\"\ncolour = \"blue\"\n", "wechat.colour"),
+    "wrong type": (f"[wechat]\ntoken = \"{TOKEN}\"\napp_id = \"wx1\"\napp_secret = \"s\"\n[server]\nport = \"eighty\"\n",
+                   "server.port"),
+    "42-char EncodingAESKey": (f"[wechat]\ntoken = \"{TOKEN}\"\napp_id = \"wx1\"\napp_secret = \"s\"\n"
+                               f"encoding_aes_key = \"{AES_KEY[:42]}\"\n", "wechat.encoding_aes_key"),
+    "missing token": ("[wechat]\napp_id = \"wx1\"\napp_secret = \"s\"\n", "wechat.token"),
+    "not TOML": ("[wechat\n", "--config"),
+    "bad log level": (f"[wechat]\ntoken = \"{TOKEN}\"\napp_id = \"wx1\"\napp_secret = \"s\"\n[log]\nlevel = \"LOUD\"\n",
+                      "log.level"),
+}
+
+
+@pytest.mark.parametrize("command", ["serve", "check"])
+@pytest.mark.parametrize("case", list(BAD_CONFIGS))
+def test_config_errors_are_one_line_naming_the_key(write_config, command, case):
+    text, key = BAD_CONFIGS[case]
+    result = kefu(command, "--config", write_config(text))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"kefu: config error: {key}: ")
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_bad_environment_override_names_the_key(write_config):
+    result = kefu("serve", "--config", write_config(), env=_env(KEFU_SERVER_PORT="eighty"))
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("kefu: config error: server.port: ")
+
+
+def test_missing_config_file(tmp_path):
+    result = kefu("check", "--config", str(tmp_path / "nope.toml"))
+    assert result.returncode == 2 and result.stderr.startswith("kefu: config error: --config: file not found")
+
+
+@pytest.mark.parametrize("command", ["serve", "check"])
+def test_version_and_help_on_every_command(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.strip() == f"kefu {__version__}"
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0 and "--config" in out
+    if command == "serve":
+        assert "--role" in out and "KEFU_<SECTION>_<KEY>" in out
+
+
+def test_check_good_config_prints_admin_console_values(write_config):
+    path = write_config(server={"public_url": "https://kefu.example.com/"})
+    result = kefu("check", "--config", path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "✓ config:" in out and "✓ redis:" in out and "✗" not in out
+    assert "https://kefu.example.com/wechat" in out
+    assert TOKEN in out and AES_KEY in out
+    assert "安全模式" in out and "兼容模式" in out
+
+
+def test_check_plaintext_mode_and_default_url(write_config, redis_url, key_prefix):
+    raw = raw_config(redis_url, key_prefix, server={"port": 9090, "webhook_path": "/wx"})
+    raw["wechat"]["encoding_aes_key"] = ""
+    result = kefu("check", "--config", write_config(to_toml(raw)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "http://127.0.0.1:9090/wx" in result.stdout and "明文模式" in result.stdout
+    assert "public_url" in result.stdout  # reminds ops that WeChat cannot reach 127.0.0.1
+
+
+def test_check_with_redis_down_exits_1(write_config, redis_url, key_prefix):
+    raw = raw_config(f"redis://:pw-not-shown@127.0.0.1:{free_port()}/0", key_prefix)
+    result = kefu("check", "--config", write_config(to_toml(raw)))
+    assert result.returncode == 1
+    assert "✗ redis:" in result.stdout and "Traceback" not in result.stdout + result.stderr
+    assert "pw-not-shown" not in result.stdout
+    assert "Token" in result.stdout  # the admin-console values are still printed
+
+
+async def test_extra_checks_can_be_added(redis_url, key_prefix):
+    """The extension point other engineers use: async checks in a list; a crashing check is a ✗."""
+    from bot import config
+    from bot.commands import check
+
+    async def check_llm(cfg):
+        return check.CheckResult("llm", False, "model qwen3:14b not pulled")
+
+    async def check_broken(cfg):
+        raise RuntimeError("boom")
+
+    cfg = config.from_mapping(raw_config(redis_url, key_prefix), env={})
+    results = await check.run_checks(cfg, [*check.CHECKS, check_llm, check_broken])
+    assert [(r.name, r.ok) for r in results] == [("redis", True), ("llm", False), ("broken", False)]
+    assert results[2].detail == "RuntimeError: boom"

@@ -1,0 +1,14 @@
+"""Small test utilities importable from any test folder as ``tests.support``.
+
+(Not ``from conftest import ...``: a conftest.py in a sub-folder would shadow the root one.)"""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
