@@ -1,0 +1,1 @@
+"""The conversation: thinking router, prompt, tool loop (manager) and degraded mode."""

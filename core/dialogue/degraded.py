@@ -1,0 +1,85 @@
+"""Degraded mode: what the bot says when the LLM is unreachable or failing.
+
+No model is needed for the three things that matter most while it is away:
+
+* the message names order numbers -> a deterministic order/tracking summary from the same tools
+  (same ToolContext, so the same authorization: only the sender's own orders);
+* the shopper asks for a person ("人工", "转人工", "投诉") -> hand off (``handoff_reason``);
+* anything else -> a holding reply, and the message is KEPT to be answered when the LLM is back.
+
+Contract for keeping a message (the turn handler implements the other half):
+
+* ``DialogueResult.outcome == "degraded"`` and ``retry_later is True``;
+* the handler sends ``result.text`` if it is not empty, then raises
+  ``core.handler.RetryTurn("llm unavailable", delay_s=result.info["retry_after_s"])`` so the queue
+  keeps the entry and delivers it again later;
+* the holding reply is produced once per turn: the first delivery marks
+  ``holding:<turn_id>`` in Redis (``SessionStore.mark_once``); on every retry that still finds the
+  LLM down, ``text`` is "" (nothing to send) and ``info["holding_sent_before"]`` is True;
+* nothing is written to the history for a kept message (its retry writes the real turn); order
+  summaries and hand-offs are written like any answered turn.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import structlog
+
+from core.dialogue.result import DialogueResult
+from core.llm.base import ChatMessage, LLMError
+from core.models import IncomingMessage, TurnContext
+from core.sessions.store import SessionStore
+from core.tools.context import ToolContext
+from core.tools.summaries import find_order_ids, order_summary_text
+
+log = structlog.get_logger(__name__)
+
+HOLDING_TEXT = "抱歉，系统正在繁忙中。您的消息已记录，我们稍后回复您，请稍候。"
+HANDOFF_TEXT = "好的，正在为您转接人工客服，请稍候。人工客服服务时间为每天9:00-22:00。"
+COMPLAINT_TEXT = "非常抱歉给您带来不好的体验，正在为您转接人工客服处理，请稍候。人工客服服务时间为每天9:00-22:00。"
+MAX_ORDERS = 3
+_COMPLAINT = re.compile(r"投诉")
+_HUMAN = re.compile(r"人工|真人|客服电话|找客服")
+
+
+class DegradedResponder:
+    def __init__(self, tools: Any, sessions: SessionStore, *, retry_after_s: float = 60.0) -> None:
+        """``tools`` is the ``core.tools.ToolRegistry`` the normal path uses."""
+        self.tools = tools
+        self.sessions = sessions
+        self.retry_after_s = retry_after_s
+
+    async def reply(self, text: str, msg: IncomingMessage, ctx: TurnContext, tctx: ToolContext, *,
+                    error: LLMError | None = None) -> DialogueResult:
+        info: dict[str, Any] = {"degraded": error.kind if error else "forced"}
+        if _COMPLAINT.search(text) or _HUMAN.search(text):
+            reason = "complaint" if _COMPLAINT.search(text) else "user_request"
+            answer = COMPLAINT_TEXT if reason == "complaint" else HANDOFF_TEXT
+            await self._remember(msg, text, answer)
+            log.info("degraded.handoff", reason=reason)
+            return DialogueResult(answer, "degraded", handoff_reason=reason, info={**info, "mode": "handoff"})
+
+        order_ids = find_order_ids(text)[:MAX_ORDERS]
+        if order_ids:
+            parts = [await order_summary_text(self.tools, tctx, oid) for oid in order_ids]
+            answer = "\n\n".join(p.strip() for p in parts if p and p.strip())
+            if answer:
+                await self._remember(msg, text, answer)
+                log.info("degraded.order_summary", orders=len(order_ids))
+                return DialogueResult(answer, "degraded", personal=True,
+                                      tool_calls=[{"name": "order_summary", "arguments": {"order_id": o}, "ok": True,
+                                                   "personal": True} for o in order_ids],
+                                      info={**info, "mode": "order_summary"})
+
+        first = await self.sessions.mark_once(msg.platform, msg.user_id, f"holding:{ctx.turn_id}")
+        log.info("degraded.kept", attempt=ctx.attempt, holding_sent=first)
+        return DialogueResult(
+            HOLDING_TEXT if first else "", "degraded", retry_later=True,
+            info={**info, "mode": "kept", "retry_after_s": self.retry_after_s, "holding_sent_before": not first},
+        )
+
+    async def _remember(self, msg: IncomingMessage, text: str, answer: str) -> None:
+        await self.sessions.append_turn(msg.platform, msg.user_id,
+                                        [ChatMessage("user", text), ChatMessage("assistant", answer)])

@@ -1,0 +1,235 @@
+"""One shopper turn with the LLM: route, prompt, stream, call tools, remember.
+
+``DialogueManager.reply`` runs, in order:
+
+1. ``/reset`` or "重新开始" clears the history;
+2. a pending write waiting for this user's "确认"/"取消" is settled by the tool registry
+   (``ToolRegistry.confirm_if_pending``), without the model; the tool's own message is the answer;
+3. the router chooses thinking on/off; the prompt is system + history + the new message;
+4. the tool loop: the model streams an answer; finished paragraphs go to ``on_paragraph`` as they
+   complete; tool calls run through the registry with a ToolContext bound to *this* sender (the
+   model never chooses whose data it sees), results go back as ``role: "tool"`` messages; after
+   ``max_tool_steps`` rounds a further request for tools ends the turn with a polite wrap-up;
+5. the whole turn (user, tool calls, tool results, answer) is appended to the history in one
+   atomic write at the very end — a turn that fails half-way leaves no trace;
+6. if the LLM fails (any ``LLMError``), ``core.dialogue.degraded`` answers instead.
+
+Streaming rule: a paragraph is emitted once a blank line ends it. When a model call ends in tool
+calls, its unfinished last paragraph (typically "我帮您查一下") is not emitted — it is kept in the
+model's context only — so shoppers do not spend a WeChat message on a preamble.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+import structlog
+
+from core.clock import Clock
+from core.dialogue.degraded import DegradedResponder
+from core.dialogue.paragraphs import ParagraphStream, to_plain_text
+from core.dialogue.prompt import PromptBuilder
+from core.dialogue.result import DialogueResult
+from core.dialogue.router import ThinkingRouter
+from core.llm.base import ChatMessage, LLMBackend, LLMError, ToolCall
+from core.models import IncomingMessage, TurnContext
+from core.sessions.store import SessionStore
+from core.tools.context import ToolContext
+
+log = structlog.get_logger(__name__)
+
+RESET_COMMANDS = {"/reset", "重新开始"}
+RESET_TEXT = "好的，我们重新开始。请问有什么可以帮您？"
+UNSUPPORTED_TEXT = "抱歉，我目前只能看懂文字消息，请用文字描述一下您的问题。"
+EMPTY_ANSWER_TEXT = "抱歉，我没有理解您的问题，可以换个说法再问一次吗？"
+SETTLED_OK_TEXT = "好的，已为您办理。"
+SETTLED_FAILED_TEXT = "抱歉，没能为您办理成功，请稍后再试，或回复“人工”联系人工客服。"
+WRAP_UP_TEXT = "抱歉，这个问题我暂时没能查清楚。您可以换个说法再问一次，或回复“人工”联系人工客服。"
+# Arguments that would name a person: identity always comes from the turn, never from the model.
+IDENTITY_ARGS = frozenset({"user_id", "openid", "unionid", "platform", "external_userid", "customer_id"})
+
+Paragraph = Callable[[str], Awaitable[None]]
+
+
+def settled_text(result: Any) -> str:
+    """The shopper-facing sentence of a confirmed/cancelled write: the tool's own ``message``
+    (exact wording, no model involved), never the raw JSON."""
+    data = result.data if isinstance(result.data, dict) else None
+    if data is None:
+        try:
+            data = json.loads(result.content)
+        except (TypeError, ValueError):
+            data = None
+    message = data.get("message") if isinstance(data, dict) else None
+    if isinstance(message, str) and message.strip():
+        return to_plain_text(message)
+    return SETTLED_OK_TEXT if result.ok else SETTLED_FAILED_TEXT
+
+
+class _Emitter:
+    """Collects what was sent and forwards each paragraph to the caller."""
+
+    def __init__(self, on_paragraph: Paragraph | None) -> None:
+        self.sent: list[str] = []
+        self.callback_s = 0.0  # time spent delivering, not waiting for the model
+        self._cb = on_paragraph
+
+    async def __call__(self, paragraph: str) -> None:
+        self.sent.append(paragraph)
+        if self._cb is not None:
+            started = time.perf_counter()
+            try:
+                await self._cb(paragraph)
+            finally:
+                self.callback_s += time.perf_counter() - started
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.sent)
+
+
+class DialogueManager:
+    def __init__(self, llm: LLMBackend, tools: Any, sessions: SessionStore, router: ThinkingRouter,
+                 prompt_builder: PromptBuilder, clock: Clock, *, max_tool_steps: int = 5,
+                 retry_after_s: float = 60.0, degraded: DegradedResponder | None = None) -> None:
+        """``tools`` is a ``core.tools.ToolRegistry``."""
+        if max_tool_steps < 0:
+            raise ValueError("max_tool_steps must be >= 0")
+        self.llm = llm
+        self.tools = tools
+        self.sessions = sessions
+        self.router = router
+        self.prompt = prompt_builder
+        self.clock = clock
+        self.max_tool_steps = max_tool_steps
+        self.degraded = degraded or DegradedResponder(tools, sessions, retry_after_s=retry_after_s)
+
+    async def reply(self, msg: IncomingMessage, ctx: TurnContext, *, references: str = "",
+                    on_paragraph: Paragraph | None = None) -> DialogueResult:
+        text = (msg.effective_text or "").strip()
+        if not text:
+            return DialogueResult(UNSUPPORTED_TEXT, "unsupported")
+        tctx = ToolContext(platform=msg.platform, user_id=msg.user_id, clock=self.clock, turn_id=ctx.turn_id)
+        if text.lower() in RESET_COMMANDS:
+            await self.sessions.clear(msg.platform, msg.user_id)
+            log.info("dialogue.reset")
+            return DialogueResult(RESET_TEXT, "reset")
+
+        settled = await self.tools.confirm_if_pending(tctx, text)
+        if settled is not None:
+            answer = settled_text(settled)
+            await self.sessions.append_turn(msg.platform, msg.user_id,
+                                            [ChatMessage("user", text), ChatMessage("assistant", answer)])
+            return DialogueResult(
+                answer, "handoff" if settled.handoff_reason else "confirmation", personal=settled.personal,
+                handoff_reason=settled.handoff_reason, tool_calls=[{"name": "confirm_pending", "ok": settled.ok}],
+                info={"pending": settled.pending is not None},
+            )
+
+        decision = self.router.decide(text)
+        history = await self.sessions.load(msg.platform, msg.user_id)
+        messages = self.prompt.build(history, text, references=references)
+        emit = _Emitter(on_paragraph)
+        state = _TurnState(turn=[ChatMessage("user", text)])
+        try:
+            await self._tool_loop(messages, state, tctx, decision.think, emit)
+        except LLMError as exc:
+            log.warning("dialogue.llm_failed", kind=exc.kind, error=str(exc), emitted=len(emit.sent))
+            result = await self.degraded.reply(text, msg, ctx, tctx, error=exc)
+            result.think = decision.think
+            result.llm_ms = max(0.0, state.llm_s - emit.callback_s) * 1000
+            result.tool_calls = state.records + result.tool_calls
+            result.personal = result.personal or state.personal
+            if emit.sent:
+                result.info["partial_sent"] = len(emit.sent)
+            return result
+
+        await self.sessions.append_turn(msg.platform, msg.user_id, state.turn)
+        outcome = "handoff" if state.handoff_reason else "llm"
+        llm_ms = max(0.0, state.llm_s - emit.callback_s) * 1000
+        log.info("dialogue.turn", outcome=outcome, think=decision.think, route=decision.reason,
+                 tools=[r["name"] for r in state.records], llm_ms=round(llm_ms))
+        return DialogueResult(
+            emit.text, outcome, think=decision.think, tool_calls=state.records, personal=state.personal,
+            handoff_reason=state.handoff_reason, llm_ms=llm_ms,
+            info={"route": decision.reason, "steps": state.steps, **state.info},
+        )
+
+    # -- the loop ---------------------------------------------------------------------------
+    async def _tool_loop(self, messages: list[ChatMessage], state: "_TurnState", tctx: ToolContext,
+                         think: bool, emit: _Emitter) -> None:
+        schemas = self.tools.schemas() or None
+        for step in range(self.max_tool_steps + 1):
+            state.steps = step + 1
+            content, calls = await self._one_call(messages, schemas, think, emit, state)
+            if not calls:
+                answer = to_plain_text(content) or emit.text
+                if not emit.sent:
+                    state.info["empty_answer"] = True
+                    await emit(EMPTY_ANSWER_TEXT)
+                    answer = EMPTY_ANSWER_TEXT
+                state.turn.append(ChatMessage("assistant", answer))
+                return
+            if step == self.max_tool_steps:
+                log.warning("dialogue.step_limit", steps=step, wanted=[c.name for c in calls])
+                state.info["step_limit"] = True
+                await emit(WRAP_UP_TEXT)
+                state.turn.append(ChatMessage("assistant", WRAP_UP_TEXT))
+                return
+            asked = ChatMessage("assistant", content.strip(), tool_calls=calls)
+            messages.append(asked)
+            state.turn.append(asked)
+            for call in calls:
+                tool_msg = await self._run_tool(call, tctx, state)
+                messages.append(tool_msg)
+                state.turn.append(tool_msg)
+
+    async def _one_call(self, messages: list[ChatMessage], schemas: list[dict[str, Any]] | None, think: bool,
+                        emit: _Emitter, state: "_TurnState") -> tuple[str, list[ToolCall]]:
+        splitter = ParagraphStream()
+        parts: list[str] = []
+        calls: list[ToolCall] = []
+        started = time.perf_counter()
+        try:
+            async with aclosing(self.llm.chat_stream(messages, tools=schemas, think=think)) as stream:
+                async for chunk in stream:
+                    calls.extend(chunk.tool_calls)
+                    if chunk.content:
+                        parts.append(chunk.content)
+                        for para in splitter.feed(chunk.content):
+                            await emit(para)
+        finally:
+            state.llm_s += time.perf_counter() - started
+        if not calls:
+            for para in splitter.finish():
+                await emit(para)
+        return "".join(parts), calls
+
+    async def _run_tool(self, call: ToolCall, tctx: ToolContext, state: "_TurnState") -> ChatMessage:
+        args = {k: v for k, v in call.arguments.items() if k not in IDENTITY_ARGS}
+        if len(args) != len(call.arguments):
+            log.warning("dialogue.identity_args_dropped", tool=call.name,
+                        keys=sorted(set(call.arguments) - set(args)))
+        result = await self.tools.call(call.name, args, tctx)
+        state.records.append({"name": call.name, "arguments": args, "ok": result.ok, "personal": result.personal})
+        state.personal = state.personal or result.personal
+        if result.handoff_reason:
+            state.handoff_reason = result.handoff_reason
+        if result.pending is not None:
+            state.info["pending"] = True
+        return ChatMessage("tool", result.content, tool_name=call.name)
+
+
+@dataclass
+class _TurnState:
+    turn: list[ChatMessage]
+    records: list[dict[str, Any]] = field(default_factory=list)
+    personal: bool = False
+    handoff_reason: str | None = None
+    steps: int = 0
+    llm_s: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Prompt templates shipped with the package (read with ``importlib.resources``)."""

@@ -1,0 +1,28 @@
+"""The result of one dialogue turn (shared by the manager and degraded mode)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class DialogueResult:
+    """What the turn produced.
+
+    ``outcome``: "llm" | "handoff" | "degraded" | "reset" | "confirmation" | "unsupported".
+    ``text`` is the whole answer (every paragraph already passed to ``on_paragraph``, joined by
+    blank lines); it may be "" when nothing must be sent (a retried degraded turn).
+    ``retry_later``: degraded mode kept the message — the caller sends ``text`` (if any) and raises
+    ``RetryTurn(reason, delay_s=info["retry_after_s"])``; see ``core/dialogue/degraded.py``.
+    """
+
+    text: str
+    outcome: str
+    think: bool = False
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    personal: bool = False
+    handoff_reason: str | None = None
+    llm_ms: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
+    retry_later: bool = False
