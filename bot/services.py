@@ -27,7 +27,7 @@ class Services:
     redis: Any  # redis.asyncio.Redis (or fakeredis for memory://)
     keys: KeyBuilder
     queue: StreamQueue
-    passive: Any = None  # adapters.wechat_oa.webhook.PassiveResponder when reply_mode = "passive"
+    passive: Any = None  # adapters.wechat_oa.passive.WechatPassiveResponder when reply_mode = "passive"
 
 
 def clock_from_config(cfg: Config) -> Clock:
@@ -55,4 +55,9 @@ async def open_services(cfg: Config, *, clock: Clock | None = None) -> AsyncIter
         keys = keys_from_config(cfg)
         queue = StreamQueue(redis, keys, dedupe_ttl_s=cfg.queue.dedupe_ttl_s, clock=clock)
         services = Services(cfg=cfg, clock=clock, redis=redis, keys=keys, queue=queue)
+        if cfg.wechat.reply_mode == "passive":
+            from adapters.wechat_oa.passive import WechatPassiveResponder
+            from core.delivery.passive import PassiveReplies
+
+            services.passive = WechatPassiveResponder(PassiveReplies(redis, keys, clock), clock)
         yield services

@@ -1,23 +1,45 @@
-"""Which MessageHandler answers messages in a running process.
+"""Which MessageHandler answers messages in a running process, and what it is built from.
 
-``build_handler(services)`` is the one place the worker gets its handler from. Until the dialogue
-is wired in (the lead engineer replaces the body of ``build_handler``), it returns
-``LoggingHandler``: the whole path webhook -> queue -> worker runs and every turn leaves one
-masked log line, but nobody is answered.
+``build_handler(services)`` is the one place the worker gets its handler: the real
+``core.turn.TurnHandler`` over the shop backend, tools, sessions, knowledge base, LLM backend,
+handoff, safety and delivery (客服 API, or passive replies in ``reply_mode = "passive"``).
+Everything it opens is closed by ``handler.aclose()`` (``bot.app`` calls it when the worker stops).
+``LoggingHandler`` stays for tests and tools that want the queue path without answers.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from typing import Any
+
+import aiohttp
 import structlog
 
+from adapters.wechat_oa.api_client import build_wechat_channel
+from adapters.wechat_oa.handoff_notify import WebhookNotifier
 from bot.services import Services
+from core.delivery.delivery import Delivery
+from core.delivery.passive import PassiveChannel, PassiveReplies
+from core.dialogue.manager import DialogueManager
+from core.dialogue.prompt import PromptBuilder
+from core.dialogue.router import ThinkingRouter
 from core.handler import MessageHandler
+from core.handoff import Handoff
+from core.knowledge import AnswerCache, FastPath, KnowledgeBase
+from core.llm.base import LLMBackend
 from core.masking import mask_text
 from core.models import IncomingMessage, TurnContext, TurnResult
+from core.safety import RateLimiter, SensitiveFilter
+from core.sessions.store import SessionStore
+from core.shop.json_backend import JsonShopBackend
+from core.tools import build_tool_registry
+from core.turn import TurnHandler
 
 log = structlog.get_logger(__name__)
 
 _PREVIEW_CHARS = 60
+WARM_UP_TIMEOUT_S = 120.0
 
 
 def summarize(msg: IncomingMessage) -> dict[str, object]:
@@ -47,6 +69,91 @@ class LoggingHandler:
         log.error("turn.given_up", turn_id=ctx.turn_id, error=type(error).__name__, **summarize(msg))
 
 
+def build_llm(cfg: Any) -> LLMBackend:
+    """The LLM backend named by ``[llm] backend``."""
+    if cfg.llm.backend == "openai":
+        from core.llm.openai_compat import OpenAIChat
+
+        return OpenAIChat(cfg.llm)
+    from core.llm.ollama import OllamaChat
+
+    return OllamaChat(cfg.llm)
+
+
+class _OwnedHandler(TurnHandler):
+    """A TurnHandler that owns the resources it was built from."""
+
+    stack: contextlib.AsyncExitStack | None = None
+
+    async def aclose(self) -> None:
+        if self.stack is not None:
+            await self.stack.aclose()
+
+
+async def _warm_up(llm: LLMBackend) -> None:
+    """Load the model so the first shopper does not wait for it; failure only logs."""
+    try:
+        async with asyncio.timeout(WARM_UP_TIMEOUT_S):
+            await llm.warm_up()
+        log.info("llm.warmed_up")
+    except Exception as exc:  # noqa: BLE001 - no LLM yet: degraded mode handles turns
+        log.warning("llm.warm_up_failed", error=type(exc).__name__, detail=str(exc)[:200])
+
+
 async def build_handler(services: Services) -> MessageHandler:
-    """The handler the worker runs. Replace the body when the dialogue is wired in."""
-    return LoggingHandler()
+    cfg, redis, keys, clock = services.cfg, services.redis, services.keys, services.clock
+    stack = contextlib.AsyncExitStack()
+    try:
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+        stack.push_async_callback(session.close)
+
+        passive: PassiveReplies | None = None
+        if cfg.wechat.reply_mode == "passive":
+            passive = PassiveReplies(redis, keys, clock)
+            channel: Any = PassiveChannel(passive)
+        else:
+            channel = build_wechat_channel(cfg, session, redis, keys, clock)
+        words = cfg.safety.sensitive_words
+        delivery = Delivery(channel, redis, keys, max_messages_per_turn=cfg.delivery.max_messages_per_turn,
+                            typing=cfg.delivery.typing and passive is None, clock=clock,
+                            sensitive_filter=SensitiveFilter(words).apply if words else None,
+                            continuation_ttl_s=cfg.dialogue.session_ttl_s)
+
+        shop = JsonShopBackend(cfg.shop_data_path, redis=redis, keys=keys)
+        stack.push_async_callback(shop.close)
+        tools = build_tool_registry(shop, redis, keys, clock, cfg.dialogue.pending_action_ttl_s,
+                                    max_steps=cfg.dialogue.max_tool_steps)
+        sessions = SessionStore(redis, keys, history_tokens=cfg.dialogue.history_tokens, ttl_s=cfg.dialogue.session_ttl_s)
+
+        llm = build_llm(cfg)
+        stack.push_async_callback(llm.aclose)
+        if cfg.llm.warm_up:
+            warm = asyncio.create_task(_warm_up(llm), name="kefu-llm-warm-up")
+
+            async def _stop_warm_up() -> None:
+                warm.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await warm
+
+            stack.push_async_callback(_stop_warm_up)
+
+        kb = KnowledgeBase.from_config(cfg)
+        dialogue = DialogueManager(llm, tools, sessions, ThinkingRouter.from_config(cfg.router),
+                                   PromptBuilder.from_config(cfg, clock), clock,
+                                   max_tool_steps=cfg.dialogue.max_tool_steps, retry_after_s=cfg.dialogue.retry_after_s)
+        notifier = WebhookNotifier(session, cfg.handoff.notify_url) if cfg.handoff.notify_url else None
+        handler = _OwnedHandler(
+            delivery=delivery, dialogue=dialogue, sessions=sessions, pending=tools.pending, kb=kb,
+            fast_path=FastPath.from_config(kb, cfg), cache=AnswerCache(redis, keys, ttl_s=cfg.knowledge.cache_ttl_s),
+            handoff=Handoff(redis, keys, clock, hours=cfg.handoff.hours, silence_minutes=cfg.handoff.silence_minutes,
+                            notifier=notifier),
+            limiter=RateLimiter(redis, keys, clock, cfg.safety.max_messages_per_minute),
+            model=f"{cfg.llm.backend}:{cfg.llm.model}", menu=dict(cfg.menu),
+            max_message_chars=cfg.safety.max_message_chars, references_k=cfg.knowledge.top_k, passive=passive,
+        )
+        handler.stack = stack
+        log.info("handler.ready", reply_mode=cfg.wechat.reply_mode, llm=cfg.llm.backend, model=cfg.llm.model)
+        return handler
+    except BaseException:
+        await stack.aclose()
+        raise

@@ -73,7 +73,10 @@ class TypingIndicator:
         delay = self.interval_s
         while True:
             try:
-                await asyncio.wait_for(self._poked.wait(), timeout=delay)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+                # arrives as the event is set, and the turn would hang in __aexit__.
+                async with asyncio.timeout(delay):
+                    await self._poked.wait()
             except TimeoutError:
                 await self._send(True)
                 delay = self.interval_s

@@ -79,3 +79,24 @@ async def test_block_errors_still_cancel_typing(make_delivery, fake):
         async with make_delivery().typing(USER):
             raise RuntimeError("model failed")
     assert commands(fake) == ["Typing", "CancelTyping"]
+
+
+async def test_block_ends_at_once_when_a_message_was_just_sent(make_delivery, fake):
+    # Regression: the refresher waited with asyncio.wait_for, which on Python 3.11 swallows a
+    # cancel arriving just as the "message sent" event is set -> the turn hung in __aexit__ until
+    # the worker's shutdown grace ran out. The exit must not depend on the refresh interval.
+    d = make_delivery(typing_interval_s=3600)
+
+    async def one_turn() -> None:
+        async with d.typing(USER) as indicator:
+            indicator.after_send_s = 3600
+            await asyncio.sleep(0.01)  # the refresher is now waiting
+            indicator.message_sent()
+
+    for _ in range(5):
+        turn = asyncio.create_task(one_turn())
+        done, _ = await asyncio.wait({turn}, timeout=5)  # a hang check: the interval is an hour
+        if not done:
+            turn.cancel()
+        assert turn in done, "the typing block did not end after the turn's work was done"
+    assert commands(fake)[-1] == "CancelTyping"

@@ -1,0 +1,199 @@
+"""The worker's handler: what happens to one queued shopper message, in the product's order.
+
+1. Messages the dialogue does not read (images, events, voice without recognition...) get their
+   canned reply (``core.replies``) — never silence.
+2. Per-user rate limit (``[safety] max_messages_per_minute``): refused messages get one polite
+   warning a minute.
+3. A user handed to a person (in service hours) is left to that person: the bot stays silent.
+4. 「继续」 sends the rest of a long answer (or, in passive mode, an answer that came too late).
+5. "人工"/"投诉" → handoff (transfer in hours, a 留言 with the opening time outside).
+6. FAQ fast path: a general question with a clear FAQ match is answered from the FAQ, no LLM.
+7. Answer cache: an LLM answer to the same general question (same knowledge, same model).
+8. The dialogue (LLM + tools), streamed paragraph by paragraph, with the typing indicator on.
+   Degraded mode (LLM down) sends its holding reply once and keeps the message for retry
+   (``RetryTurn``); answers that used personal tools are never cached.
+
+Every reply leaves through ``core.delivery.Delivery`` with delivery ids derived from the turn id,
+so a turn retried after a crash never sends a part twice. If the queue gives up on a message
+(``on_give_up``), the shopper gets a polite apology and the conversation is handed to a person.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+import structlog
+
+from core.delivery.delivery import NOTHING_MORE_REPLY, Delivery, DeliveryReport, is_continue_request
+from core.delivery.passive import PassiveReplies, answering
+from core.dialogue.manager import DialogueManager
+from core.handler import RetryTurn
+from core.handoff import Handoff
+from core.knowledge import AnswerCache, FastPath, KnowledgeBase, build_references, shareable
+from core.llm.base import ChatMessage
+from core.models import IncomingMessage, TurnContext, TurnResult
+from core.replies import needs_dialogue, reply_for
+from core.safety import RATE_LIMITED_REPLY, RateLimiter, clip_incoming
+from core.sessions.store import SessionStore
+from core.tools.pending import PendingActionStore
+
+log = structlog.get_logger(__name__)
+
+GIVE_UP_TEXT = "非常抱歉，系统暂时没能处理您的消息，已为您转给人工客服跟进，请稍候。"
+
+TurnObserver = Callable[[IncomingMessage, TurnContext, TurnResult], Awaitable[None]]
+
+
+@dataclass
+class TurnHandler:
+    """Implements ``core.handler.MessageHandler``. Built by ``bot.wiring.build_handler``."""
+
+    delivery: Delivery
+    dialogue: DialogueManager
+    sessions: SessionStore
+    pending: PendingActionStore
+    kb: KnowledgeBase
+    fast_path: FastPath
+    cache: AnswerCache
+    handoff: Handoff
+    limiter: RateLimiter
+    model: str
+    menu: dict[str, str] = field(default_factory=dict)
+    max_message_chars: int = 1000
+    references_k: int = 4
+    passive: PassiveReplies | None = None
+    observers: list[TurnObserver] = field(default_factory=list)
+
+    # -- MessageHandler -------------------------------------------------------------------
+    async def handle(self, msg: IncomingMessage, ctx: TurnContext) -> TurnResult:
+        started = time.perf_counter()
+        scope = answering(msg.dedupe_id()) if self.passive is not None else contextlib.nullcontext()
+        with structlog.contextvars.bound_contextvars(turn_id=ctx.turn_id), scope:
+            result = await self._handle(msg, ctx)
+            result.info.setdefault("turn_ms", round((time.perf_counter() - started) * 1000, 2))
+            log.info("turn.done", outcome=result.outcome, attempt=ctx.attempt, kind=msg.kind.value,
+                     parts=len(result.replies), turn_ms=result.info["turn_ms"])
+            await self._observe(msg, ctx, result)
+            return result
+
+    async def on_give_up(self, msg: IncomingMessage, ctx: TurnContext, error: BaseException) -> None:
+        scope = answering(msg.dedupe_id()) if self.passive is not None else contextlib.nullcontext()
+        with structlog.contextvars.bound_contextvars(turn_id=ctx.turn_id), scope:
+            log.error("turn.given_up", error=type(error).__name__, attempt=ctx.attempt)
+            with contextlib.suppress(Exception):
+                await self.handoff.start(msg.platform, msg.user_id, "failure", msg.effective_text or "")
+            report = await self._send(msg, ctx, GIVE_UP_TEXT, suffix="giveup")
+            await self._observe(msg, ctx, TurnResult("failed", report.delivered, {"error": type(error).__name__}))
+
+    # -- the steps ------------------------------------------------------------------------
+    async def _handle(self, msg: IncomingMessage, ctx: TurnContext) -> TurnResult:
+        platform, user = msg.platform, msg.user_id
+        if not needs_dialogue(msg):
+            if await self.handoff.is_silenced(platform, user):
+                return TurnResult("silenced")
+            canned = reply_for(msg, self.menu)
+            if canned is None:
+                return TurnResult("ignored")
+            return self._result("canned", await self._send(msg, ctx, canned))
+
+        text = clip_incoming((msg.effective_text or "").strip(), self.max_message_chars)
+        if not await self.limiter.allow(platform, user):
+            if await self.limiter.warn_once(platform, user):
+                return self._result("rate_limited", await self._send(msg, ctx, RATE_LIMITED_REPLY))
+            return TurnResult("rate_limited")
+        if await self.handoff.is_silenced(platform, user):
+            return TurnResult("silenced")
+
+        if is_continue_request(text):
+            return await self._continue(msg, ctx)
+
+        reason = self.handoff.wants_human(text)
+        if reason:
+            return await self._hand_off(msg, ctx, reason, text)
+
+        self.kb.reload_if_changed()
+        if await self.pending.peek(platform, user) is None:
+            faq = self.fast_path.answer(text)
+            if faq is not None:
+                await self.sessions.append_turn(platform, user, [ChatMessage("user", text),
+                                                                 ChatMessage("assistant", faq.answer)])
+                return self._result("faq", await self._send(msg, ctx, faq.answer),
+                                    faq_id=faq.faq_id, score=round(faq.score, 3), margin=round(faq.margin, 3))
+            cached = await self._cached(text)
+            if cached is not None:
+                await self.sessions.append_turn(platform, user, [ChatMessage("user", text),
+                                                                 ChatMessage("assistant", cached)])
+                return self._result("cache", await self._send(msg, ctx, cached))
+        return await self._converse(msg, ctx, text)
+
+    async def _converse(self, msg: IncomingMessage, ctx: TurnContext, text: str) -> TurnResult:
+        platform, user = msg.platform, msg.user_id
+        references = build_references(self.kb, text, self.references_k)
+        streamer = self.delivery.stream(platform, user, ctx.turn_id)
+        async with self.delivery.typing(user):
+            result = await self.dialogue.reply(msg, ctx, references=references, on_paragraph=streamer.paragraph)
+            report = await streamer.finish(result.text) if result.text else DeliveryReport([], None, [])
+        info: dict[str, Any] = {"think": result.think, "tools": result.tool_calls, "llm_ms": round(result.llm_ms, 1),
+                                "references": references.count("\n") + 1 if references else 0, **result.info}
+        if result.retry_later:
+            log.info("turn.kept_for_retry", holding_sent=bool(result.text))
+            raise RetryTurn("llm unavailable", delay_s=float(result.info.get("retry_after_s", 60.0)))
+        outcome = result.outcome
+        if result.handoff_reason:
+            decision = await self.handoff.start(platform, user, result.handoff_reason, text)
+            outcome = "handoff"
+            if decision.transfer and self.passive is not None:
+                await self.delivery.channel.transfer(user)  # type: ignore[attr-defined]
+            elif not decision.in_hours:
+                extra = await self._send(msg, ctx, decision.reply, suffix="handoff")
+                report = DeliveryReport(report.delivered + extra.delivered,
+                                        report.undelivered_reason or extra.undelivered_reason,
+                                        report.errcodes + extra.errcodes)
+        elif outcome == "llm" and not result.personal and report.ok and shareable(text):
+            await self.cache.put(text, self.kb.content_hash(), self.model, result.text, personal=False)
+        return self._result(outcome, report, **info)
+
+    async def _continue(self, msg: IncomingMessage, ctx: TurnContext) -> TurnResult:
+        platform, user = msg.platform, msg.user_id
+        if self.passive is not None and await self.passive.forward_pending(platform, user, msg.dedupe_id()):
+            return TurnResult("continued", [], {"forwarded": True})
+        report = await self.delivery.deliver_continuation(platform, user, ctx.turn_id)
+        if report is None:
+            report = await self._send(msg, ctx, NOTHING_MORE_REPLY)
+        return self._result("continued", report)
+
+    async def _hand_off(self, msg: IncomingMessage, ctx: TurnContext, reason: str, text: str) -> TurnResult:
+        decision = await self.handoff.start(msg.platform, msg.user_id, reason, text)
+        if decision.transfer and self.passive is not None:
+            await self.delivery.channel.transfer(msg.user_id)  # type: ignore[attr-defined]
+            return TurnResult("handoff", [], {"reason": reason, "in_hours": True})
+        report = await self._send(msg, ctx, decision.reply)
+        return self._result("handoff", report, reason=reason, in_hours=decision.in_hours)
+
+    # -- helpers --------------------------------------------------------------------------
+    async def _cached(self, text: str) -> str | None:
+        if not shareable(text):
+            return None
+        return await self.cache.get(text, self.kb.content_hash(), self.model)
+
+    async def _send(self, msg: IncomingMessage, ctx: TurnContext, text: str, *, suffix: str = "") -> DeliveryReport:
+        turn_id = f"{ctx.turn_id}:{suffix}" if suffix else ctx.turn_id
+        return await self.delivery.deliver(msg.platform, msg.user_id, turn_id, text)
+
+    @staticmethod
+    def _result(outcome: str, report: DeliveryReport, **info: Any) -> TurnResult:
+        if not report.ok:
+            info["undelivered"] = report.undelivered_reason
+            info["errcodes"] = report.errcodes
+            outcome = "undelivered" if not report.delivered else outcome
+        return TurnResult(outcome, list(report.delivered), info)
+
+    async def _observe(self, msg: IncomingMessage, ctx: TurnContext, result: TurnResult) -> None:
+        for observer in self.observers:
+            try:
+                await observer(msg, ctx, result)
+            except Exception as exc:  # noqa: BLE001 - records must never break a turn
+                log.warning("turn.observer_failed", error=type(exc).__name__)
