@@ -37,6 +37,7 @@ class ServerConfig:
     webhook_path: str = "/wechat"
     shutdown_grace_s: float = 20.0
     public_url: str = ""  # e.g. "https://kefu.example.com"; shown by `kefu check`
+    metrics_port: int = 0  # worker role: serve /metrics, /healthz, /readyz on this port (0 = no listener)
 
 
 @dataclass
@@ -114,8 +115,8 @@ class KnowledgeConfig:
     policy: str = ""
     synonyms: str = ""
     fast_path: bool = True
-    # calibrated on tests/core/knowledge/devset.jsonl with `kefu kb eval --sweep` (docs/knowledge.md)
-    min_score: float = 0.6
+    # calibrated: `kefu kb eval tests/core/knowledge/devset.jsonl --sweep --min-precision 0.97` (docs/knowledge.md)
+    min_score: float = 0.625
     min_margin: float = 0.15
     top_k: int = 4
     cache_ttl_s: int = 86400
@@ -331,6 +332,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("server.webhook_path", "must start with /")
     if not 0 <= s.port <= 65535:
         raise ConfigError("server.port", "must be between 0 and 65535")
+    if not 0 <= s.metrics_port <= 65535:
+        raise ConfigError("server.metrics_port", "must be between 0 and 65535 (0 = the worker role opens no port)")
     if not re.match(r"^(memory|redis|rediss|unix|redis\+sentinel|redis\+cluster)://", cfg.redis.url):
         raise ConfigError("redis.url", "must be memory://, redis://, rediss://, unix://, redis+sentinel:// or redis+cluster://")
     if cfg.queue.shards < 1:
@@ -386,7 +389,7 @@ def validate(cfg: Config) -> None:
     kn = cfg.knowledge
     for key in ("min_score", "min_margin"):
         if not 0.0 <= getattr(kn, key) <= 5.0:
-            raise ConfigError(f"knowledge.{key}", "must be between 0 and 5 (see docs/knowledge.md; demo value 0.6 / 0.15)")
+            raise ConfigError(f"knowledge.{key}", "must be between 0 and 5 (see docs/knowledge.md; demo values 0.625 / 0.15)")
     if not 0 <= kn.top_k <= 20:
         raise ConfigError("knowledge.top_k", "must be 0-20 (0 = no references in the prompt)")
     if kn.cache_ttl_s < 0:

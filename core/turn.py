@@ -72,9 +72,14 @@ class TurnHandler:
         started = time.perf_counter()
         scope = answering(msg.dedupe_id()) if self.passive is not None else contextlib.nullcontext()
         with structlog.contextvars.bound_contextvars(turn_id=ctx.turn_id), scope:
-            result = await self._handle(msg, ctx)
+            try:
+                result = await self._handle(msg, ctx)
+            except RetryTurn:
+                log.info("turn.done", outcome="retry", attempt=ctx.attempt, kind=msg.kind.value, msg_id=msg.msg_id,
+                         turn_ms=round((time.perf_counter() - started) * 1000, 2))
+                raise
             result.info.setdefault("turn_ms", round((time.perf_counter() - started) * 1000, 2))
-            log.info("turn.done", outcome=result.outcome, attempt=ctx.attempt, kind=msg.kind.value,
+            log.info("turn.done", outcome=result.outcome, attempt=ctx.attempt, kind=msg.kind.value, msg_id=msg.msg_id,
                      parts=len(result.replies), turn_ms=result.info["turn_ms"])
             await self._observe(msg, ctx, result)
             return result

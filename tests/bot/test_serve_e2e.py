@@ -1,5 +1,6 @@
-"""``kefu serve`` as a real process: start, take a signed encrypted push, have the worker consume
-it, stop cleanly on SIGTERM. Also web and worker as separate processes on one Redis."""
+"""``kefu serve`` as a real process: start, take a signed encrypted push, have the worker answer
+it through the 客服 API (the fake WeChat API server, run by the test), stop cleanly on SIGTERM.
+Also web and worker as separate processes on one Redis."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import pytest
 from bot_push import free_port, raw_config, text_push, to_toml
 
 from bot.config import PROJECT_ROOT
+from fakes.wechat_api import FakeWeChatApi
+from tests.bot.bot_push import APP_ID, APP_SECRET, USER
 
 pytestmark = pytest.mark.slow
 
@@ -77,6 +80,12 @@ class Kefu:
 
 
 @pytest.fixture
+async def wechat_api():
+    async with FakeWeChatApi(app_id=APP_ID, app_secret=APP_SECRET) as fake:
+        yield fake
+
+
+@pytest.fixture
 async def processes():
     started: list[Kefu] = []
     yield started
@@ -84,8 +93,10 @@ async def processes():
         await p.kill()
 
 
-def _write(tmp_path, redis_url, key_prefix, port: int) -> str:
+def _write(tmp_path, redis_url, key_prefix, port: int, api_base: str) -> str:
+    # no LLM listens on the closed port: the worker answers in degraded mode, still through the API
     raw = raw_config(redis_url, key_prefix, server={"port": port, "shutdown_grace_s": 5.0},
+                     wechat={"api_base": api_base}, llm={"base_url": f"http://127.0.0.1:{free_port()}", "warm_up": False},
                      queue={"block_ms": 200}, log={"format": "json"})
     path = tmp_path / "kefu.toml"
     path.write_text(to_toml(raw), encoding="utf-8")
@@ -113,12 +124,12 @@ async def _push(session, base: str, msg_id: str) -> tuple[int, str]:
 
 
 def _turn_logged(kefu: Kefu, msg_id: str) -> bool:
-    return any(e.get("event") == "turn.logged" and e.get("msg_id") == msg_id for e in kefu.events())
+    return any(e.get("event") == "turn.done" and e.get("msg_id") == msg_id for e in kefu.events())
 
 
-async def test_serve_all_end_to_end(tmp_path, redis_url, key_prefix, redis_client, processes):
+async def test_serve_all_end_to_end(tmp_path, redis_url, key_prefix, redis_client, processes, wechat_api):
     port = free_port()
-    kefu = await Kefu.start(_write(tmp_path, redis_url, key_prefix, port), "all")
+    kefu = await Kefu.start(_write(tmp_path, redis_url, key_prefix, port, wechat_api.url), "all")
     processes.append(kefu)
     base = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as session:
@@ -126,6 +137,8 @@ async def test_serve_all_end_to_end(tmp_path, redis_url, key_prefix, redis_clien
         assert any(f"listening on http://127.0.0.1:{port}/wechat" in line for line in kefu.stdout)
         assert await _push(session, base, "24610000000000001") == (200, "success")
         await kefu.wait_for(lambda: _turn_logged(kefu, "24610000000000001"), "the worker to log the turn")
+        delivered = await wechat_api.wait_for_delivery(USER, 1, timeout=STARTUP_S)
+        assert "稍后回复" in delivered[0]["text"]  # degraded mode: polite holding reply, message kept
         async with session.get(base + "/readyz") as resp:
             assert resp.status == 200
     assert await kefu.stop() == 0
@@ -134,9 +147,9 @@ async def test_serve_all_end_to_end(tmp_path, redis_url, key_prefix, redis_clien
     assert "13812345678" not in "\n".join(kefu.stderr)  # the logged turn is masked
 
 
-async def test_separate_web_and_worker_processes(tmp_path, redis_url, key_prefix, redis_client, processes):
+async def test_separate_web_and_worker_processes(tmp_path, redis_url, key_prefix, redis_client, processes, wechat_api):
     port = free_port()
-    path = _write(tmp_path, redis_url, key_prefix, port)
+    path = _write(tmp_path, redis_url, key_prefix, port, wechat_api.url)
     web = await Kefu.start(path, "web")
     worker = await Kefu.start(path, "worker")  # same config: the worker opens no port, so no clash
     processes.extend([web, worker])
@@ -145,6 +158,7 @@ async def test_separate_web_and_worker_processes(tmp_path, redis_url, key_prefix
         await _wait_healthy(session, base, web)
         assert await _push(session, base, "24610000000000002") == (200, "success")
         await worker.wait_for(lambda: _turn_logged(worker, "24610000000000002"), "the worker process to log the turn")
+        assert await wechat_api.wait_for_delivery(USER, 1, timeout=STARTUP_S)
     assert not _turn_logged(web, "24610000000000002")
     assert await web.stop() == 0
     assert await worker.stop() == 0

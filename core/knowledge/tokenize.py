@@ -1,0 +1,136 @@
+"""Chinese tokenisation for retrieval: jieba words, shop synonyms folded to one form, fillers dropped.
+
+jieba prints to stderr and spends about a second building its prefix dictionary, so one segmenter
+is created lazily per process (thread-safe), its logger is set to WARNING, and its dictionary cache
+lives in a kefu-specific temp directory so later processes load it in a fraction of that time. Shop
+words (every word of the synonym list, FAQ tags) are taught to the segmenter, because the default
+dictionary splits terms such as 折后价 or 顺丰加急 into meaningless pieces.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+_LOCK = threading.Lock()
+_SEGMENTER = None  # jieba.Tokenizer, created on first use
+_ADDED_WORDS: set[str] = set()
+
+# Particles, pronouns and politeness that say nothing about *which* question is asked.
+STOPWORDS = frozenset(
+    "的 了 吗 呢 吧 啊 呀 哦 嘛 么 啦 哈 呗 喔 噢 哟 是 我 你 您 我们 你们 咱们 他 她 它 这 那 这个 那个 这样 "
+    "请问 请 问 问下 问一下 想问 想问下 想 一下 下 亲 亲亲 在 和 与 及 或 或者 也 都 就 要 会 能 能不能 可以 "
+    "可不可以 可 怎么 怎么样 如何 怎样 咋 咋办 怎么办 什么 啥 哪 哪里 哪儿 哪个 一 个 有 有没有 还 还是 呃 嗯 "
+    "好 的话 你好 您好 谢谢 麻烦 给 被 把 让 对 吧 得 地 着 过 又 再 很 太 想要 需要 应该 是不是 是否 可否 "
+    "支持 知道 告诉 说 如果 然后 那么 因为 所以 但是 而且 其他 到底 一般 现在 客服 店铺 你家 贵店 本店 "
+    "呢 哈哈 嘿 喂 哎 诶 行 行不行 不行 衣服 衣物 东西 商品 宝贝 产品 款式 件衣服".split()
+)
+_NUMERAL = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_NUMBER_RE = re.compile(r"([一二两三四五六七八九十]{1,3})(?=[天日个件张元块号分点码年月岁])")
+
+
+def _cn_to_int(text: str) -> int | None:
+    if "十" not in text:
+        return _NUMERAL[text] if len(text) == 1 else None
+    tens, _, ones = text.partition("十")
+    t = _NUMERAL.get(tens, 0) if tens else 1
+    o = _NUMERAL.get(ones, 0) if ones else 0
+    return t * 10 + o if (not tens or tens in _NUMERAL) and (not ones or ones in _NUMERAL) else None
+
+
+def normalize_text(text: str) -> str:
+    """Full-width → half-width (NFKC), lower case, Chinese numerals before a counter → digits."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return _CN_NUMBER_RE.sub(lambda m: str(v) if (v := _cn_to_int(m.group(1))) is not None else m.group(1), text)
+
+
+def _segmenter():
+    global _SEGMENTER
+    if _SEGMENTER is None:
+        with _LOCK:
+            if _SEGMENTER is None:
+                import jieba
+
+                logging.getLogger("jieba").setLevel(logging.WARNING)
+                jieba.setLogLevel(logging.WARNING)
+                seg = jieba.Tokenizer()
+                cache_dir = Path(tempfile.gettempdir()) / f"kefu-jieba-{os.getuid() if hasattr(os, 'getuid') else 'u'}"
+                cache_dir.mkdir(mode=0o700, exist_ok=True)
+                seg.tmp_dir = str(cache_dir)
+                seg.initialize()
+                _SEGMENTER = seg
+    return _SEGMENTER
+
+
+def warm_up() -> None:
+    """Load jieba now (start-up) instead of on the first customer message."""
+    _segmenter()
+
+
+def teach_words(words: Iterable[str]) -> None:
+    """Make the segmenter keep these shop terms whole (idempotent; words accumulate per process)."""
+    new = [w for w in (normalize_text(w).strip() for w in words) if len(w) > 1 and w not in _ADDED_WORDS]
+    if not new:
+        return
+    seg = _segmenter()
+    with _LOCK:
+        for w in new:
+            if w not in _ADDED_WORDS:
+                seg.add_word(w, freq=max(seg.suggest_freq(w, tune=False), 2000))
+                _ADDED_WORDS.add(w)
+
+
+@dataclass(frozen=True)
+class Synonyms:
+    """word → canonical word. The first word of each line is the canonical form."""
+
+    canonical: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str) -> "Synonyms":
+        mapping: dict[str, str] = {}
+        for line in text.splitlines():
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            words = [normalize_text(w).strip() for w in re.split(r"[\s/|,，、]+", line) if w.strip()]
+            head = words[0]
+            for w in words:
+                mapping.setdefault(w, head)  # a word listed twice keeps its first group
+        return cls(mapping)
+
+    @classmethod
+    def read(cls, path: Path) -> "Synonyms":
+        return cls.parse(path.read_text(encoding="utf-8-sig"))
+
+    @property
+    def words(self) -> list[str]:
+        return list(self.canonical)
+
+    def fold(self, token: str) -> str:
+        return self.canonical.get(token, token)
+
+
+def _is_noise(token: str) -> bool:
+    return all(unicodedata.category(c)[0] in "PZSC" for c in token)
+
+
+def tokenize(text: str, synonyms: Synonyms | None = None) -> list[str]:
+    """Tokens for BM25: segmented words, synonyms folded, stopwords and punctuation dropped."""
+    seg = _segmenter()
+    out: list[str] = []
+    for raw in seg.cut(normalize_text(text), HMM=False):
+        tok = raw.strip()
+        if not tok or _is_noise(tok) or tok in STOPWORDS:
+            continue
+        if synonyms is not None:
+            tok = synonyms.fold(tok)
+        out.append(tok)
+    return out
