@@ -32,10 +32,13 @@ _LINK = re.compile(r"\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^\"'\n]*[\"'])
 _AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _INLINE_TAG = re.compile(r"</?(?:b|strong|i|em|u|s|del|span|p|font|sup|sub)(?:\s[^>]*)?>", re.IGNORECASE)
-_BOLD_STAR = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+# Star markers never touch a digit/Latin letter or another star on their outer side, and the text
+# inside never starts or ends with a star: masked values ("138****1006", "武侯区****") stay intact.
+_BOLD_ITALIC_STAR = re.compile(r"(?<![*0-9A-Za-z])\*\*\*(?=[^\s*])(.+?)(?<=[^\s*])\*\*\*(?![*0-9A-Za-z])")
+_BOLD_STAR = re.compile(r"(?<![*0-9A-Za-z])\*\*(?=[^\s*])(.+?)(?<=[^\s*])\*\*(?![*0-9A-Za-z])")
 _BOLD_UNDER = re.compile(r"(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)")
 _STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
-_ITALIC_STAR = re.compile(r"(?<!\*)\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?!\*)")
+_ITALIC_STAR = re.compile(r"(?<![*0-9A-Za-z])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![*0-9A-Za-z])")
 _ITALIC_UNDER = re.compile(r"(?<!\w)_(?=[^\s_])(.+?)(?<=[^\s_])_(?!\w)")
 _PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")
 _MANY_BLANKS = re.compile(r"\n{3,}")
@@ -81,7 +84,7 @@ def _inline(text: str) -> str:
 
 
 def _emphasis(text: str) -> str:
-    for pattern in (_BOLD_STAR, _BOLD_UNDER, _STRIKE, _ITALIC_STAR, _ITALIC_UNDER):
+    for pattern in (_BOLD_ITALIC_STAR, _BOLD_STAR, _BOLD_UNDER, _STRIKE, _ITALIC_STAR, _ITALIC_UNDER):
         text = pattern.sub(r"\1", text)
     return text
 
@@ -137,10 +140,13 @@ def _line(line: str) -> str:
     return _inline(line.strip())
 
 
+_STRAY_STARS = re.compile(r"(?<!\*)\*{2,3}(?!\*)")  # runs of 4+ stars are masked data: keep them
+
+
 def _sanitize(text: str) -> str:
     """Whatever slipped through (unbalanced markers, odd input): remove the tell-tale tokens."""
-    while "**" in text or "##" in text or "|---" in text:
-        text = text.replace("**", "").replace("##", "#").replace("|---", "|")
+    while _STRAY_STARS.search(text) or "##" in text or "|---" in text:
+        text = _STRAY_STARS.sub("", text).replace("##", "#").replace("|---", "|")
     return text
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -83,4 +86,21 @@ _MD = st.lists(
 @given(md=st.one_of(_MD, st.text(max_size=200)))
 def test_output_never_contains_markup_tokens(md):
     out = to_plain_text(md)
-    assert "**" not in out and "##" not in out and "|---" not in out
+    # no bold markers left (a run of 4+ stars is masked data such as 138****1006, and stays)
+    assert not re.search(r"(?<!\*)\*{2,3}(?!\*)", out) and "##" not in out and "|---" not in out
+
+
+@pytest.mark.parametrize("text", [
+    "收货信息：刘* 138****1006",
+    "地址：四川省成都市武侯区****，电话 138****1006",
+    "身份证 110101********4 已登记",
+    "**订单状态**：已签收，电话 138****1006",
+])
+def test_masked_values_keep_their_stars(text):
+    # Regression: "138****1006" came out as "1381006" — the stars of masked phone numbers were
+    # taken for bold markers, which unmasks nothing but makes the value unreadable and wrong.
+    out = to_plain_text(text)
+    for masked in ("138****1006", "武侯区****", "110101********4", "刘* "):
+        if masked in text:
+            assert masked in out
+    assert "**订单状态**" not in out

@@ -1,0 +1,228 @@
+"""Everything ``kefu simulate`` runs, in one process, started and stopped in order.
+
+* the fake WeChat API (``fakes.wechat_api``) on a local port - kefu's 客服 API client talks to it
+  over HTTP exactly as it would to ``api.weixin.qq.com``;
+* optionally the fake Ollama (``--llm fake``);
+* kefu itself: ``bot.app.create_app(role="all")`` - webhook + queue worker with whatever handler
+  ``bot.wiring`` builds - plus, with ``web=True``, the simulator page mounted under ``/sim/``;
+* a pump that turns what the fake API received (messages, typing) into ``Feed`` events.
+
+The shopper's side (``ShopperSession``) only talks to kefu's webhook over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from adapters.simulator import llm_choice
+from adapters.simulator.feed import BOT, SYSTEM, TYPING, ChatEvent, Feed
+from adapters.simulator.session import ShopDirectory, ShopperSession
+from adapters.simulator.wechat_client import WeChatPushClient
+from bot.config import Config, validate
+from bot.services import clock_from_config
+from core.clock import Clock
+
+log = structlog.get_logger(__name__)
+
+PLATFORM = "wechat_oa"
+SIM_APP_SECRET = "simulator-secret"  # the fake API checks it; no real WeChat account is involved
+SIM_ACCOUNT_ID = "gh_simulator0001"
+SHUTDOWN_GRACE_S = 3.0  # a simulator should exit quickly; kefu's own default is 20 s
+
+
+def simulator_config(cfg: Config, *, api_base: str, llm_base_url: str, llm_backend: str | None = None,
+                     host: str | None = None, port: int | None = None) -> Config:
+    """A copy of ``cfg`` for the simulated run: 客服 API mode against the fake API, the chosen LLM,
+    a short shutdown grace. Credentials missing from a passive-mode config are filled in."""
+    w = cfg.wechat
+    wechat = dataclasses.replace(
+        w, reply_mode="customer_service", api_base=api_base,
+        app_id=w.app_id or "wxsimulator00001", app_secret=w.app_secret or SIM_APP_SECRET,
+        account_id=w.account_id or SIM_ACCOUNT_ID,
+    )
+    llm = dataclasses.replace(cfg.llm, base_url=llm_base_url, backend=llm_backend or cfg.llm.backend)
+    server = dataclasses.replace(cfg.server, shutdown_grace_s=min(cfg.server.shutdown_grace_s, SHUTDOWN_GRACE_S),
+                                 host=host or cfg.server.host, port=cfg.server.port if port is None else port)
+    out = dataclasses.replace(cfg, wechat=wechat, llm=llm, server=server)
+    validate(out)
+    return out
+
+
+def describe_delivery(event: dict[str, Any]) -> str:
+    """What the shopper's phone would show for one 客服 API message."""
+    msgtype = event.get("msgtype")
+    payload = event.get("payload") or {}
+    if msgtype == "text":
+        return event.get("text") or ""
+    body = payload.get(msgtype) or {}
+    if msgtype == "msgmenu":
+        items = [f"  · {i.get('content', '')}" for i in body.get("list", [])]
+        return "\n".join([body.get("head_content", ""), *items, body.get("tail_content", "")]).strip()
+    if msgtype == "news":
+        arts = body.get("articles") or [{}]
+        return f"[图文] {arts[0].get('title', '')} {arts[0].get('url', '')}".strip()
+    if msgtype == "miniprogrampage":
+        return f"[小程序] {body.get('title', '')}"
+    return f"[{msgtype}] {body.get('media_id', '')}".strip()
+
+
+class Simulator:
+    """``async with Simulator(cfg, llm="fake") as sim: await sim.session.say("运费多少？")``.
+
+    ``cfg`` is the user's config (``demo_config()`` for ``make demo``); the running copy with the
+    fake endpoints is ``sim.cfg`` after ``start()``. ``handler_factory`` defaults to the wiring's.
+    """
+
+    def __init__(self, cfg: Config, *, llm: str = "auto", web_page: bool = False, host: str | None = None,
+                 port: int = 0, clock: Clock | None = None, handler_factory: Any = None) -> None:
+        if llm not in llm_choice.MODES:
+            raise ValueError(f"llm must be one of {llm_choice.MODES}")
+        self.base_cfg = cfg
+        self.cfg = cfg
+        self.llm_mode_requested = llm
+        self.web_page = web_page
+        self.host = host or cfg.server.host
+        self.port = port
+        self.handler_factory = handler_factory
+        self.clock: Clock = clock or clock_from_config(cfg)
+        self.feed = Feed()
+        self.directory = ShopDirectory.load(cfg.shop_data_path, cfg.policy_path)
+        self.banner = ""
+        self.llm: llm_choice.LlmChoice | None = None
+        self.fake_api: Any = None
+        self.app: web.Application | None = None
+        self.webhook_url = ""
+        self.web_url = ""
+        self._runner: web.AppRunner | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self._client: WeChatPushClient | None = None
+        self.session: ShopperSession
+        self._started = False
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        from bot.app import create_app
+        from fakes.wechat_api import FakeWeChatApi
+
+        self.llm = await llm_choice.choose(self.base_cfg.llm, self.llm_mode_requested)
+        self.banner = self.llm.banner
+        w = self.base_cfg.wechat
+        self.fake_api = FakeWeChatApi(app_id=w.app_id or "wxsimulator00001", app_secret=w.app_secret or SIM_APP_SECRET,
+                                      clock=self.clock)
+        api_url = await self.fake_api.start()
+        self.cfg = simulator_config(self.base_cfg, api_base=api_url, llm_base_url=self.llm.base_url,
+                                    llm_backend="ollama" if self.llm.mode == llm_choice.FAKE else None,
+                                    host=self.host, port=self.port)
+        events = self.fake_api.subscribe()
+        self._pump = asyncio.create_task(self._pump_deliveries(events), name="simulate-delivery-pump")
+
+        self.app = create_app(self.cfg, role="all", clock=self.clock, handler_factory=self.handler_factory)
+        if self.web_page:
+            from adapters.simulator import web as sim_web
+
+            sim_web.mount(self.app, self)
+        self._runner = web.AppRunner(self.app, shutdown_timeout=SHUTDOWN_GRACE_S, access_log=None,
+                                     handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        base = f"http://{self.host}:{port}"
+        self.webhook_url = base + self.cfg.server.webhook_path
+        self.web_url = base + "/sim/" if self.web_page else ""
+
+        self._http = aiohttp.ClientSession()
+        w = self.cfg.wechat
+        self._client = WeChatPushClient(self._http, self.webhook_url, token=w.token, encoding_aes_key=w.encoding_aes_key,
+                                        app_id=w.app_id, account_id=w.account_id, clock=self.clock)
+        self.session = self.session_for(self.directory.default.openid)
+        log.info("simulate.started", llm=self.llm.mode, webhook=self.webhook_url, web=self.web_url)
+
+    async def stop(self) -> None:
+        """Stop everything that was started, in reverse order; safe to call twice."""
+        if self._runner is not None:
+            await self._runner.cleanup()  # kefu: webhook, worker (finishes its turns), Redis
+            self._runner = None
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+            self._pump = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+        if self.llm is not None and self.llm.fake is not None:
+            await self.llm.fake.stop()
+            self.llm.fake = None
+        if self.fake_api is not None:
+            await self.fake_api.stop()
+            self.fake_api = None
+        self.feed.close()
+
+    async def __aenter__(self) -> "Simulator":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- what the terminal and the web page use -----------------------------------------------------
+    def session_for(self, openid: str) -> ShopperSession | None:
+        """A shopper session for a shop customer (or any openid-shaped stranger)."""
+        customer = self.directory.find(openid)
+        if customer is None or self._client is None:
+            return None
+        return ShopperSession(self.directory, self._client, self.feed, self.clock,
+                              before_push=self._open_window, customer=customer)
+
+    def _open_window(self, openid: str, kind: str) -> None:
+        # WeChat lets kefu answer only after the user wrote (5 messages / 48 h; events: 3 / 1 min)
+        self.fake_api.user_messaged(openid, kind=kind)
+
+    async def reset(self, openid: str) -> None:
+        """Forget the conversation: kefu's per-user state (history, pending action, hand-off ...)
+        and the simulator's transcript. Queue bookkeeping is left alone (it keeps order)."""
+        from bot.app import SERVICES
+
+        assert self.app is not None
+        services = self.app[SERVICES]
+        pattern = services.keys.user(PLATFORM, openid, "*")
+        doomed = [k async for k in services.redis.scan_iter(match=pattern, count=200)]
+        if doomed:
+            await services.redis.delete(*doomed)
+        self.feed.clear(openid)
+        self.feed.publish(ChatEvent(SYSTEM, openid, self.clock.now(), "会话已重置"))
+
+    async def _pump_deliveries(self, events: asyncio.Queue[dict[str, Any]]) -> None:
+        try:
+            while True:
+                ev = await events.get()
+                at = datetime.fromtimestamp(ev.get("time") or self.clock.timestamp(), self.clock.now().tzinfo)
+                openid = ev.get("openid", "")
+                if ev.get("kind") == "typing":
+                    self.feed.publish(ChatEvent(TYPING, openid, at, on=ev.get("command") == "Typing"))
+                elif ev.get("kind") == "message":
+                    self.feed.publish(ChatEvent(BOT, openid, at, describe_delivery(ev),
+                                                meta={"msgtype": ev.get("msgtype")}))
+        finally:
+            if self.fake_api is not None:
+                self.fake_api.unsubscribe(events)
