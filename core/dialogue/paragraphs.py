@@ -3,30 +3,19 @@
 Each finished paragraph can be sent as its own WeChat message while the model is still writing
 the next one, so the shopper sees the first sentence seconds earlier. A paragraph ends at a blank
 line. WeChat shows Markdown literally, so the few Markdown habits the model keeps despite the
-prompt (bold, headings, bullets, code ticks, links) are turned into plain text.
+prompt (bold, headings, bullets, code ticks, links) are turned into plain text by the one
+converter the delivery layer uses (``core.delivery.markdown``).
 """
 
 from __future__ import annotations
 
 import re
 
+from core.delivery.markdown import to_plain_text
+
+__all__ = ["ParagraphStream", "to_plain_text"]
+
 _BREAK = re.compile(r"\n[ \t\u3000]*\n\s*")
-_BOLD = re.compile(r"(\*\*|__)(.+?)\1", re.S)
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.M)
-_BULLET = re.compile(r"^(\s*)[-*+]\s+", re.M)
-_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
-_TICKS = re.compile(r"`{1,3}")
-_STARS = re.compile(r"(?<![*\w])\*(?!\s)([^*\n]+?)\*(?![*\w])")
-
-
-def to_plain_text(text: str) -> str:
-    text = _BOLD.sub(r"\2", text)
-    text = _STARS.sub(r"\1", text)
-    text = _HEADING.sub("", text)
-    text = _BULLET.sub(r"\1· ", text)
-    text = _LINK.sub(r"\1 \2", text)
-    text = _TICKS.sub("", text)
-    return text.strip()
 
 
 class ParagraphStream:

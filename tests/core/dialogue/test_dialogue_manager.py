@@ -29,8 +29,10 @@ async def test_tool_loop_sends_the_result_back_with_role_tool_and_answers(stack)
     assert r.outcome == "llm" and r.personal
     assert sent == ["您的订单已签收。", "签收时间是11月4日，签收人本人。"]
     assert r.text == "您的订单已签收。\n\n签收时间是11月4日，签收人本人。"
+    preview = r.tool_calls[0].pop("result")  # the (masked) result the console shows
     assert r.tool_calls == [{"name": "track_shipment", "arguments": {"order_id": ORDER}, "ok": True, "personal": True}]
     second = stack.fake.requests[1]["messages"]
+    assert preview == second[-1]["content"][:600]
     assert second[-2]["tool_calls"] == [{"function": {"name": "track_shipment", "arguments": {"order_id": ORDER}}}]
     assert second[-1]["role"] == "tool" and second[-1]["tool_name"] == "track_shipment"
     assert "78312503947854" in second[-1]["content"]  # the real tracking data went to the model
@@ -121,7 +123,7 @@ async def test_preamble_before_a_tool_call_is_not_sent_but_the_answer_streams(st
 async def test_markdown_is_sent_as_plain_text(stack):
     stack.fake.script("**退货**需要吊牌完好：\n- 未洗涤\n- 不影响二次销售")
     r = await stack.manager.reply(incoming("退货有什么要求"), turn())
-    assert r.text == "退货需要吊牌完好：\n· 未洗涤\n· 不影响二次销售"
+    assert r.text == "退货需要吊牌完好：\n• 未洗涤\n• 不影响二次销售"
 
 
 async def test_empty_answer_gets_a_polite_fallback(stack):

@@ -32,5 +32,5 @@ def test_blank_lines_with_spaces_and_empty_paragraphs():
 
 def test_markdown_becomes_plain_text():
     md = "### 退货说明\n**7天无理由**退货：\n- 吊牌完好\n* 未洗涤\n详见[政策](https://example.com/p) `policy`"
-    assert to_plain_text(md) == "退货说明\n7天无理由退货：\n· 吊牌完好\n· 未洗涤\n详见政策 https://example.com/p policy"
+    assert to_plain_text(md) == "【退货说明】\n7天无理由退货：\n• 吊牌完好\n• 未洗涤\n详见政策（https://example.com/p） policy"
     assert to_plain_text("3*5=15，2*3*4") == "3*5=15，2*3*4"
