@@ -15,6 +15,9 @@ Why it looks like this:
   the same script that acknowledges it; ``promote_due`` puts it back at the user's tail with a new
   seq and the same turn_id.
 * Every Redis connection or timeout problem surfaces as ``QueueUnavailable``.
+* Scripts touch only keys of one ``{q<N>}`` hash tag (Cluster-safe). ``read`` asks all shard streams
+  in one XREADGROUP on a single Redis / Sentinel; Redis Cluster would refuse that (the streams live
+  in different slots), so there one blocking read per shard is kept in flight (``_read_per_shard``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from core.models import IncomingMessage, TurnContext
 from core.queue import scripts
 from core.queue.entry import Entry
 from core.storage import KeyBuilder
+from core.storage.connection import is_cluster
 
 log = structlog.get_logger(__name__)
 
@@ -82,6 +86,8 @@ class StreamQueue:
         self._renew = redis.register_script(scripts.RENEW)
         self._release = redis.register_script(scripts.RELEASE)
         self._shard_of_stream = {keys.stream(s): s for s in range(keys.queue_shards)}
+        self._cluster = is_cluster(redis)
+        self._shard_reads: dict[int, asyncio.Task[Any]] = {}  # Cluster only: one XREADGROUP per shard
 
     # -- keys --------------------------------------------------------------------------
     def shard_of(self, platform: str, user_id: str) -> int:
@@ -149,6 +155,8 @@ class StreamQueue:
 
     async def read(self, consumer: str, *, count: int, block_ms: int) -> list[Entry]:
         """New entries for ``consumer`` (XREADGROUP ``>``), up to ``count`` per shard stream."""
+        if self._cluster:
+            return await self._read_per_shard(consumer, count=count, block_ms=block_ms)
         streams = {s: ">" for s in self.keys.streams()}
         started = time.monotonic()
         async with self._call("XREADGROUP", timeout=block_ms / 1000 + self.op_timeout_s):
@@ -160,6 +168,40 @@ class StreamQueue:
             if remaining > 0:
                 await asyncio.sleep(min(remaining, 0.05))
         return entries
+
+    async def _read_per_shard(self, consumer: str, *, count: int, block_ms: int) -> list[Entry]:
+        """Redis Cluster: one blocking XREADGROUP per shard stream (each a single slot), all in
+        flight at once; return as soon as any has entries. Reads still blocking carry over to the
+        next call rather than being cancelled, because a cancelled read may already have been
+        handed entries (they would sit in our pending list until reclaimed)."""
+        for shard, stream in enumerate(self.keys.streams()):
+            if shard not in self._shard_reads:
+                self._shard_reads[shard] = asyncio.create_task(
+                    self.redis.xreadgroup(self.group, consumer, {stream: ">"}, count=max(1, count), block=block_ms),
+                    name=f"queue-read-shard-{shard}")
+        async with self._call("XREADGROUP", timeout=block_ms / 1000 + self.op_timeout_s):
+            await asyncio.wait(list(self._shard_reads.values()), return_when=asyncio.FIRST_COMPLETED)
+        entries: list[Entry] = []
+        error: BaseException | None = None
+        for shard, task in list(self._shard_reads.items()):
+            if task.done():
+                del self._shard_reads[shard]
+                try:
+                    entries.extend(self._entries(task.result()))
+                except Exception as exc:  # noqa: BLE001 - report after collecting the other shards
+                    error = error or exc
+        if error is not None and not entries:
+            if isinstance(error, _UNAVAILABLE):
+                raise QueueUnavailable(f"redis XREADGROUP failed: {type(error).__name__}: {error}") from error
+            raise error
+        return entries
+
+    async def close_reads(self) -> None:
+        """Cancel reads left in flight by ``read`` on Redis Cluster (worker shutdown)."""
+        tasks, self._shard_reads = list(self._shard_reads.values()), {}
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def autoclaim(self, consumer: str, shard: int, *, min_idle_s: float, count: int,
                         start: str = "0-0") -> tuple[str, list[Entry]]:
@@ -187,7 +229,8 @@ class StreamQueue:
         worker is handling this user) or 'done' (already finished: acknowledge without handling)."""
         _, done_key, lease_key = self._user_keys(entry.shard, entry.platform, entry.user_id)
         async with self._call("try_start"):
-            return str(await self._try_start(keys=[done_key, lease_key], args=[entry.seq, token, int(lease_s * 1000)]))
+            decision = await self._try_start(keys=[done_key, lease_key], args=[entry.seq, token, int(lease_s * 1000)])
+        return str(decision)
 
     async def finish(self, entry: Entry, token: str = "") -> bool:
         """Record ``entry.seq`` as done, acknowledge it and free the lease, atomically.
@@ -218,14 +261,20 @@ class StreamQueue:
         if not entries:
             return
         pipe = self.redis.pipeline(transaction=False)
+        renew_alone: list[tuple[str, str]] = []
         for e in entries:
             pipe.xclaim(self.keys.stream(e.shard), self.group, consumer, 0, [e.entry_id], justid=True)
             token = leases.get(e.key)
             if token:
                 lease_key = self._user_keys(e.shard, e.platform, e.user_id)[2]
-                await self._renew(keys=[lease_key], args=[token, int(lease_s * 1000)], client=pipe)  # queued
+                if self._cluster:  # a cluster pipeline cannot load a script (NOSCRIPT): renew alone
+                    renew_alone.append((lease_key, token))
+                else:
+                    await self._renew(keys=[lease_key], args=[token, int(lease_s * 1000)], client=pipe)  # queued
         async with self._call("heartbeat"):
             await pipe.execute()
+            for lease_key, token in renew_alone:
+                await self._renew(keys=[lease_key], args=[token, int(lease_s * 1000)])
 
     async def release(self, entry: Entry, token: str) -> None:
         """Free a user's lease without finishing (a cancelled turn: someone else may take it)."""
@@ -236,7 +285,7 @@ class StreamQueue:
     # -- deferred (RetryTurn) --------------------------------------------------------------
     async def defer(self, msg: IncomingMessage, ctx: TurnContext, delay_s: float, *, lease_token: str = "") -> bool:
         """Schedule ``msg`` to come back after ``delay_s`` (new seq at the user's tail, same turn_id)
-        and finish the current entry, in one script: a crash loses nor duplicates nothing.
+        and finish the current entry, in one script: a crash neither loses nor duplicates it.
         False = the entry was no longer pending (finished elsewhere), nothing was scheduled."""
         shard = self.shard_of(msg.platform, msg.user_id)
         _, done_key, lease_key = self._user_keys(shard, msg.platform, msg.user_id)
@@ -293,8 +342,8 @@ class StreamQueue:
                 group = None
                 if not isinstance(groups, Exception):
                     group = next((g for g in groups if g.get("name") == self.group), None)
-                if group is None:
-                    out[shard] = (0, 0)
+                if group is None:  # no worker has created the group yet: everything is waiting
+                    out[shard] = (0 if isinstance(groups, Exception) else int(await self.redis.xlen(stream)), 0)
                     continue
                 lag = group.get("lag")
                 if lag is None:  # Redis cannot tell (entries deleted mid-stream): count them
