@@ -5,8 +5,9 @@ worker task) is opened in a ``cleanup_ctx`` when the app starts and closed, in r
 it stops. Nothing is module-global, so several apps can run side by side in one process (tests
 run two web apps on one Redis to check that WeChat retries are deduplicated across processes).
 
-Roles: ``web`` = webhook + /healthz + /readyz + /metrics; ``worker`` = queue consumer; ``all`` =
-both in one process. Several web and worker processes can share one Redis.
+Roles: ``web`` = webhook + /healthz + /readyz + /metrics (+ the /admin console with ``[admin]
+enabled``); ``worker`` = queue consumer; ``all`` = both in one process. Several web and worker
+processes can share one Redis.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from bot.services import Services, open_services
 from bot.wiring import build_handler
 from core.clock import Clock
 from core.handler import MessageHandler
+from core.metrics import QUEUE_DEPTH, QUEUE_PENDING
+from core.queue.stream import QueueUnavailable
 from core.queue.worker import Worker, default_consumer_name
 
 log = structlog.get_logger(__name__)
@@ -65,6 +68,10 @@ def create_app(cfg: Config, *, role: str = "all", clock: Clock | None = None,
             yield
 
     app.cleanup_ctx.append(services_ctx)
+    if cfg.wecom.enabled:  # 微信客服 next to the Official Account (adapters/wecom_kf/setup.py)
+        from adapters.wecom_kf.setup import setup_wecom
+
+        setup_wecom(app, SERVICES, cfg.wecom, serve_web=serves_web(role))
     if runs_worker(role):
         app.cleanup_ctx.append(_worker_ctx(handler_factory or build_handler))
 
@@ -74,6 +81,10 @@ def create_app(cfg: Config, *, role: str = "all", clock: Clock | None = None,
     if serves_web(role):
         app.router.add_get(cfg.server.webhook_path, _webhook_get)
         app.router.add_post(cfg.server.webhook_path, _webhook_post)
+        if cfg.admin.enabled:  # the ops console under /admin (docs/console.md)
+            from adapters.admin.console import mount as mount_console
+
+            mount_console(app, cfg, SERVICES)
     return app
 
 
@@ -138,4 +149,19 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    await _refresh_queue_gauges(request.app[SERVICES])
     return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _refresh_queue_gauges(services: Services) -> None:
+    """Queue depth lives in Redis, not in any one process: read it at scrape time (one pipelined
+    XINFO GROUPS), so the web role's /metrics shows it too. On failure the last values stay;
+    /readyz is what reports Redis trouble."""
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            depth = await services.queue.depth()
+    except (QueueUnavailable, TimeoutError):
+        return
+    for shard, (lag, pending) in depth.items():
+        QUEUE_DEPTH.labels(shard=str(shard)).set(lag)
+        QUEUE_PENDING.labels(shard=str(shard)).set(pending)

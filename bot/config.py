@@ -147,6 +147,8 @@ class AdminConfig:
     enabled: bool = False
     password_hash: str = ""
     username: str = "admin"
+    session_ttl_s: int = 28800  # a console session ends after this long without a request
+    takeover_minutes: int = 480  # "take over" silences the bot this long unless handed back sooner
 
 
 @dataclass
@@ -159,6 +161,7 @@ class WecomConfig:
     encoding_aes_key: str = ""
     open_kfid: str = ""
     api_base: str = "https://qyapi.weixin.qq.com"
+    max_clock_skew_s: int = 300
 
 
 @dataclass
@@ -301,6 +304,27 @@ def _apply_env(data: dict[str, dict[str, Any]], env: Mapping[str, str]) -> None:
 _AES_KEY_RE = re.compile(r"^[A-Za-z0-9+/]{43}$")
 
 
+def _validate_wecom(cfg: Config) -> None:
+    """[wecom] is checked only when enabled; every key is then required."""
+    k = cfg.wecom
+    if not k.enabled:
+        return
+    for key in ("corp_id", "secret", "token", "encoding_aes_key", "open_kfid"):
+        if not getattr(k, key):
+            raise ConfigError(f"wecom.{key}", "missing; [wecom] enabled = true needs corp_id, secret, token, "
+                                              "encoding_aes_key and open_kfid")
+    if not re.fullmatch(r"[A-Za-z0-9]{1,32}", k.token):
+        raise ConfigError("wecom.token", "must be at most 32 letters or digits (WeCom's rule)")
+    if not _AES_KEY_RE.fullmatch(k.encoding_aes_key):
+        raise ConfigError("wecom.encoding_aes_key", "must be exactly 43 base64 characters")
+    if not k.webhook_path.startswith("/") or k.webhook_path == cfg.server.webhook_path:
+        raise ConfigError("wecom.webhook_path", "must start with / and differ from server.webhook_path")
+    if not k.api_base.startswith(("http://", "https://")):
+        raise ConfigError("wecom.api_base", "must start with http:// or https://")
+    if k.max_clock_skew_s < 0:
+        raise ConfigError("wecom.max_clock_skew_s", "must be >= 0 (0 disables the check)")
+
+
 def validate(cfg: Config) -> None:
     """Cross-field checks. Raises ConfigError naming the first bad key."""
     w = cfg.wechat
@@ -330,12 +354,20 @@ def validate(cfg: Config) -> None:
     s = cfg.server
     if not s.webhook_path.startswith("/"):
         raise ConfigError("server.webhook_path", "must start with /")
+    _validate_wecom(cfg)
     if not 0 <= s.port <= 65535:
         raise ConfigError("server.port", "must be between 0 and 65535")
     if not 0 <= s.metrics_port <= 65535:
         raise ConfigError("server.metrics_port", "must be between 0 and 65535 (0 = the worker role opens no port)")
     if not re.match(r"^(memory|redis|rediss|unix|redis\+sentinel|redis\+cluster)://", cfg.redis.url):
         raise ConfigError("redis.url", "must be memory://, redis://, rediss://, unix://, redis+sentinel:// or redis+cluster://")
+    if cfg.redis.url.startswith(("redis+sentinel://", "redis+cluster://")):
+        from core.storage.connection import parse_multi_host_url
+
+        try:
+            parse_multi_host_url(cfg.redis.url)
+        except ValueError as exc:
+            raise ConfigError("redis.url", str(exc)) from None
     if cfg.queue.shards < 1:
         raise ConfigError("queue.shards", "must be >= 1")
     if cfg.queue.concurrency < 1:
@@ -400,6 +432,17 @@ def validate(cfg: Config) -> None:
         raise ConfigError("log.level", "must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
     if cfg.admin.enabled and not cfg.admin.password_hash:
         raise ConfigError("admin.password_hash", "missing; run `kefu admin hash-password` and paste its output")
+    if cfg.admin.enabled:
+        if not cfg.admin.password_hash.startswith("$scrypt$"):
+            raise ConfigError("admin.password_hash", "is not a kefu password hash ($scrypt$...); run `kefu admin hash-password`")
+        if not cfg.admin.username.strip():
+            raise ConfigError("admin.username", "must not be empty")
+        if cfg.server.webhook_path.rstrip("/") == "/admin" or cfg.server.webhook_path.startswith("/admin/"):
+            raise ConfigError("server.webhook_path", "must not be under /admin (the ops console lives there)")
+    if not 300 <= cfg.admin.session_ttl_s <= 7 * 86400:
+        raise ConfigError("admin.session_ttl_s", "must be between 300 (5 minutes) and 604800 (7 days)")
+    if not 1 <= cfg.admin.takeover_minutes <= 7 * 1440:
+        raise ConfigError("admin.takeover_minutes", "must be between 1 and 10080 (7 days)")
 
 
 def from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = None, *, check: bool = True) -> Config:

@@ -28,6 +28,8 @@ class Services:
     keys: KeyBuilder
     queue: StreamQueue
     passive: Any = None  # adapters.wechat_oa.passive.WechatPassiveResponder when reply_mode = "passive"
+    wecom: Any = None  # adapters.wecom_kf.setup.WecomRuntime when [wecom] enabled (set by its cleanup ctx)
+    records: Any = None  # core.records.Recorder when [admin] enabled (the ops console's data)
 
 
 def clock_from_config(cfg: Config) -> Clock:
@@ -60,4 +62,8 @@ async def open_services(cfg: Config, *, clock: Clock | None = None) -> AsyncIter
             from core.delivery.passive import PassiveReplies
 
             services.passive = WechatPassiveResponder(PassiveReplies(redis, keys, clock), clock)
+        if cfg.admin.enabled:
+            from core.records import open_recorder
+
+            services.records = await stack.enter_async_context(open_recorder(redis, keys, clock))
         yield services

@@ -152,7 +152,15 @@ async def build_handler(services: Services) -> MessageHandler:
             max_message_chars=cfg.safety.max_message_chars, references_k=cfg.knowledge.top_k, passive=passive,
         )
         handler.stack = stack
+        if services.records is not None:  # [admin] enabled: feed the ops console
+            handler.observers.append(services.records.observer(fast_path=handler.fast_path))
         log.info("handler.ready", reply_mode=cfg.wechat.reply_mode, llm=cfg.llm.backend, model=cfg.llm.model)
+        if services.wecom is not None:  # [wecom] enabled: the same handler, replies through 微信客服
+            from adapters.wecom_kf.setup import wecom_turn_handler
+            from core.handler import PlatformRouter
+
+            wecom = wecom_turn_handler(handler, services.wecom.channel, redis, keys, clock, cfg)
+            return PlatformRouter({"wechat_oa": handler, "wecom_kf": wecom})
         return handler
     except BaseException:
         await stack.aclose()

@@ -8,8 +8,14 @@ it against ``fakes.wechat_api``. Delivery policy (shaping, splitting, idempotenc
 from __future__ import annotations
 
 import enum
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
+
+# The idempotency id of the message part being sent (``<turn_id>:<part>``), set by
+# ``core.delivery`` around each ``send_text``. A channel whose API deduplicates by a caller-chosen
+# message id (WeCom kf/send_msg ``msgid``) sends it, so a resend never shows the shopper a copy.
+DELIVERY_ID: ContextVar[str | None] = ContextVar("kefu_delivery_id", default=None)
 
 
 class SendStatus(str, enum.Enum):

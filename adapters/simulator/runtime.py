@@ -33,6 +33,7 @@ from core.clock import Clock
 log = structlog.get_logger(__name__)
 
 PLATFORM = "wechat_oa"
+PLATFORMS = ("wechat", "wecom")
 SIM_APP_SECRET = "simulator-secret"  # the fake API checks it; no real WeChat account is involved
 SIM_ACCOUNT_ID = "gh_simulator0001"
 SHUTDOWN_GRACE_S = 3.0  # a simulator should exit quickly; kefu's own default is 20 s
@@ -82,9 +83,12 @@ class Simulator:
     """
 
     def __init__(self, cfg: Config, *, llm: str = "auto", web_page: bool = False, host: str | None = None,
-                 port: int = 0, clock: Clock | None = None, handler_factory: Any = None) -> None:
+                 port: int = 0, clock: Clock | None = None, handler_factory: Any = None, platform: str = "wechat") -> None:
         if llm not in llm_choice.MODES:
             raise ValueError(f"llm must be one of {llm_choice.MODES}")
+        if platform not in PLATFORMS:
+            raise ValueError(f"platform must be one of {PLATFORMS}")
+        self.platform = platform  # "wecom": play 微信客服 instead (adapters/wecom_kf/simulate.py)
         self.base_cfg = cfg
         self.cfg = cfg
         self.llm_mode_requested = llm
@@ -126,12 +130,21 @@ class Simulator:
         self.llm = await llm_choice.choose(self.base_cfg.llm, self.llm_mode_requested)
         self.banner = self.llm.banner
         w = self.base_cfg.wechat
-        self.fake_api = FakeWeChatApi(app_id=w.app_id or "wxsimulator00001", app_secret=w.app_secret or SIM_APP_SECRET,
-                                      clock=self.clock)
+        if self.platform == "wecom":
+            from adapters.wecom_kf.simulate import fake_wecom_api
+
+            self.fake_api = fake_wecom_api(self.base_cfg, self.clock)
+        else:
+            self.fake_api = FakeWeChatApi(app_id=w.app_id or "wxsimulator00001",
+                                          app_secret=w.app_secret or SIM_APP_SECRET, clock=self.clock)
         api_url = await self.fake_api.start()
         self.cfg = simulator_config(self.base_cfg, api_base=api_url, llm_base_url=self.llm.base_url,
                                     llm_backend="ollama" if self.llm.mode == llm_choice.FAKE else None,
                                     host=self.host, port=self.port)
+        if self.platform == "wecom":
+            from adapters.wecom_kf.simulate import wecom_sim_config
+
+            self.cfg = wecom_sim_config(self.cfg, self.fake_api)
         events = self.fake_api.subscribe()
         self._pump = asyncio.create_task(self._pump_deliveries(events), name="simulate-delivery-pump")
 
@@ -152,8 +165,16 @@ class Simulator:
 
         self._http = aiohttp.ClientSession()
         w = self.cfg.wechat
-        self._client = WeChatPushClient(self._http, self.webhook_url, token=w.token, encoding_aes_key=w.encoding_aes_key,
-                                        app_id=w.app_id, account_id=w.account_id, clock=self.clock)
+        if self.platform == "wecom":
+            from adapters.wecom_kf.simulate import WecomPushClient
+
+            self.webhook_url = base + self.cfg.wecom.webhook_path
+            self._client = WecomPushClient(self._http, self.webhook_url, self.fake_api, token=self.cfg.wecom.token,
+                                           encoding_aes_key=self.cfg.wecom.encoding_aes_key)  # type: ignore[assignment]
+        else:
+            self._client = WeChatPushClient(self._http, self.webhook_url, token=w.token,
+                                            encoding_aes_key=w.encoding_aes_key, app_id=w.app_id,
+                                            account_id=w.account_id, clock=self.clock)
         self.session = self.session_for(self.directory.default.openid)
         log.info("simulate.started", llm=self.llm.mode, webhook=self.webhook_url, web=self.web_url)
 
@@ -196,7 +217,8 @@ class Simulator:
 
     def _open_window(self, openid: str, kind: str) -> None:
         # WeChat lets kefu answer only after the user wrote (5 messages / 48 h; events: 3 / 1 min)
-        self.fake_api.user_messaged(openid, kind=kind)
+        if self.platform == "wechat":  # the fake WeCom server opens it itself when the customer writes
+            self.fake_api.user_messaged(openid, kind=kind)
 
     async def reset(self, openid: str) -> None:
         """Forget the conversation: kefu's per-user state (history, pending action, hand-off ...)
@@ -205,7 +227,7 @@ class Simulator:
 
         assert self.app is not None
         services = self.app[SERVICES]
-        pattern = services.keys.user(PLATFORM, openid, "*")
+        pattern = services.keys.user("wecom_kf" if self.platform == "wecom" else PLATFORM, openid, "*")
         doomed = [k async for k in services.redis.scan_iter(match=pattern, count=200)]
         if doomed:
             await services.redis.delete(*doomed)

@@ -19,7 +19,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import aiohttp
 import structlog
@@ -131,33 +131,35 @@ return 0
 """
 
 
-class StableTokenProvider:
-    """``await get()`` returns a usable access token; ``await invalidate(bad)`` after WeChat rejects it.
+TokenFetcher = Callable[[], Awaitable[TokenInfo]]
 
-    Refresh is due ``refresh_margin_s`` before expiry (WeChat itself rolls the stable token in its
-    last 5 minutes and keeps the old one valid meanwhile, so the default 300 s lands us a fresh one).
+
+class SharedTokenProvider:
+    """An access token shared through Redis with a cross-process single flight, whatever endpoint
+    mints it: ``fetch`` makes one request (raising ``WeChatApiError`` or a network error).
+
+    ``await get()`` returns a usable token; ``await invalidate(bad)`` after the API rejects it.
+    ``key_parts`` name the Redis hash (``keys.glob(*key_parts)``) and its lock; ``account`` is what
+    logs show (an AppID / CorpID, never a secret); ``log_prefix`` starts the log event names.
     """
 
     def __init__(
-        self, session: aiohttp.ClientSession, redis: Any, keys: KeyBuilder, *, api_base: str,
-        app_id: str, app_secret: str, clock: Clock, refresh_margin_s: float = 300,
-        lock_ttl_s: float = 15.0, wait_timeout_s: float = 20.0, poll_s: float = 0.05,
-        timeout_s: float = 10.0, error_cooldown_s: float = 5.0,
+        self, redis: Any, keys: KeyBuilder, *, key_parts: tuple[str, ...], fetch: TokenFetcher, clock: Clock,
+        account: str, log_prefix: str = "wechat", refresh_margin_s: float = 300, lock_ttl_s: float = 15.0,
+        wait_timeout_s: float = 20.0, poll_s: float = 0.05, error_cooldown_s: float = 5.0,
     ) -> None:
-        self._session = session
         self._redis = redis
-        self._api_base = api_base
-        self._app_id = app_id
-        self._secret = app_secret
+        self._fetch = fetch
+        self._account = account
+        self._log = log_prefix
         self._clock = clock
         self._margin = refresh_margin_s
         self._lock_ttl_ms = int(lock_ttl_s * 1000)
         self._wait_timeout_s = wait_timeout_s
         self._poll_s = poll_s
-        self._timeout_s = timeout_s
         self._error_cooldown_s = error_cooldown_s
-        self.key = keys.glob("wechat", "token", app_id)
-        self.lock_key = keys.glob("wechat", "token", app_id, "lock")
+        self.key = keys.glob(*key_parts)
+        self.lock_key = keys.glob(*key_parts, "lock")
         self._local = asyncio.Lock()  # one waiter per process polls Redis; the others queue here
         self._last_error: tuple[float, WeChatApiError] | None = None
         self._rejected = ""  # the last token WeChat rejected (to notice it being handed back)
@@ -184,7 +186,7 @@ class StableTokenProvider:
         not fix the cause (wrong account, revoked secret): we log it and let the send fail.
         """
         dropped = await self._drop(keys=[self.key], args=[bad_token])
-        log.info("wechat.token.invalidated", token=mask_token(bad_token), dropped=bool(dropped))
+        log.info(f"{self._log}.token.invalidated", token=mask_token(bad_token), dropped=bool(dropped))
         if dropped:
             self._rejected = bad_token
 
@@ -225,17 +227,16 @@ class StableTokenProvider:
 
     async def _fetch_and_store(self) -> str:
         try:
-            info = await fetch_stable_token(self._session, api_base=self._api_base, app_id=self._app_id,
-                                            app_secret=self._secret, timeout_s=self._timeout_s)
+            info = await self._fetch()
         except WeChatApiError as exc:
             if not exc.retryable:
                 self._last_error = (asyncio.get_running_loop().time(), exc)
-            log.error("wechat.token.fetch_failed", errcode=exc.errcode, errmsg=exc.errmsg, hint=exc.hint,
-                      app_id=self._app_id)
+            log.error(f"{self._log}.token.fetch_failed", errcode=exc.errcode, errmsg=exc.errmsg, hint=exc.hint,
+                      account=self._account)
             raise
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             # only the class name: aiohttp's messages can carry the request URL
-            log.warning("wechat.token.fetch_failed", error=type(exc).__name__)
+            log.warning(f"{self._log}.token.fetch_failed", error=type(exc).__name__)
             raise
         self._last_error = None
         now = self._clock.timestamp()
@@ -246,13 +247,36 @@ class StableTokenProvider:
             # token until its last 5 minutes): use it, but do not re-fetch in a hot loop.
             refresh_at = now + min(30.0, info.expires_in / 2)
         if info.token == self._rejected:
-            log.warning("wechat.token.same_token_after_rejection", token=mask_token(info.token),
-                        hint="WeChat returned the token it just rejected; check that wechat.app_id is "
-                             "the account these API calls are meant for")
+            log.warning(f"{self._log}.token.same_token_after_rejection", token=mask_token(info.token),
+                        account=self._account,
+                        hint="the API returned the token it just rejected; check that the configured account "
+                             "(app_id / corp_id) is the one these API calls are meant for")
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.key, mapping={"token": info.token, "expires_at": repr(expires_at),
                                          "refresh_at": repr(refresh_at)})
             pipe.pexpire(self.key, max(1, int(info.expires_in * 1000)))
             await pipe.execute()
-        log.info("wechat.token.fetched", token=mask_token(info.token), expires_in=info.expires_in)
+        log.info(f"{self._log}.token.fetched", token=mask_token(info.token), expires_in=info.expires_in)
         return info.token
+
+
+class StableTokenProvider(SharedTokenProvider):
+    """The Official Account's stable token (``stable_token``), shared through Redis.
+
+    Refresh is due ``refresh_margin_s`` before expiry (WeChat itself rolls the stable token in its
+    last 5 minutes and keeps the old one valid meanwhile, so the default 300 s lands us a fresh one).
+    """
+
+    def __init__(
+        self, session: aiohttp.ClientSession, redis: Any, keys: KeyBuilder, *, api_base: str,
+        app_id: str, app_secret: str, clock: Clock, refresh_margin_s: float = 300,
+        lock_ttl_s: float = 15.0, wait_timeout_s: float = 20.0, poll_s: float = 0.05,
+        timeout_s: float = 10.0, error_cooldown_s: float = 5.0,
+    ) -> None:
+        async def fetch() -> TokenInfo:
+            return await fetch_stable_token(session, api_base=api_base, app_id=app_id, app_secret=app_secret,
+                                            timeout_s=timeout_s)
+
+        super().__init__(redis, keys, key_parts=("wechat", "token", app_id), fetch=fetch, clock=clock, account=app_id,
+                         refresh_margin_s=refresh_margin_s, lock_ttl_s=lock_ttl_s, wait_timeout_s=wait_timeout_s,
+                         poll_s=poll_s, error_cooldown_s=error_cooldown_s)

@@ -41,6 +41,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="non-interactive mode: how long to wait for a reply (default: 20, or the LLM timeout + 10 "
                         "with a real model)")
     p.add_argument("--log-file", metavar="PATH", help="write kefu's logs here at [log] level (default: errors to stderr)")
+    p.add_argument("--platform", choices=["wechat", "wecom"], default="wechat",
+                   help="wechat: play an Official Account follower (default); wecom: play a 微信客服 customer "
+                        "(fake WeCom server, sync_msg/send_msg)")
     return p
 
 
@@ -71,7 +74,7 @@ async def simulate(cfg: config.Config, args: argparse.Namespace) -> int:
     from adapters.simulator.terminal import Terminal
 
     port = args.port if args.port is not None else (cfg.server.port if args.web else 0)
-    sim = Simulator(cfg, llm=args.llm, web_page=args.web, host=args.host, port=port)
+    sim = Simulator(cfg, llm=args.llm, web_page=args.web, host=args.host, port=port, platform=args.platform)
     if args.as_customer and sim.directory.find(args.as_customer) is None:
         names = "、".join(c.name for c in sim.directory.customers)
         _say(f"kefu simulate: no customer {args.as_customer!r} in {cfg.shop_data_path} (try one of: {names})")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from core.channel import SendStatus
+from core.channel import DELIVERY_ID, SendStatus
 from core.delivery.split import split_text, utf8_len
 from core.metrics import UNDELIVERED
 
@@ -141,11 +141,14 @@ class TurnRun:
             self.report.skipped += 1
             log.info("delivery_skipped", turn_id=self.turn_id, part=pid, marker=marker.split("@")[0])
             return True
+        delivery_id = DELIVERY_ID.set(pid)
         try:
             result = await self.d.channel.send_text(self.user_id, text)
         except Exception as exc:  # the message may or may not have left: keep the marker
             log.warning("delivery_error", turn_id=self.turn_id, part=pid, error=repr(exc))
             return self._stop("failed", 0)
+        finally:
+            DELIVERY_ID.reset(delivery_id)
         if result.errcode:
             self.report.errcodes.append(result.errcode)
         if result.ok:

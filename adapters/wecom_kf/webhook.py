@@ -1,0 +1,162 @@
+"""The WeCom 微信客服 callback: URL verification (GET) and event callbacks (POST).
+
+GET  ``?msg_signature&timestamp&nonce&echostr``: ``echostr`` is encrypted; we check the signature
+over it (constant time), decrypt it and answer the plaintext — that is how the admin console
+checks the URL, Token and EncodingAESKey.
+
+POST ``?msg_signature&timestamp&nonce`` with ``<xml><ToUserName/><Encrypt/><AgentID/></xml>``:
+checks cheapest and least trusting first (query -> timestamp freshness -> body size -> XML safety
+-> signature -> decryption and corp id). A ``kf_msg_or_event`` event carries no message, only a
+token for kf/sync_msg: we hand it to ``KfSync.notify`` (Redis) and answer at once; the pull loop
+fetches and enqueues the messages. If Redis cannot take the token we answer 503, so WeCom calls
+again rather than the messages waiting for the next callback. Other events (account
+authorisation changes ...) are logged and acknowledged. Bad input is a 4xx with a log line saying
+why, never a traceback.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+import structlog
+from aiohttp import web
+
+from adapters.wechat_oa.xml_safety import UnsafeXml, XmlRejected, parse_xml
+from adapters.wecom_kf.crypto import CorpIdMismatch, DecryptFailed, KfCrypto, SignatureMismatch
+from core.clock import Clock
+from core.metrics import ACK_SECONDS, WEBHOOK_REQUESTS
+
+log = structlog.get_logger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024  # callbacks are < 1 KiB
+KF_EVENT = "kf_msg_or_event"
+_BODIES = {400: "bad request", 403: "forbidden", 413: "payload too large", 503: "service unavailable"}
+
+
+class Notifiable(Protocol):
+    async def notify(self, token: str) -> None: ...
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, result: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.result = result
+        self.reason = reason
+
+
+class WecomWebhook:
+    """aiohttp handlers for one WeCom app. ``cfg`` is the ``[wecom]`` section."""
+
+    def __init__(self, cfg: Any, sync: Notifiable, clock: Clock, *, max_body: int = MAX_BODY_BYTES) -> None:
+        self.cfg = cfg
+        self.sync = sync
+        self.clock = clock
+        self.max_body = max_body
+        self.crypto = KfCrypto(cfg.token, cfg.encoding_aes_key, cfg.corp_id)
+
+    def _finish(self, started: float, status: int, result: str, body: str | None = None) -> web.Response:
+        WEBHOOK_REQUESTS.labels(status=str(status)).inc()
+        ACK_SECONDS.labels(result=f"wecom_{result}").observe(time.perf_counter() - started)
+        return web.Response(status=status, text=_BODIES.get(status, "") if body is None else body,
+                            content_type="text/plain")
+
+    def _query(self, request: web.Request, *names: str) -> list[str]:
+        values = [request.query.get(n, "") for n in names]
+        if not all(values):
+            raise _Reject(400, "bad_request", f"callback without {'/'.join(names)}")
+        timestamp = values[names.index("timestamp")]
+        if not timestamp.isdigit():
+            raise _Reject(400, "bad_request", "timestamp is not a number")
+        skew = self.cfg.max_clock_skew_s
+        if skew and abs(self.clock.timestamp() - int(timestamp)) > skew:
+            raise _Reject(403, "stale", f"timestamp outside wecom.max_clock_skew_s={skew} (replay, or a wrong clock?)")
+        return values
+
+    # -- GET: URL verification ----------------------------------------------------------------
+    async def get(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        try:
+            signature, timestamp, nonce, echostr = self._query(request, "msg_signature", "timestamp", "nonce", "echostr")
+            echostr = echostr.replace(" ", "+")  # a '+' that was not percent-encoded reads as a space
+            try:
+                plain = self.crypto.verify_url(msg_signature=signature, timestamp=timestamp, nonce=nonce, echostr=echostr)
+            except SignatureMismatch:
+                raise _Reject(403, "bad_signature", "URL verification signature mismatch (wecom.token differs "
+                                                    "from the admin console?)") from None
+            except DecryptFailed as exc:
+                raise _Reject(400, "undecryptable", f"cannot decrypt echostr ({exc}): wrong wecom.encoding_aes_key?") from None
+            except CorpIdMismatch:
+                raise _Reject(403, "wrong_corp_id", "echostr is for another corp id (check wecom.corp_id)") from None
+        except _Reject as rej:
+            log.warning("wecom.verify_rejected", status=rej.status, reason=rej.reason, remote=request.remote)
+            return self._finish(started, rej.status, rej.result)
+        log.info("wecom.url_verified")
+        return self._finish(started, 200, "verified", plain)
+
+    # -- POST: event callback -----------------------------------------------------------------
+    async def post(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        try:
+            fields = await self._accept(request)
+        except _Reject as rej:
+            log.warning("wecom.callback_rejected", status=rej.status, reason=rej.reason, remote=request.remote)
+            return self._finish(started, rej.status, rej.result)
+        except Exception as exc:  # noqa: BLE001 - a bug must not become a 500 page
+            log.error("wecom.callback_failed", reason=f"unexpected {type(exc).__name__}", exc_info=True)
+            return self._finish(started, 503, "unavailable")
+
+        event = str(fields.get("Event") or "")
+        if str(fields.get("MsgType") or "").lower() != "event" or event != KF_EVENT:
+            log.info("wecom.callback_ignored", msg_type=fields.get("MsgType"), event_type=event)
+            return self._finish(started, 200, "ignored", "")
+        kfid = str(fields.get("OpenKfId") or "")
+        if kfid and kfid != self.cfg.open_kfid:
+            log.info("wecom.callback_other_account", open_kfid=kfid)
+            return self._finish(started, 200, "other_account", "")
+        try:
+            await self.sync.notify(str(fields.get("Token") or ""))
+        except Exception as exc:  # noqa: BLE001 - Redis down: let WeCom call again
+            log.error("wecom.callback_not_stored", reason=type(exc).__name__, status=503)
+            return self._finish(started, 503, "unavailable")
+        log.info("wecom.callback_accepted")
+        return self._finish(started, 200, "accepted", "")
+
+    async def _accept(self, request: web.Request) -> dict[str, Any]:
+        signature, timestamp, nonce = self._query(request, "msg_signature", "timestamp", "nonce")
+        body = await self._read_body(request)
+        outer = self._parse(body, "body")
+        encrypt = outer.get("Encrypt")
+        if not isinstance(encrypt, str) or not encrypt.strip():
+            raise _Reject(400, "bad_request", "callback without <Encrypt>")
+        try:
+            inner = self.crypto.decrypt(msg_signature=signature, timestamp=timestamp, nonce=nonce, encrypt=encrypt.strip())
+        except SignatureMismatch:
+            raise _Reject(403, "bad_signature", "msg_signature mismatch (wecom.token differs from the admin console?)") from None
+        except DecryptFailed as exc:
+            raise _Reject(400, "undecryptable", f"cannot decrypt <Encrypt> ({exc}): wrong wecom.encoding_aes_key?") from None
+        except CorpIdMismatch:
+            raise _Reject(403, "wrong_corp_id", "callback for another corp id (check wecom.corp_id)") from None
+        return self._parse(inner, "decrypted callback")
+
+    async def _read_body(self, request: web.Request) -> bytes:
+        if request.content_length is not None and request.content_length > self.max_body:
+            raise _Reject(413, "too_large", f"Content-Length {request.content_length} > {self.max_body}")
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await request.content.read(16384):
+            size += len(chunk)
+            if size > self.max_body:
+                raise _Reject(413, "too_large", f"body larger than {self.max_body} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    @staticmethod
+    def _parse(body: bytes | str, what: str) -> dict[str, Any]:
+        try:
+            return parse_xml(body)
+        except UnsafeXml as exc:
+            raise _Reject(400, "unsafe_xml", f"{what}: {exc} (XXE / entity expansion attempt?)") from None
+        except XmlRejected as exc:
+            raise _Reject(400, "bad_request", f"{what}: {exc}") from None
