@@ -28,6 +28,7 @@ from core.handler import MessageHandler
 from core.handoff import Handoff
 from core.knowledge import AnswerCache, FastPath, KnowledgeBase
 from core.llm.base import LLMBackend
+from core.llm.factory import build_llm
 from core.masking import mask_text
 from core.models import IncomingMessage, TurnContext, TurnResult
 from core.safety import RateLimiter, SensitiveFilter
@@ -67,17 +68,6 @@ class LoggingHandler:
 
     async def on_give_up(self, msg: IncomingMessage, ctx: TurnContext, error: BaseException) -> None:
         log.error("turn.given_up", turn_id=ctx.turn_id, error=type(error).__name__, **summarize(msg))
-
-
-def build_llm(cfg: Any) -> LLMBackend:
-    """The LLM backend named by ``[llm] backend``."""
-    if cfg.llm.backend == "openai":
-        from core.llm.openai_compat import OpenAIChat
-
-        return OpenAIChat(cfg.llm)
-    from core.llm.ollama import OllamaChat
-
-    return OllamaChat(cfg.llm)
 
 
 class _OwnedHandler(TurnHandler):

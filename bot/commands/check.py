@@ -53,8 +53,32 @@ async def check_redis(cfg: Config) -> CheckResult:
     return CheckResult("redis", True, detail)
 
 
-# Others append theirs: LLM reachable and model pulled, WeChat stable_token works, ...
-CHECKS: list[Check] = [check_redis]
+async def check_llm(cfg: Config) -> CheckResult:
+    """The LLM server answers and has the model (never runs the model)."""
+    from core.llm.factory import check_llm as probe
+
+    ok, detail = await probe(cfg)
+    return CheckResult("llm", ok, detail)
+
+
+async def check_wechat_api(cfg: Config) -> CheckResult:
+    """This server can get an access token (right AppSecret, IP on the whitelist)."""
+    from adapters.wechat_oa.api_client import check_wechat_api as probe
+
+    ok, detail = await probe(cfg)
+    return CheckResult("wechat_api", ok, detail)
+
+
+async def check_wecom_api(cfg: Config) -> CheckResult:
+    if not cfg.wecom.enabled:
+        return CheckResult("wecom_api", True, "[wecom] enabled = false: not used")
+    from adapters.wecom_kf.setup import check_wecom_api as probe
+
+    ok, detail = await probe(cfg)
+    return CheckResult("wecom_api", ok, detail)
+
+
+CHECKS: list[Check] = [check_redis, check_llm, check_wechat_api, check_wecom_api]
 
 
 async def _run_one(check: Check, cfg: Config) -> CheckResult:

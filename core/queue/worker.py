@@ -34,6 +34,7 @@ from core.handler import MessageHandler, RetryTurn
 from core.masking import mask_text
 from core.metrics import QUEUE_DEPTH, QUEUE_PENDING, TURN_SECONDS, TURNS
 from core.models import IncomingMessage, TurnContext, TurnResult
+from core.queue.cancellation import cancel_and_wait, cancel_requested, wait_event
 from core.queue.entry import Entry
 from core.queue.stream import QueueUnavailable, StreamQueue
 
@@ -48,12 +49,6 @@ class DeliveryLimitExceeded(Exception):
 
 def default_consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-
-
-async def _wait(event: asyncio.Event, timeout: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(timeout):
-            await event.wait()
 
 
 def _error_text(exc: BaseException) -> str:
@@ -109,7 +104,8 @@ class Worker:
         self._room = asyncio.Event()
         self._stop_event = asyncio.Event()
         self._stopped = asyncio.Event()
-        self._stopping = False
+        self._stopping = False  # no new reads or turns
+        self._closing = False  # maintenance (heartbeats) ends too
         self._loops: list[asyncio.Task[None]] = []
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -125,7 +121,7 @@ class Worker:
                     break
                 except QueueUnavailable as exc:
                     log.warning("queue.worker_waiting_for_redis", error=str(exc))
-                    await _wait(self._stop_event, delay)
+                    await wait_event(self._stop_event, delay)
                     delay = min(delay * 2, 5.0)
             if not self._stopping:
                 log.info("queue.worker_started", consumer=self.consumer, concurrency=self.concurrency)
@@ -157,16 +153,12 @@ class Worker:
             front = [t for t in (read, dispatch) if t is not None]
             if front:  # let the current XREADGROUP / lease check return rather than cut them off
                 await asyncio.wait(front, timeout=self.block_ms / 1000 + self.queue.op_timeout_s)
-            for task in front:
-                task.cancel()
-            await asyncio.gather(*front, return_exceptions=True)
+            await cancel_and_wait(front)
             running = {key: (task, self._held[key], self._tokens[key]) for key, task in self._turns.items()}
             late: set[asyncio.Task[None]] = set()
             if running:
                 _, late = await asyncio.wait([t for t, _, _ in running.values()], timeout=max(0.0, grace_s))
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+            await cancel_and_wait(list(late))
             cancelled = [(entry, token) for task, entry, token in running.values() if task in late]
             for entry, token in cancelled:  # not acknowledged: free the user for whoever reclaims it
                 with contextlib.suppress(QueueUnavailable):
@@ -175,8 +167,8 @@ class Worker:
                 log.warning("queue.turns_cancelled_on_stop", count=len(cancelled), consumer=self.consumer)
         finally:
             if maintenance is not None:
-                maintenance.cancel()
-                await asyncio.gather(maintenance, return_exceptions=True)
+                self._closing = True
+                await cancel_and_wait([maintenance])
             await self.queue.close_reads()  # Redis Cluster: per-shard reads still in flight
             self._stopped.set()
             log.info("queue.worker_stopped", consumer=self.consumer)
@@ -196,12 +188,12 @@ class Worker:
 
     async def _read_loop(self) -> None:
         delay = 0.2
-        while not self._stopping:
+        while not self._stopping and not cancel_requested():
             users = len({e.user for e in self._held.values()})
             room = min(self.max_held_users - users, self.max_held - len(self._held))
             if room <= 0:
                 self._room.clear()
-                await _wait(self._room, self.recheck_s * 10)
+                await wait_event(self._room, self.recheck_s * 10)
                 continue
             try:
                 entries = await self.queue.read(self.consumer, count=room, block_ms=self.block_ms)
@@ -209,35 +201,35 @@ class Worker:
                 delay = 0.2
             except QueueUnavailable as exc:
                 log.warning("queue.read_failed", error=str(exc))
-                await _wait(self._stop_event, delay)
+                await wait_event(self._stop_event, delay)
                 delay = min(delay * 2, 5.0)
             except ResponseError as exc:
                 log.warning("queue.read_failed", error=str(exc))
                 if "NOGROUP" in str(exc):  # the stream or group was deleted under us
                     with contextlib.suppress(QueueUnavailable, ResponseError):
                         await self.queue.ensure_groups()
-                await _wait(self._stop_event, delay)
+                await wait_event(self._stop_event, delay)
                 delay = min(delay * 2, 5.0)
             except Exception:  # noqa: BLE001 - the reader must survive anything
                 log.exception("queue.read_crashed")
-                await _wait(self._stop_event, delay)
+                await wait_event(self._stop_event, delay)
                 delay = min(delay * 2, 5.0)
 
     # -- dispatching -----------------------------------------------------------------------
     async def _dispatch_loop(self) -> None:
-        while not self._stopping:
+        while not self._stopping and not cancel_requested():
             self._wake.clear()
             try:
                 await self._dispatch_once()
             except QueueUnavailable as exc:
                 log.warning("queue.dispatch_failed", error=str(exc))
-                await _wait(self._stop_event, 0.5)
+                await wait_event(self._stop_event, 0.5)
             except Exception:  # noqa: BLE001 - the dispatcher must survive anything
                 log.exception("queue.dispatch_crashed")
-                await _wait(self._stop_event, 0.5)
+                await wait_event(self._stop_event, 0.5)
             if self._stopping:
                 break
-            await _wait(self._wake, self.recheck_s)
+            await wait_event(self._wake, self.recheck_s)
 
     async def _dispatch_once(self) -> None:
         first: dict[tuple[str, str], Entry] = {}
@@ -357,7 +349,7 @@ class Worker:
     async def _maintenance_loop(self) -> None:
         next_metrics = 0.0
         next_trim = time.monotonic() + self.trim_interval_s
-        while True:
+        while not self._closing and not cancel_requested():
             try:
                 if self._held:
                     await self.queue.touch(self.consumer, list(self._held.values()), dict(self._tokens), self.lease_s)

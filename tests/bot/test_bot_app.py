@@ -12,7 +12,8 @@ from bot_push import raw_config, text_push
 from bot import config
 from bot.app import SERVICES, WORKER, create_app
 from bot.services import clock_from_config
-from bot.wiring import LoggingHandler, build_handler
+from bot.wiring import build_handler
+from core.turn import TurnHandler
 from core.clock import FixedClock, OffsetClock, SystemClock
 from core.models import TurnResult
 
@@ -60,9 +61,13 @@ def test_clock_follows_shop_now(redis_url, key_prefix):
     assert isinstance(clock_from_config(real), SystemClock)
 
 
-async def test_default_handler_is_the_logging_handler(cfg, aiohttp_client):
+async def test_default_handler_is_the_production_turn_handler(cfg, aiohttp_client):
     client = await aiohttp_client(create_app(cfg, role="web"))
-    assert isinstance(await build_handler(client.app[SERVICES]), LoggingHandler)
+    handler = await build_handler(client.app[SERVICES])
+    try:
+        assert isinstance(handler, TurnHandler)
+    finally:
+        await handler.aclose()
 
 
 async def test_injected_clock_is_used(cfg, aiohttp_client, fixed_clock):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -13,6 +14,9 @@ from bot_push import AES_KEY, TOKEN, free_port, raw_config, to_toml
 from bot import __version__
 from bot.cli import main
 from bot.config import PROJECT_ROOT
+from fakes.ollama import FakeOllama
+from fakes.wechat_api import FakeWeChatApi
+from tests.bot.bot_push import APP_ID, APP_SECRET
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -35,6 +39,25 @@ def write_config(tmp_path, redis_url, key_prefix):
         return str(path)
 
     return write
+
+
+@pytest.fixture
+async def services():
+    """The two outside services `kefu check` probes, as the fakes that speak their protocols."""
+    async with FakeOllama() as ollama, FakeWeChatApi(app_id=APP_ID, app_secret=APP_SECRET) as wechat:
+        yield {"llm": {"base_url": ollama.url}, "wechat": {"api_base": wechat.url}}
+
+
+async def kefu_async(*args: str) -> subprocess.CompletedProcess[str]:
+    """``kefu`` in a thread, so this test's event loop keeps serving the fakes meanwhile."""
+    return await asyncio.to_thread(kefu, *args)
+
+
+def _sections(services, **more) -> dict:
+    out = {name: dict(values) for name, values in services.items()}
+    for name, values in more.items():
+        out.setdefault(name, {}).update(values)
+    return out
 
 
 BAD_CONFIGS = {
@@ -86,24 +109,36 @@ def test_version_and_help_on_every_command(command, capsys):
         assert "--role" in out and "KEFU_<SECTION>_<KEY>" in out
 
 
-def test_check_good_config_prints_admin_console_values(write_config):
-    path = write_config(server={"public_url": "https://kefu.example.com/"})
-    result = kefu("check", "--config", path)
+async def test_check_good_config_prints_admin_console_values(write_config, services):
+    path = write_config(**_sections(services, server={"public_url": "https://kefu.example.com/"}))
+    result = await kefu_async("check", "--config", path)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "✓ config:" in out and "✓ redis:" in out and "✗" not in out
+    assert "✓ config:" in out and "✓ redis:" in out and "✓ llm:" in out and "✓ wechat_api:" in out
+    assert "✗" not in out
     assert "https://kefu.example.com/wechat" in out
     assert TOKEN in out and AES_KEY in out
     assert "安全模式" in out and "兼容模式" in out
+    assert APP_SECRET not in out
 
 
-def test_check_plaintext_mode_and_default_url(write_config, redis_url, key_prefix):
-    raw = raw_config(redis_url, key_prefix, server={"port": 9090, "webhook_path": "/wx"})
+async def test_check_plaintext_mode_and_default_url(write_config, redis_url, key_prefix, services):
+    raw = raw_config(redis_url, key_prefix, server={"port": 9090, "webhook_path": "/wx"}, **_sections(services))
     raw["wechat"]["encoding_aes_key"] = ""
-    result = kefu("check", "--config", write_config(to_toml(raw)))
+    result = await kefu_async("check", "--config", write_config(to_toml(raw)))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "http://127.0.0.1:9090/wx" in result.stdout and "明文模式" in result.stdout
     assert "public_url" in result.stdout  # reminds ops that WeChat cannot reach 127.0.0.1
+
+
+async def test_check_names_a_missing_model_and_a_wrong_secret(write_config, services):
+    sections = _sections(services, llm={"model": "qwen3:32b"}, wechat={"app_secret": "not-the-secret"})
+    result = await kefu_async("check", "--config", write_config(**sections))
+    assert result.returncode == 1
+    lines = {line.split(":")[0].strip(): line for line in result.stdout.splitlines() if line.strip()[:1] in "✓✗"}
+    assert lines["✗ llm"].count("ollama pull qwen3:32b") == 1
+    assert "✗ wechat_api" in lines and "✓ redis" in lines
+    assert "not-the-secret" not in result.stdout + result.stderr
 
 
 def test_check_with_redis_down_exits_1(write_config, redis_url, key_prefix):
@@ -127,6 +162,6 @@ async def test_extra_checks_can_be_added(redis_url, key_prefix):
         raise RuntimeError("boom")
 
     cfg = config.from_mapping(raw_config(redis_url, key_prefix), env={})
-    results = await check.run_checks(cfg, [*check.CHECKS, check_llm, check_broken])
+    results = await check.run_checks(cfg, [check.check_redis, check_llm, check_broken])
     assert [(r.name, r.ok) for r in results] == [("redis", True), ("llm", False), ("broken", False)]
     assert results[2].detail == "RuntimeError: boom"

@@ -13,6 +13,7 @@ from bot_push import APP_SECRET, raw_config, text_push
 
 from bot import config
 from bot.app import create_app
+from bot.wiring import LoggingHandler
 from bot.config import LogConfig
 from bot.logs import bind_turn, config_secrets, configure_logging
 
@@ -36,7 +37,10 @@ async def test_a_request_with_a_phone_number_is_logged_masked(redis_url, key_pre
                                                               aiohttp_client, log_stream):
     cfg = config.from_mapping(raw_config(redis_url, key_prefix, queue={"block_ms": 100}), env={})
     configure_logging(LogConfig(format="json", level="DEBUG"), secrets=config_secrets(cfg), stream=log_stream)
-    client = await aiohttp_client(create_app(cfg, role="all", clock=fixed_clock))  # default LoggingHandler
+    async def logging_handler(services):
+        return LoggingHandler()  # logs a masked summary of each message (the text itself)
+
+    client = await aiohttp_client(create_app(cfg, role="all", clock=fixed_clock, handler_factory=logging_handler))
     query, body = text_push("我的手机是13812345678，身份证110101199003078515", timestamp=int(fixed_clock.timestamp()),
                             msg_id="24699999999999999")
     resp = await client.post("/wechat", params=query, data=body)

@@ -64,6 +64,26 @@ async def test_over_long_turn_is_cancelled_unacked_and_reclaimed_elsewhere(redis
             await asyncio.sleep(0.02)
 
 
+async def test_stop_returns_even_if_a_turn_swallows_a_cancellation(redis_client, queue, start_worker):
+    """On Python 3.11 asyncio.wait_for (inside redis-py) can swallow a cancellation that races a
+    reply; the turn then simply carries on. stop() must still end it."""
+    async def stubborn(msg: IncomingMessage, ctx: TurnContext) -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            pass  # swallowed, like the race above
+        await asyncio.Event().wait()
+
+    handler = RecordingHandler(behaviours={"stubborn": stubborn})
+    await queue.enqueue(text_msg(USER, "stubborn"), received_at=T0)
+    worker = await start_worker(handler)
+    await eventually(lambda: handler.calls, "turn started")
+    await worker.stop(grace_s=0.1)
+    assert handler.calls[0].cancelled
+    assert worker_tasks() == []
+    assert await pending_count(redis_client, queue) == 1  # not acknowledged: another worker takes it
+
+
 async def test_cancelling_run_stops_everything(redis_client, keys, redis_url):
     client = open_redis(redis_url)
     try:
