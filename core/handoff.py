@@ -159,6 +159,28 @@ class Handoff:
             return False
         return self._clock.timestamp() < until
 
+    async def take_over(self, platform: str, user_id: str, by: str, minutes: int) -> datetime:
+        """A person takes the conversation from the ops console: the bot is silent for this user,
+        in or out of service hours, until ``release`` — or after ``minutes``, a safety net for a
+        take-over nobody handed back. Returns when the silence ends."""
+        now = self._clock.now()
+        until = now + timedelta(minutes=minutes)
+        record = json.dumps({"reason": "console", "by": by, "since": now.timestamp(), "until": until.timestamp()})
+        await self._redis.set(self._key(platform, user_id), record, ex=minutes * 60 + 60)
+        log.info("handoff_taken_over", platform=platform, user_id=user_id, by=by, minutes=minutes)
+        return until
+
+    async def silenced_until(self, platform: str, user_id: str) -> datetime | None:
+        """When the bot may answer this user again (None: it may now)."""
+        raw = await self._redis.get(self._key(platform, user_id))
+        try:
+            until = float(json.loads(raw)["until"]) if raw else None
+        except (ValueError, KeyError, TypeError):
+            return None
+        if until is None or self._clock.timestamp() >= until:
+            return None
+        return datetime.fromtimestamp(until, SHOP_TZ)
+
     async def release(self, platform: str, user_id: str) -> None:
         """Hand the conversation back to the bot now."""
         await self._redis.delete(self._key(platform, user_id))

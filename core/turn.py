@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Awaitable, Callable
 
 import structlog
@@ -34,7 +34,7 @@ from core.handler import RetryTurn
 from core.handoff import Handoff
 from core.knowledge import AnswerCache, FastPath, KnowledgeBase, build_references, shareable
 from core.llm.base import ChatMessage
-from core.models import IncomingMessage, TurnContext, TurnResult
+from core.models import IncomingMessage, MsgKind, TurnContext, TurnResult
 from core.replies import needs_dialogue, reply_for
 from core.safety import RATE_LIMITED_REPLY, RateLimiter, clip_incoming
 from core.sessions.store import SessionStore
@@ -105,6 +105,8 @@ class TurnHandler:
             return self._result("canned", await self._send(msg, ctx, canned))
 
         text = clip_incoming((msg.effective_text or "").strip(), self.max_message_chars)
+        if len(text) < len((msg.effective_text or "").strip()):  # the dialogue reads msg: clip it there too
+            msg = replace(msg, recognition=text) if msg.kind is MsgKind.VOICE else replace(msg, text=text)
         if not await self.limiter.allow(platform, user):
             if await self.limiter.warn_once(platform, user):
                 return self._result("rate_limited", await self._send(msg, ctx, RATE_LIMITED_REPLY))
@@ -140,11 +142,17 @@ class TurnHandler:
         streamer = self.delivery.stream(platform, user, ctx.turn_id)
         async with self.delivery.typing(user):
             result = await self.dialogue.reply(msg, ctx, references=references, on_paragraph=streamer.paragraph)
-            report = await streamer.finish(result.text) if result.text else DeliveryReport([], None, [])
+            if result.retry_later:  # the holding reply is not the answer: its own delivery id, so the
+                # retry (same turn_id) still delivers the real answer instead of replaying this plan
+                report = (await self._send(msg, ctx, result.text, suffix="holding") if result.text
+                          else DeliveryReport([], None, []))
+            else:
+                report = await streamer.finish(result.text) if result.text else DeliveryReport([], None, [])
         info: dict[str, Any] = {"think": result.think, "tools": result.tool_calls, "llm_ms": round(result.llm_ms, 1),
                                 "references": references.count("\n") + 1 if references else 0, **result.info}
         if result.retry_later:
             log.info("turn.kept_for_retry", holding_sent=bool(result.text))
+            await self._observe(msg, ctx, self._result("degraded", report, kept=True, **info))  # console: seen, kept
             raise RetryTurn("llm unavailable", delay_s=float(result.info.get("retry_after_s", 60.0)))
         outcome = result.outcome
         if result.handoff_reason:

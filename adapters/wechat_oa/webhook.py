@@ -117,8 +117,14 @@ class WechatWebhook:
     def _finish(self, started: float, status: int, result: str, body: str = "",
                 content_type: str = "text/plain") -> web.Response:
         WEBHOOK_REQUESTS.labels(status=str(status)).inc()
-        ACK_SECONDS.labels(result=result).observe(time.perf_counter() - started)
+        self._record_ack(result, time.perf_counter() - started)
         return web.Response(status=status, text=body or _BODIES.get(status, ""), content_type=content_type)
+
+    def _record_ack(self, result: str, seconds: float) -> None:
+        ACK_SECONDS.labels(result=result).observe(seconds)
+        records = getattr(self.services, "records", None)  # core.records.Recorder when the console is on
+        if records is not None:
+            records.ack(result, seconds)  # in memory: never delays the ack
 
     # -- GET: URL verification ----------------------------------------------------------------
 
@@ -176,7 +182,7 @@ class WechatWebhook:
                     log.error("wechat.passive_reply_failed", reason=f"{type(exc).__name__}", exc_info=True)
                     return self._finish(started, 200, "passive_failed", "success")
                 WEBHOOK_REQUESTS.labels(status=str(response.status)).inc()
-                ACK_SECONDS.labels(result="passive").observe(time.perf_counter() - started)
+                self._record_ack("passive", time.perf_counter() - started)
                 return response
             # -------------------------------------------------------------------------------------
             return self._finish(started, 200, "duplicate" if not is_new else "enqueued", "success")

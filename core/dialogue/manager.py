@@ -49,6 +49,7 @@ EMPTY_ANSWER_TEXT = "抱歉，我没有理解您的问题，可以换个说法�
 SETTLED_OK_TEXT = "好的，已为您办理。"
 SETTLED_FAILED_TEXT = "抱歉，没能为您办理成功，请稍后再试，或回复“人工”联系人工客服。"
 WRAP_UP_TEXT = "抱歉，这个问题我暂时没能查清楚。您可以换个说法再问一次，或回复“人工”联系人工客服。"
+TOOL_RESULT_PREVIEW = 600  # characters of a tool's (masked) result kept in the turn's tool records
 # Arguments that would name a person: identity always comes from the turn, never from the model.
 IDENTITY_ARGS = frozenset({"user_id", "openid", "unionid", "platform", "external_userid", "customer_id"})
 
@@ -215,7 +216,8 @@ class DialogueManager:
             log.warning("dialogue.identity_args_dropped", tool=call.name,
                         keys=sorted(set(call.arguments) - set(args)))
         result = await self.tools.call(call.name, args, tctx)
-        state.records.append({"name": call.name, "arguments": args, "ok": result.ok, "personal": result.personal})
+        state.records.append({"name": call.name, "arguments": args, "ok": result.ok, "personal": result.personal,
+                              "result": result.content[:TOOL_RESULT_PREVIEW]})  # already masked; for the console
         state.personal = state.personal or result.personal
         if result.handoff_reason:
             state.handoff_reason = result.handoff_reason

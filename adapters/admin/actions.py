@@ -1,0 +1,106 @@
+"""What a person can do from the console (``POST /admin/api/...``; the guard has already checked
+the session and the CSRF token): take a conversation over, reply through the 客服 API, hand it
+back to the bot. Each action is an ``admin.action`` log line and an entry in the conversation
+record, so the next person (and the shopper's history in the console) sees who did what.
+
+* take over  = ``Handoff.take_over`` (the bot stays silent for that user, in or out of service
+  hours, at most ``[admin] takeover_minutes``) + the handoff queue marks who has it;
+* reply      = one 客服 text message through the same API client the bot uses (same token
+  cache, same errcode policy); the outcome — delivered or the errcode — is shown and counted;
+* hand back  = ``Handoff.release`` + off the queue; with ``notify`` the shopper is told the bot
+  answers again (``core.handoff.REPLY_RELEASED``).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from adapters.admin.api import bad, target
+from adapters.admin.state import STATE, ConsoleState, audit, session_of
+from core.handoff import REPLY_RELEASED
+from core.records import agent_entry, event_entry
+
+MAX_REPLY_BYTES = 2048  # one WeChat text message
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text='{"error": "body must be JSON"}', content_type="application/json") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text='{"error": "body must be a JSON object"}', content_type="application/json")
+    return body
+
+
+async def _send(state: ConsoleState, platform: str, user: str, text: str, by: str) -> dict[str, Any]:
+    """Send one text and record it (conversation entry + delivery counter)."""
+    result = await state.channel.send_text(user, text)
+    code = result.errcode if result.errcode else (0 if result.ok else result.status.value)
+    await state.records.series.record_deliveries({str(code): 1})
+    entry = agent_entry(f"agent:{uuid.uuid4().hex}", state.clock.timestamp(), by, text, ok=result.ok,
+                        status=result.status.value, errcode=result.errcode or None)
+    await state.records.conversations.record(platform, user, entry)
+    return entry
+
+
+def _can_send(state: ConsoleState, platform: str) -> bool:
+    return state.channel is not None and platform == state.channel.platform
+
+
+async def take_over(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    who = target(request)
+    if who is None:
+        return bad("unknown conversation", 404)
+    platform, user = who
+    by = session_of(request).user
+    until = await state.handoff.take_over(platform, user, by, state.cfg.admin.takeover_minutes)
+    info = await state.records.handoffs.take(platform, user, by)
+    await state.records.conversations.record(platform, user, event_entry(
+        f"event:{uuid.uuid4().hex}", state.clock.timestamp(), by, "take_over", f"机器人暂停回复至 {until:%m-%d %H:%M}"))
+    audit(request, "take_over", f"{platform}:{user}", until=until.isoformat())
+    return web.json_response({"ok": True, "silenced_until": until.timestamp(), "handoff": info})
+
+
+async def hand_back(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    who = target(request)
+    if who is None:
+        return bad("unknown conversation", 404)
+    platform, user = who
+    body = await _body(request)
+    by = session_of(request).user
+    await state.handoff.release(platform, user)
+    was_queued = await state.records.handoffs.remove(platform, user)
+    await state.records.conversations.record(platform, user, event_entry(
+        f"event:{uuid.uuid4().hex}", state.clock.timestamp(), by, "hand_back", "交还机器人"))
+    sent = None
+    if body.get("notify") and _can_send(state, platform):
+        sent = await _send(state, platform, user, REPLY_RELEASED, by)
+    audit(request, "hand_back", f"{platform}:{user}", was_queued=was_queued, notified=bool(sent and sent["ok"]))
+    return web.json_response({"ok": True, "notified": sent})
+
+
+async def reply(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    who = target(request)
+    if who is None:
+        return bad("unknown conversation", 404)
+    platform, user = who
+    if not _can_send(state, platform):
+        return bad("manual replies need the 客服 API ([wechat] reply_mode = \"customer_service\")", 409)
+    text = str((await _body(request)).get("text", "")).strip()
+    if not text:
+        return bad("text is empty")
+    if len(text.encode("utf-8")) > MAX_REPLY_BYTES:
+        return bad(f"text is longer than one WeChat message ({MAX_REPLY_BYTES} bytes)")
+    entry = await _send(state, platform, user, text, session_of(request).user)
+    audit(request, "reply", f"{platform}:{user}", ok=entry["ok"], errcode=entry["errcode"], chars=len(text))
+    return web.json_response({"ok": entry["ok"], "entry": entry}, status=200 if entry["ok"] else 502)

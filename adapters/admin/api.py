@@ -1,0 +1,128 @@
+"""The console's read-only JSON API (``GET /admin/api/...``): charts, conversations, handoffs,
+knowledge. Everything comes from ``core.records`` and the same knowledge code the bot uses;
+nothing here can change what the bot does (that is ``actions.py``)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+
+from adapters.admin.state import STATE, ConsoleState, audit
+
+RANGES = {60: 1, 180: 3, 720: 12, 1440: 24}  # minutes shown -> minutes per step (about 60 points a chart)
+_PLATFORM_RE = re.compile(r"^[a-z_]{1,20}$")
+_USER_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+
+
+def bad(message: str, status: int = 400) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def target(request: web.Request) -> tuple[str, str] | None:
+    platform, user = request.match_info.get("platform", ""), request.match_info.get("user_id", "")
+    if not (_PLATFORM_RE.match(platform) and _USER_RE.match(user)):
+        return None
+    return platform, user
+
+
+def _int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    try:
+        return max(lo, min(hi, int(request.query.get(name, default))))
+    except ValueError:
+        return default
+
+
+def _tz_offset_s(state: ConsoleState) -> int:
+    offset = state.clock.now().utcoffset()
+    return int(offset.total_seconds()) if offset else 0
+
+
+async def overview(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    minutes = _int(request, "minutes", 180, 10, 1440)
+    step = _int(request, "step", RANGES.get(minutes, max(1, minutes // 60)), 1, 60)
+    data = await state.records.series.read(minutes=minutes, step=step)
+    try:
+        shards = await state.services.queue.depth()
+        queue_now: int | None = sum(a + b for a, b in shards.values())
+    except Exception:  # noqa: BLE001 - Redis trouble shows as "unknown", the charts still load
+        queue_now = None
+    waiting = await state.records.handoffs.waiting()
+    data["live"] = {"queue": queue_now, "handoffs_waiting": sum(1 for h in waiting if not h.get("taken_by")),
+                    "handoffs_taken": sum(1 for h in waiting if h.get("taken_by"))}
+    data["now"] = state.clock.timestamp()
+    data["tz_offset_s"] = _tz_offset_s(state)
+    return web.json_response(data)
+
+
+async def conversations(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    query = request.query.get("q", "")[:64]
+    found = await state.records.conversations.search(query, _int(request, "limit", 50, 1, 200))
+    return web.json_response({"query": query, "conversations": found, "tz_offset_s": _tz_offset_s(state)})
+
+
+async def _handoff_state(state: ConsoleState, platform: str, user: str) -> dict[str, Any]:
+    until = await state.handoff.silenced_until(platform, user)
+    return {"queued": await state.records.handoffs.get(platform, user),
+            "silenced_until": until.timestamp() if until else None}
+
+
+async def conversation(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    who = target(request)
+    if who is None:
+        return bad("unknown conversation", 404)
+    platform, user = who
+    entries = await state.records.conversations.entries(platform, user, _int(request, "limit", 50, 1, 100))
+    audit(request, "view_conversation", f"{platform}:{user}")
+    return web.json_response({"id": f"{platform}:{user}", "platform": platform, "user_id": user, "entries": entries,
+                              "handoff": await _handoff_state(state, platform, user),
+                              "can_reply": state.channel is not None, "tz_offset_s": _tz_offset_s(state)})
+
+
+async def handoffs(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    waiting = await state.records.handoffs.waiting()
+    for item in waiting:
+        until = await state.handoff.silenced_until(item["platform"], item["user_id"])
+        item["silenced_until"] = until.timestamp() if until else None
+    return web.json_response({"handoffs": waiting, "can_reply": state.channel is not None,
+                              "tz_offset_s": _tz_offset_s(state)})
+
+
+async def faq(request: web.Request) -> web.Response:
+    kb, _ = await request.app[STATE].knowledge()
+    return web.json_response({"content_hash": kb.content_hash(), "source": str(kb.faq_path),
+                              "faq": [{"id": e.id, "question": e.question, "answer": e.answer, "tags": list(e.tags)}
+                                      for e in kb.faq]})
+
+
+async def policy(request: web.Request) -> web.Response:
+    kb, _ = await request.app[STATE].knowledge()
+    return web.json_response({"content_hash": kb.content_hash(), "source": str(kb.policy_path),
+                              "passages": [{"id": p.id, "section": p.section, "number": p.number, "text": p.text,
+                                            "citation": p.citation} for p in kb.passages]})
+
+
+async def search(request: web.Request) -> web.Response:
+    """What ``kefu kb search QUERY --json`` prints: ranked hits and the fast path's decision."""
+    query = request.query.get("q", "").strip()[:200]
+    if not query:
+        return bad("q is empty")
+    kind = request.query.get("kind") or None
+    if kind not in (None, "faq", "policy"):
+        return bad("kind must be faq or policy")
+    kb, fast_path = await request.app[STATE].knowledge()
+    hits = kb.search(query, _int(request, "k", 5, 1, 20), kind=kind)
+    return web.json_response({"query": query, "content_hash": kb.content_hash(), "tokens": kb.tokens(query),
+                              "hits": [h.as_dict() for h in hits], "fast_path": fast_path.decide(query).as_dict(),
+                              "thresholds": {"min_score": fast_path.min_score, "min_margin": fast_path.min_margin}})
+
+
+async def fell_through(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    top = await state.records.fell_through.top(_int(request, "limit", 30, 1, 200))
+    return web.json_response({"days": state.records.fell_through.days, "questions": top})

@@ -1,0 +1,193 @@
+"""Who may use the console: sessions, the login rate limit, CSRF, and the guard middleware.
+
+* Sessions live in Redis (``admin:session:<sha256(token)>``, idle TTL ``[admin] session_ttl_s``
+  renewed on each request with GETEX); the browser holds only the random token in the
+  ``kefu_admin`` cookie (HttpOnly, SameSite=Strict, path /admin, Secure when the request came over
+  HTTPS directly or through a proxy that says ``X-Forwarded-Proto: https``). Redis holds a hash of
+  the token, so a copy of the data cannot be replayed as a cookie. A session remembers a
+  fingerprint of the configured user name and password hash: changing either logs everybody out.
+* CSRF: each session has its own token, put in the page's ``<meta name="csrf-token">``; every
+  request that is not GET/HEAD must carry it as ``X-CSRF-Token`` (or a ``csrf`` form field) —
+  else 403. The login form has its own pre-session token (cookie ``kefu_admin_login`` + hidden
+  field), so another site cannot log a browser into an account of its choosing.
+* Login rate limit: failures are counted per client address and per user name in Redis
+  (``MAX_FAILURES`` in ``FAILURE_WINDOW_S``); past that, login answers 429 with Retry-After
+  *before* checking the password. Behind a reverse proxy every client has the proxy's address, so
+  the per-address limit then applies to everyone together — the per-name limit still holds.
+* The guard: any /admin URL except the login page without a valid session → 302 to the login
+  page (pages) or 401 JSON (``/admin/api/...``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+from urllib.parse import quote
+
+import structlog
+from aiohttp import web
+
+from core.clock import Clock
+from core.storage import KeyBuilder
+
+log = structlog.get_logger(__name__)
+
+SESSION_COOKIE = "kefu_admin"
+LOGIN_COOKIE = "kefu_admin_login"
+COOKIE_PATH = "/admin"
+CSRF_HEADER = "X-CSRF-Token"
+MAX_FAILURES = 5
+FAILURE_WINDOW_S = 900
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SESSION = web.RequestKey("kefu_admin_session", object)
+
+
+@dataclass(frozen=True)
+class Session:
+    user: str
+    csrf: str
+    created: float
+    key: str  # the Redis key (hash of the token)
+
+
+def fingerprint(username: str, password_hash: str) -> str:
+    return hashlib.sha256(f"{username}\0{password_hash}".encode()).hexdigest()[:16]
+
+
+def is_https(request: web.Request) -> bool:
+    proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return request.secure or proto == "https"
+
+
+def set_cookie(response: web.StreamResponse, request: web.Request, name: str, value: str) -> None:
+    response.set_cookie(name, value, path=COOKIE_PATH, httponly=True, samesite="Strict", secure=is_https(request))
+
+
+def clear_cookie(response: web.StreamResponse, name: str) -> None:
+    response.del_cookie(name, path=COOKIE_PATH)
+
+
+class SessionStore:
+    def __init__(self, redis: Any, keys: KeyBuilder, clock: Clock, *, ttl_s: int, fingerprint: str) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.clock = clock
+        self.ttl_s = ttl_s
+        self.fingerprint = fingerprint
+
+    def _key(self, token: str) -> str:
+        return self.keys.glob("admin", "session", hashlib.sha256(token.encode()).hexdigest())
+
+    async def create(self, user: str, ip: str) -> tuple[str, Session]:
+        token = secrets.token_urlsafe(32)
+        session = Session(user=user, csrf=secrets.token_urlsafe(32), created=self.clock.timestamp(), key=self._key(token))
+        record = {"user": user, "csrf": session.csrf, "created": session.created, "ip": ip, "fp": self.fingerprint}
+        await self.redis.set(session.key, json.dumps(record), ex=self.ttl_s)
+        return token, session
+
+    async def get(self, token: str | None) -> Session | None:
+        if not token or len(token) > 128:
+            return None
+        key = self._key(token)
+        raw = await self.redis.getex(key, ex=self.ttl_s)
+        if not raw:
+            return None
+        try:
+            record = json.loads(raw)
+            if not hmac.compare_digest(str(record.get("fp", "")), self.fingerprint):
+                await self.redis.delete(key)  # the password or user name changed since this login
+                return None
+            return Session(user=str(record["user"]), csrf=str(record["csrf"]), created=float(record["created"]), key=key)
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    async def delete(self, session: Session) -> None:
+        await self.redis.delete(session.key)
+
+
+class LoginLimiter:
+    def __init__(self, redis: Any, keys: KeyBuilder, *, max_failures: int = MAX_FAILURES,
+                 window_s: int = FAILURE_WINDOW_S) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.max_failures = max_failures
+        self.window_s = window_s
+
+    def _keys(self, ip: str, username: str) -> tuple[str, str]:
+        name = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:24]
+        return self.keys.glob("admin", "login_fail", "ip", ip or "-"), self.keys.glob("admin", "login_fail", "user", name)
+
+    async def retry_after(self, ip: str, username: str) -> int:
+        """Seconds until another attempt is allowed (0: allowed now)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for key in self._keys(ip, username):
+            pipe.get(key)
+            pipe.ttl(key)
+        ip_n, ip_ttl, user_n, user_ttl = await pipe.execute()
+        waits = [max(1, int(ttl)) for n, ttl in ((ip_n, ip_ttl), (user_n, user_ttl))
+                 if n is not None and int(n) >= self.max_failures]
+        return max(waits, default=0)
+
+    async def failed(self, ip: str, username: str) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for key in self._keys(ip, username):
+            pipe.incr(key)
+            pipe.expire(key, self.window_s, nx=True)  # the window starts at the first failure
+        await pipe.execute()
+
+    async def succeeded(self, ip: str, username: str) -> None:
+        await self.redis.delete(*self._keys(ip, username))
+
+
+def csrf_ok(expected: str, given: str | None) -> bool:
+    return bool(given) and hmac.compare_digest(expected.encode(), str(given).encode())
+
+
+def is_api(path: str) -> bool:
+    return path.startswith("/admin/api/")
+
+
+_NEXT_RE = re.compile(r"^/admin/[A-Za-z0-9/_.#?=&%-]{0,200}$")
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after logging in: only a console page of this site (no open redirect)."""
+    if value and _NEXT_RE.match(value) and "//" not in value and "/../" not in value + "/" \
+            and not value.startswith(("/admin/api/", "/admin/login")):
+        return value
+    return "/admin/"
+
+
+def make_guard(sessions: Callable[[], SessionStore], public: frozenset[str]) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """The middleware of the /admin sub-app (``sessions`` is read per request: the store is
+    created when the app starts)."""
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                    ) -> web.StreamResponse:
+        if request.path in public:
+            return await handler(request)
+        session = await sessions().get(request.cookies.get(SESSION_COOKIE))
+        if session is None:
+            if is_api(request.path):
+                return web.json_response({"error": "login required"}, status=401)
+            target = request.path_qs if request.method == "GET" else "/admin/"
+            raise web.HTTPFound(f"/admin/login?next={quote(safe_next(target), safe='/')}")
+        if request.method not in SAFE_METHODS:
+            given = request.headers.get(CSRF_HEADER)
+            if given is None and request.content_type == "application/x-www-form-urlencoded":
+                given = (await request.post()).get("csrf")  # type: ignore[assignment]
+            if not csrf_ok(session.csrf, given):
+                log.warning("admin.csrf_rejected", user=session.user, path=request.path, remote=request.remote)
+                if is_api(request.path):
+                    return web.json_response({"error": "CSRF token missing or wrong"}, status=403)
+                return web.Response(status=403, text="CSRF token missing or wrong")
+        request[SESSION] = session
+        return await handler(request)
+
+    return guard

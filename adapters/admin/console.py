@@ -1,0 +1,115 @@
+"""Mount the ops console under ``/admin`` of kefu's own app (web role, ``[admin] enabled``).
+
+A sub-application keeps the console's guard (``auth.make_guard``) and security headers off every
+other route — the webhook, /healthz, /metrics — and the webhook path may never be under /admin
+(``bot.config.validate``). Its resources are opened by a cleanup context registered on the
+*parent* app after the services one, so they start after Redis is there and stop before it goes:
+the session store, the login limiter, a ``Handoff`` for take over / hand back, an aiohttp
+session with the 客服 API client for manual replies, and the task that samples queue depth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from adapters.admin import actions, api, pages
+from adapters.admin.auth import LoginLimiter, SessionStore, fingerprint, make_guard
+from adapters.admin.state import STATE, ConsoleState
+from bot.config import Config
+from core.handoff import Handoff
+
+MOUNT = "/admin"
+PUBLIC = frozenset({"/admin/login", "/admin/login.css"})
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.path.startswith("/admin/api/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+
+
+def build_app(state: ConsoleState) -> web.Application:
+    app = web.Application(middlewares=[make_guard(lambda: state.sessions, PUBLIC)])  # type: ignore[arg-type]
+    app[STATE] = state
+    r = app.router
+    r.add_get("/", pages.index)
+    r.add_get("/login", pages.login_form)
+    r.add_post("/login", pages.login)
+    r.add_get("/login.css", pages.login_css)
+    r.add_post("/logout", pages.logout)
+    r.add_get("/api/overview", api.overview)
+    r.add_get("/api/conversations", api.conversations)
+    r.add_get("/api/conversations/{platform}/{user_id}", api.conversation)
+    r.add_post("/api/conversations/{platform}/{user_id}/reply", actions.reply)
+    r.add_get("/api/handoffs", api.handoffs)
+    r.add_post("/api/handoffs/{platform}/{user_id}/take-over", actions.take_over)
+    r.add_post("/api/handoffs/{platform}/{user_id}/hand-back", actions.hand_back)
+    r.add_get("/api/knowledge/faq", api.faq)
+    r.add_get("/api/knowledge/policy", api.policy)
+    r.add_get("/api/knowledge/search", api.search)
+    r.add_get("/api/knowledge/fell-through", api.fell_through)
+    r.add_static("/static/", pages.STATIC_DIR, follow_symlinks=False)
+    app.on_response_prepare.append(_security_headers)
+    return app
+
+
+def console_ctx(state: ConsoleState, services_key: web.AppKey):  # type: ignore[no-untyped-def]
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        services = app[services_key]
+        cfg: Config = state.cfg
+        if services.records is None:
+            raise RuntimeError("the console needs services.records (bot.services opens it when [admin] enabled)")
+        state.services = services
+        state.sessions = SessionStore(services.redis, services.keys, services.clock, ttl_s=cfg.admin.session_ttl_s,
+                                      fingerprint=fingerprint(cfg.admin.username, cfg.admin.password_hash))
+        state.limiter = LoginLimiter(services.redis, services.keys)
+        state.handoff = Handoff(services.redis, services.keys, services.clock, hours=cfg.handoff.hours,
+                                silence_minutes=cfg.handoff.silence_minutes)
+        async with contextlib.AsyncExitStack() as stack:
+            if cfg.wechat.reply_mode == "customer_service":
+                from adapters.wechat_oa.api_client import build_wechat_channel
+
+                http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+                stack.push_async_callback(http.close)
+                state.channel = build_wechat_channel(cfg, http, services.redis, services.keys, services.clock)
+            sampler = asyncio.create_task(services.records.sample_queue(services.queue.depth),
+                                          name="kefu-admin-queue-sampler")
+
+            async def _stop_sampler() -> None:
+                sampler.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sampler
+
+            stack.push_async_callback(_stop_sampler)
+            try:
+                yield
+            finally:
+                state.channel = None
+
+    return ctx
+
+
+def mount(kefu_app: web.Application, cfg: Config, services_key: web.AppKey) -> None:
+    """Add the console to kefu's app (before it starts): ``/admin/...`` plus ``/admin`` → ``/admin/``.
+    ``services_key`` is the parent's AppKey of ``bot.services.Services``."""
+    state = ConsoleState(cfg)
+
+    async def _redirect(request: web.Request) -> web.Response:
+        raise web.HTTPFound(MOUNT + "/")
+
+    kefu_app.router.add_get(MOUNT, _redirect)
+    kefu_app.cleanup_ctx.append(console_ctx(state, services_key))
+    kefu_app.add_subapp(MOUNT + "/", build_app(state))

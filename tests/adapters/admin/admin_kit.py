@@ -1,0 +1,76 @@
+"""Fixtures and helpers for the console tests: a kefu app with ``[admin] enabled`` on the test's
+Redis prefix, the fake WeChat API for manual replies, and logging in like a browser does (GET the
+form for its token, POST it). Import the fixtures by name, as the wechat_oa tests do."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Awaitable, Callable
+
+import pytest
+
+from adapters.admin.passwords import hash_password
+from bot.app import create_app
+from fakes.wechat_api import FakeWeChatApi
+from tests.adapters.wechat_oa.wechat_push import APP_ID, make_cfg  # noqa: F401 - fixture
+
+PASSWORD = "correct horse 2026"
+PASSWORD_HASH = hash_password(PASSWORD)
+SECRET = "test-app-secret-value-0001"
+USER = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"
+
+
+@pytest.fixture
+async def wechat_api():
+    async with FakeWeChatApi(app_id=APP_ID, app_secret=SECRET) as fake:
+        yield fake
+
+
+@pytest.fixture
+def admin_cfg(make_cfg, wechat_api) -> Callable[..., Any]:
+    def make(**overrides: Any):
+        values = {"admin__enabled": True, "admin__password_hash": PASSWORD_HASH, "wechat__api_base": wechat_api.url,
+                  "llm__warm_up": False}
+        values.update(overrides)
+        return make_cfg(**values)
+
+    return make
+
+
+@pytest.fixture
+def start_console(aiohttp_client, fixed_clock) -> Callable[..., Awaitable[Any]]:
+    """A web-role kefu app (webhook + console, no worker) on the test client."""
+
+    async def start(cfg, *, role: str = "web", clock=None):
+        return await aiohttp_client(create_app(cfg, role=role, clock=clock or fixed_clock))
+
+    return start
+
+
+def form_token(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, "login form without its token"
+    return m.group(1)
+
+
+def page_token(html: str) -> str:
+    m = re.search(r'<meta name="csrf-token" content="([^"]+)">', html)
+    assert m, "console page without its CSRF meta tag"
+    return m.group(1)
+
+
+async def post_login(client, *, username: str = "admin", password: str = PASSWORD, next_path: str = "/admin/",
+                     headers: dict[str, str] | None = None):
+    form = await client.get("/admin/login")
+    token = form_token(await form.text())
+    return await client.post("/admin/login", data={"csrf": token, "username": username, "password": password,
+                                                   "next": next_path}, allow_redirects=False, headers=headers or {})
+
+
+async def log_in(client) -> str:
+    """Log in and return the page's CSRF token."""
+    resp = await post_login(client)
+    assert resp.status == 302, await resp.text()
+    page = await client.get("/admin/")
+    assert page.status == 200
+    return page_token(await page.text())
