@@ -93,6 +93,7 @@ class DialogueConfig:
     max_tool_steps: int = 5
     pending_action_ttl_s: int = 600
     retry_after_s: float = 60.0  # degraded mode: how soon a kept message is retried
+    max_retries: int = 30  # degraded mode: retries of a kept message before it is handed to a person
 
 
 @dataclass
@@ -368,6 +369,8 @@ def validate(cfg: Config) -> None:
             parse_multi_host_url(cfg.redis.url)
         except ValueError as exc:
             raise ConfigError("redis.url", str(exc)) from None
+    if cfg.dialogue.max_retries < 1:
+        raise ConfigError("dialogue.max_retries", "must be >= 1")
     if cfg.queue.shards < 1:
         raise ConfigError("queue.shards", "must be >= 1")
     if cfg.queue.concurrency < 1:

@@ -139,7 +139,8 @@ async def build_handler(services: Services) -> MessageHandler:
                             notifier=notifier),
             limiter=RateLimiter(redis, keys, clock, cfg.safety.max_messages_per_minute),
             model=f"{cfg.llm.backend}:{cfg.llm.model}", menu=dict(cfg.menu),
-            max_message_chars=cfg.safety.max_message_chars, references_k=cfg.knowledge.top_k, passive=passive,
+            max_message_chars=cfg.safety.max_message_chars, references_k=cfg.knowledge.top_k,
+            max_retries=cfg.dialogue.max_retries, passive=passive,
         )
         handler.stack = stack
         if services.records is not None:  # [admin] enabled: feed the ops console

@@ -11,7 +11,8 @@
 7. Answer cache: an LLM answer to the same general question (same knowledge, same model).
 8. The dialogue (LLM + tools), streamed paragraph by paragraph, with the typing indicator on.
    Degraded mode (LLM down) sends its holding reply once and keeps the message for retry
-   (``RetryTurn``); answers that used personal tools are never cached.
+   (``RetryTurn``) — at most ``max_retries`` times, then it is handed to a person; answers that
+   used personal tools are never cached.
 
 Every reply leaves through ``core.delivery.Delivery`` with delivery ids derived from the turn id,
 so a turn retried after a crash never sends a part twice. If the queue gives up on a message
@@ -64,6 +65,7 @@ class TurnHandler:
     menu: dict[str, str] = field(default_factory=dict)
     max_message_chars: int = 1000
     references_k: int = 4
+    max_retries: int = 30  # times a message kept in degraded mode is retried before a handoff
     passive: PassiveReplies | None = None
     observers: list[TurnObserver] = field(default_factory=list)
 
@@ -151,7 +153,11 @@ class TurnHandler:
         info: dict[str, Any] = {"think": result.think, "tools": result.tool_calls, "llm_ms": round(result.llm_ms, 1),
                                 "references": references.count("\n") + 1 if references else 0, **result.info}
         if result.retry_later:
-            log.info("turn.kept_for_retry", holding_sent=bool(result.text))
+            kept = await self.sessions.count(platform, user, f"kept:{ctx.turn_id}")
+            if kept > self.max_retries:  # the LLM stayed away too long: a person answers instead
+                log.warning("turn.retries_exhausted", kept=kept)
+                return await self._hand_off(msg, ctx, "llm_unavailable", text)
+            log.info("turn.kept_for_retry", holding_sent=bool(result.text), kept=kept)
             await self._observe(msg, ctx, self._result("degraded", report, kept=True, **info))  # console: seen, kept
             raise RetryTurn("llm unavailable", delay_s=float(result.info.get("retry_after_s", 60.0)))
         outcome = result.outcome

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import datetime
 
 import pytest
 
-from core.clock import SHOP_TZ, FixedClock
+from core.clock import FixedClock
 from core.storage import KeyBuilder, open_redis
 from core.storage.connection import reset_memory
-from tests.support import free_port  # noqa: F401  (re-exported for older imports)
+from tests.support import DEMO_NOW, free_port  # noqa: F401  (re-exported for older imports)
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-DEMO_NOW = datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ)
 
 
 @pytest.fixture

@@ -5,6 +5,12 @@
 from __future__ import annotations
 
 import socket
+from datetime import datetime
+
+from core.clock import SHOP_TZ
+
+# The demo shop data's reference time.
+DEMO_NOW = datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ)
 
 
 def free_port() -> int:

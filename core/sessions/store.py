@@ -105,3 +105,15 @@ class SessionStore:
         Degraded mode uses it so a kept message's holding reply is sent once, not on every retry.
         """
         return bool(await self._redis.set(self._keys.user(platform, user_id, "mark", name), "1", nx=True, ex=self.ttl_s))
+
+    async def count(self, platform: str, user_id: str, name: str) -> int:
+        """Increment and return a per-user counter (kept within the session TTL).
+
+        The turn handler counts how often a kept message was retried, so it is handed to a person
+        instead of waiting for the LLM forever."""
+        key = self._keys.user(platform, user_id, "count", name)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, self.ttl_s)
+            n, _ = await pipe.execute()
+        return int(n)

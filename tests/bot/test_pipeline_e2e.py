@@ -122,3 +122,21 @@ async def test_human_request_hands_off_and_silences_the_bot(kefu_cfg, start_web,
     await asyncio.sleep(1.0)
     assert len(wechat_api.deliveries(OWNER)) == 1  # a person has the conversation now
     assert ollama.requests == []
+
+
+async def test_a_message_kept_too_long_is_handed_to_a_person(make_cfg, start_web, pusher, wechat_api):
+    from tests.support import free_port
+
+    cfg = make_cfg(wechat__api_base=wechat_api.url, llm__base_url=f"http://127.0.0.1:{free_port()}",
+                   llm__warm_up=False, queue__block_ms=100, dialogue__retry_after_s=0.2, dialogue__max_retries=2,
+                   delivery__typing=False)
+    from core.clock import OffsetClock
+    from tests.support import DEMO_NOW
+
+    client = await start_web(cfg, role="all", clock=OffsetClock(DEMO_NOW))  # time moves; 10:30 is in service hours
+    await push_text(client, pusher, "你们老板是谁呀，给我讲个笑话吧", user=STRANGER, msg_id="7000000000000000008")
+    got = await wechat_api.wait_for_delivery(STRANGER, 2, timeout=20)
+    assert "稍后回复" in got[0]["text"]  # the holding reply, once
+    assert "人工" in got[1]["text"]  # after 2 retries without an LLM, a person takes over
+    await asyncio.sleep(1.0)
+    assert len(wechat_api.deliveries(STRANGER)) == 2

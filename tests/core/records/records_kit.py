@@ -15,14 +15,14 @@ ORDER = "2026110130007784"
 
 
 def message(text: str, *, user: str = OWNER, at: datetime | None = None, kind: MsgKind = MsgKind.TEXT) -> IncomingMessage:
-    from tests.conftest import DEMO_NOW
+    from tests.support import DEMO_NOW
 
     return IncomingMessage(platform="wechat_oa", user_id=user, account_id="gh_test", kind=kind,
                            created_at=at or DEMO_NOW, msg_id=uuid.uuid4().hex[:16], text=text if kind is MsgKind.TEXT else None)
 
 
 def context(turn_id: str | None = None, *, attempt: int = 1, at: datetime | None = None) -> TurnContext:
-    from tests.conftest import DEMO_NOW
+    from tests.support import DEMO_NOW
 
     return TurnContext(turn_id=turn_id or uuid.uuid4().hex, entry_id="1-0", seq=1, attempt=attempt,
                        received_at=at or DEMO_NOW)

@@ -190,6 +190,12 @@ class TestSessionStore:
     def turn(n: int, text: str = "问题") -> list[ChatMessage]:
         return [ChatMessage("user", f"{text}{n}"), ChatMessage("assistant", f"回答{n}")]
 
+    async def test_counters_count_per_user_and_name_and_expire(self, s, client, keys):
+        assert [await s.count(self.P, self.U, "kept:t1") for _ in range(3)] == [1, 2, 3]
+        assert await s.count(self.P, self.U, "kept:t2") == 1
+        assert await s.count(self.P, "someone-else", "kept:t1") == 1
+        assert 0 < await client.ttl(keys.user(self.P, self.U, "count", "kept:t1")) <= 172800
+
     async def test_round_trip_keeps_roles_tool_calls_and_tool_names(self, s):
         msgs = [ChatMessage("user", "我的订单2026110130007784到哪了"),
                 ChatMessage("assistant", "", thinking="不存", tool_calls=[ToolCall("track_shipment", {"order_id": "2026110130007784"})]),
