@@ -3,6 +3,7 @@
 #   make venv   create .venv and install kefu with its test extras (again only when pyproject.toml changes)
 #   make test   run the whole suite against a Redis (scripts/ensure-redis.sh finds or starts one)
 #   make demo   chat with the bot in the simulator (no WeChat account, no server needed)
+#   make bench  webhook load (vs WeRoBot), end-to-end turns, session memory (docs/performance.md)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -10,7 +11,10 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv test demo
+BENCH_STAMP := $(VENV)/.bench-installed
+BENCH_ARGS ?=
+
+.PHONY: venv test demo bench
 
 venv: $(STAMP)
 
@@ -24,3 +28,13 @@ test: venv
 
 demo: venv
 	$(VENV)/bin/kefu simulate
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(VENV)/bin/python -m pip install --disable-pip-version-check --progress-bar off -q -e ".[test,bench]"
+	touch $@
+
+# Printed numbers, not tests. Each script uses its own Redis key prefix and deletes it afterwards.
+bench: $(BENCH_STAMP)
+	scripts/ensure-redis.sh $(VENV)/bin/python benchmarks/webhook_load.py --reference $(BENCH_ARGS)
+	scripts/ensure-redis.sh $(VENV)/bin/python benchmarks/turns.py
+	scripts/ensure-redis.sh $(VENV)/bin/python benchmarks/sessions_memory.py

@@ -81,8 +81,9 @@ def parse_xml(body: bytes | str) -> dict[str, Any]:
         doc = xmltodict.parse(body, expat=_StrictExpat, strip_whitespace=False, disable_entities=True)
     except UnsafeXml:
         raise
-    except (expat.ExpatError, ValueError, TypeError, UnicodeError) as exc:
-        # ValueError also covers xmltodict's own "entities are disabled".
+    except (expat.ExpatError, ValueError, TypeError, UnicodeError, LookupError) as exc:
+        # ValueError also covers xmltodict's own "entities are disabled"; LookupError is expat's
+        # answer to an unknown encoding="..." in the XML declaration (found by the fuzz tests).
         raise XmlRejected(f"malformed XML ({type(exc).__name__})") from None
     if not isinstance(doc, dict) or set(doc) != {"xml"}:
         raise XmlRejected("root element is not <xml>")

@@ -2,7 +2,8 @@
 
 On a signal the process stops accepting connections, lets in-flight webhook requests finish and
 the worker finish its turns (each within ``[server] shutdown_grace_s``), closes Redis and exits 0.
-The worker role has no HTTP listener, so web and worker processes can share one config file.
+The worker role has no HTTP listener (unless ``[server] metrics_port`` is set: then it serves
+/metrics, /healthz and /readyz there), so web and worker processes can share one config file.
 """
 
 from __future__ import annotations
@@ -37,7 +38,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)  # ConfigError -> one line, exit 2 (bot/cli.py)
     configure_logging(cfg.log, secrets=config_secrets(cfg))
-    return asyncio.run(serve(cfg, role=args.role))
+    return run_loop(serve(cfg, role=args.role))
+
+
+def run_loop(coro) -> int:
+    """Run on uvloop when it is installed (a pinned dependency): fewer CPU cycles per webhook
+    request and Redis round trip than the default loop (benchmarks/webhook_load.py)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
 
 
 def _url(host: str, port: int, path: str) -> str:
@@ -75,6 +87,15 @@ async def serve(cfg: config.Config, *, role: str = "all") -> int:
             port = runner.addresses[0][1] if runner.addresses else cfg.server.port
             print(f"kefu {__version__} ({role}) listening on {_url(cfg.server.host, port, cfg.server.webhook_path)}",
                   flush=True)
+        elif cfg.server.metrics_port:  # worker metrics (turns, LLM, deliveries ...) for Prometheus
+            try:
+                await web.TCPSite(runner, cfg.server.host, cfg.server.metrics_port).start()
+            except OSError as exc:
+                print(f"kefu: cannot listen on {cfg.server.host}:{cfg.server.metrics_port}: {exc.strerror or exc}",
+                      file=sys.stderr)
+                return 1
+            print(f"kefu {__version__} (worker) consuming the queue; metrics on "
+                  f"{_url(cfg.server.host, cfg.server.metrics_port, '/metrics')}", flush=True)
         else:
             print(f"kefu {__version__} (worker) consuming the queue (no HTTP listener)", flush=True)
         log.info("serve.started", role=role)

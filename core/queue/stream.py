@@ -32,7 +32,7 @@ from typing import Any, AsyncIterator, Iterable
 
 import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError, ResponseError
+from redis.exceptions import NoScriptError, ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.clock import Clock, SystemClock
@@ -87,6 +87,7 @@ class StreamQueue:
         self._release = redis.register_script(scripts.RELEASE)
         self._shard_of_stream = {keys.stream(s): s for s in range(keys.queue_shards)}
         self._cluster = is_cluster(redis)
+        self._batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]] = []  # enqueues waiting to be sent
         self._shard_reads: dict[int, asyncio.Task[Any]] = {}  # Cluster only: one XREADGROUP per shard
 
     # -- keys --------------------------------------------------------------------------
@@ -132,13 +133,54 @@ class StreamQueue:
         args = [self.dedupe_ttl_s, self.max_len, COUNTER_TTL_S, json.dumps(msg.to_dict(), ensure_ascii=False),
                 turn_id or uuid.uuid4().hex, received_at.isoformat(), msg.platform, msg.user_id]
         async with self._call("enqueue"):
-            seq = await self._enqueue(keys=[self.dedupe_key(msg), seq_key, done_key, self.keys.stream(shard)],
-                                      args=args)
+            seq = await self._enqueue_batched([self.dedupe_key(msg), seq_key, done_key, self.keys.stream(shard)], args)
         if seq is None:
             return False
         if int(seq) < 0:
             raise QueueFull(f"queue shard {shard} holds {self.max_len} entries; workers are not keeping up")
         return True
+
+    async def _enqueue_batched(self, keys: list[str], args: list[Any]) -> Any:
+        """Run the ENQUEUE script; concurrent calls (one per webhook request in flight) share one
+        pipelined round trip. The first caller of an event-loop turn leads: it yields once so the
+        others can join, then sends every queued EVALSHA in one pipeline (not a transaction: each
+        script is atomic by itself) and hands each caller its own reply. Redis Cluster pipelines
+        cannot load scripts, so there each call goes alone."""
+        if self._cluster:
+            return await self._enqueue(keys=keys, args=args)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._batch.append((keys, args, future))
+        if len(self._batch) == 1:
+            await asyncio.sleep(0)  # the other requests of this loop turn join the batch
+            batch, self._batch = self._batch, []
+            try:
+                replies = await self._send_enqueues(batch)
+            except BaseException as exc:
+                shared = exc if isinstance(exc, Exception) else TimeoutError("enqueue batch cancelled")
+                for _, _, f in batch:
+                    if not f.done():
+                        f.set_exception(shared)
+                raise
+            for (_, _, f), reply in zip(batch, replies):
+                if not f.done():
+                    f.set_exception(reply) if isinstance(reply, Exception) else f.set_result(reply)
+        return await future
+
+    async def _send_enqueues(self, batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]], *,
+                             reload: bool = True) -> list[Any]:
+        pipe = self.redis.pipeline(transaction=False)
+        for keys, args, _ in batch:
+            pipe.evalsha(self._enqueue.sha, len(keys), *keys, *args)
+        replies = await pipe.execute(raise_on_error=False)
+        redo = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
+        if redo and reload:
+            # First use on this server (or after SCRIPT FLUSH / a failover): load it and resend.
+            # NOSCRIPT means the command did not run, so resending cannot store a push twice.
+            await self.redis.script_load(scripts.ENQUEUE)
+            again = await self._send_enqueues([batch[i] for i in redo], reload=False)
+            for i, reply in zip(redo, again):
+                replies[i] = reply
+        return replies
 
     # -- consumer side -------------------------------------------------------------------
     def _entries(self, reply: Any) -> list[Entry]:

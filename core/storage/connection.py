@@ -25,7 +25,9 @@ import redis.asyncio as aioredis
 
 _MEMORY_SERVERS: dict[str, Any] = {}
 
-MAX_CONNECTIONS = 64  # per client (= per process); more in flight wait up to POOL_TIMEOUT_S for one
+# Per client (= per process); more in flight wait up to POOL_TIMEOUT_S for one. Generous because in
+# passive mode every push in flight holds a connection in BLPOP for up to ~5 s.
+MAX_CONNECTIONS = 256
 POOL_TIMEOUT_S = 5.0
 SENTINEL_SCHEME = "redis+sentinel://"
 CLUSTER_SCHEME = "redis+cluster://"
@@ -162,8 +164,10 @@ def open_redis(url: str, **kwargs: Any) -> aioredis.Redis:
     # webhook waits up to 6 s on BLPOP for a push's answer); a dead server is still noticed.
     kwargs.setdefault("socket_timeout", 15)
     if url.startswith(SENTINEL_SCHEME):
+        kwargs.setdefault("max_connections", MAX_CONNECTIONS)  # redis-py's default is 100
         return _open_sentinel(url, kwargs)
     if url.startswith(CLUSTER_SCHEME):
+        kwargs.setdefault("max_connections", MAX_CONNECTIONS)  # per node
         return _open_cluster(url, kwargs)
     # A burst of concurrent pushes must wait for a free connection, not fail: redis-py's default
     # pool raises "Too many connections" past 100 (the webhook would answer 503 to a burst).

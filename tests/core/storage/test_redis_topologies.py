@@ -171,15 +171,16 @@ def sentinel_setup(tmp_path_factory):
     servers = Servers(workdir)
     master, replica, sentinel = _distinct_ports(3)
     try:
-        servers.start("--port", str(master), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", name="master")
+        servers.start("--port", str(master), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                      "--repl-diskless-sync-delay", "0", name="master")
         servers.start("--port", str(replica), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                       "--replicaof", "127.0.0.1", str(master), name="replica")
+        _wait(lambda: "master_link_status:up" in _cli(replica, "info", "replication"), "replica in sync")
         conf = os.path.join(workdir, "sentinel.conf")
         with open(conf, "w") as f:
             f.write(f"port {sentinel}\nbind 127.0.0.1\nsentinel monitor kefu-master 127.0.0.1 {master} 1\n"
                     "sentinel down-after-milliseconds kefu-master 1000\nsentinel failover-timeout kefu-master 5000\n")
-        servers.start(conf, "--sentinel", name="sentinel")
-        _wait(lambda: "master_link_status:up" in _cli(replica, "info", "replication"), "replica in sync")
+        servers.start(conf, "--sentinel", name="sentinel")  # started last: its first INFO sees the replica
         _wait(lambda: str(master) in _cli(sentinel, "sentinel", "get-master-addr-by-name", "kefu-master"),
               "sentinel knows the master")
         _wait(lambda: "slaves=1" in _cli(sentinel, "info", "sentinel"), "sentinel knows the replica")
@@ -398,5 +399,20 @@ async def test_sentinel_url_finds_the_master_and_follows_a_failover(sentinel_set
         assert (await client.connection_pool.get_master_address())[1] == replica
         assert _cli(replica, "exists", queue.dedupe_key(msg1)).strip() == "1"  # on the new master
         assert await queue.enqueue(msg, received_at=msg.created_at) is False  # dedupe survived the failover
+    finally:
+        await client.aclose()
+
+
+# -- single server: the connection pool under a burst -------------------------------------------------
+
+
+async def test_a_burst_beyond_the_pool_waits_for_connections_instead_of_failing(redis_url, key_prefix):
+    """300 requests in flight, each holding a connection (as passive-mode webhooks do in BLPOP):
+    redis-py's default pool would raise "Too many connections" past 100; ours makes them wait."""
+    client = open_redis(redis_url)
+    try:
+        results = await asyncio.gather(*(client.blpop([f"{key_prefix}burst:{i}"], timeout=0.2) for i in range(300)),
+                                       return_exceptions=True)
+        assert results == [None] * 300, [r for r in results if r is not None][:3]
     finally:
         await client.aclose()
