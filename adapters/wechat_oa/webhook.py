@@ -141,7 +141,8 @@ class WechatWebhook:
             except SignatureMismatch:
                 raise _Reject(403, "bad_signature", "URL verification signature mismatch (wechat.token differs from the admin console?)") from None
         except _Reject as rej:
-            log.warning("wechat.verify_rejected", status=rej.status, reason=rej.reason, remote=request.remote)
+            log.warning("wechat.verify_rejected", status=rej.status, reason=rej.reason, remote=request.remote,
+                        forwarded_for=request.headers.get("X-Forwarded-For", "")[:200])
             return self._finish(started, rej.status, rej.result)
         log.info("wechat.url_verified")
         return self._finish(started, 200, "verified", echostr)
@@ -153,7 +154,8 @@ class WechatWebhook:
         try:
             push, msg = await self._accept(request)
         except _Reject as rej:
-            log.warning("wechat.push_rejected", status=rej.status, reason=rej.reason, remote=request.remote)
+            log.warning("wechat.push_rejected", status=rej.status, reason=rej.reason, remote=request.remote,
+                        forwarded_for=request.headers.get("X-Forwarded-For", "")[:200])  # behind nginx
             return self._finish(started, rej.status, rej.result)
         except Exception as exc:  # noqa: BLE001 - a bug must not become a 500 page or a lost push
             log.error("wechat.push_failed", reason=f"unexpected {type(exc).__name__}", status=503, exc_info=True)
