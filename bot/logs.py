@@ -120,6 +120,7 @@ def configure_logging(log_cfg: Any, *, secrets: Iterable[str] = (), stream: Text
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # query strings carry openids
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the ollama client: one INFO line per LLM call
 
 
 def config_secrets(cfg: Any) -> list[str]:
