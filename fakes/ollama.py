@@ -14,126 +14,33 @@ is recorded in ``.requests`` (``/api/chat``) and ``.calls`` (all endpoints).
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import json
-from collections import deque
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Union
+from typing import Any
 
 from aiohttp import web
 
+from fakes.scripted import (
+    FAULTS, GREETING, Reply, ReplyLike, Rule, ScriptedFake, _Fault, shaped_reply, text, tool_call, tool_call_text,
+)
+from fakes.scripted import count_tokens as _count
+
+__all__ = ["FAULTS", "GREETING", "FakeOllama", "Reply", "ReplyLike", "Rule", "create_app", "text", "tool_call",
+           "tool_call_text"]
+
 DEFAULT_MODELS = ("qwen3:14b",)
-FAULTS = {
-    "http_500",  # 500 {"error": ...}
-    "model_not_found",  # 404 {"error": "model '…' not found"}
-    "bad_request",  # 400 {"error": ...}
-    "error_mid_stream",  # 200, some chunks, then {"error": ...}
-    "timeout",  # answer only after `delay_s` (longer than the client's timeout)
-    "tool_call_text",  # the reply's tool calls as <tool_call>{…}</tool_call> text in content
-    "think_leak",  # <think>…</think> in content although think=false
-    "think_leak_unclosed",  # <think>… in content, never closed
-    "disconnect_mid_stream",  # the connection closes after a few chunks
-}
-GREETING = "您好，我是悦衣坊客服，请问有什么可以帮您？"
-
-
-@dataclass
-class Reply:
-    """One scripted model answer. ``tool_calls``: ``[{"name": ..., "arguments": {...}}]``."""
-
-    content: str = ""
-    thinking: str = ""
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    chunk_chars: int = 6  # content is streamed in pieces this long (tags get split on purpose)
-    done_reason: str = "stop"
-
-
-def text(content: str, *, thinking: str = "", chunk_chars: int = 6) -> Reply:
-    return Reply(content=content, thinking=thinking, chunk_chars=chunk_chars)
-
-
-def tool_call(name: str, arguments: dict[str, Any] | None = None, /, *, content: str = "", thinking: str = "",
-              **kwargs: Any) -> Reply:
-    """A reply calling one tool: ``tool_call("get_order", order_id="...")``."""
-    return Reply(content=content, thinking=thinking, tool_calls=[{"name": name, "arguments": {**(arguments or {}), **kwargs}}])
-
-
-ReplyLike = Union[Reply, str]
-Rule = Callable[[dict[str, Any]], Union[ReplyLike, None, Awaitable[Union[ReplyLike, None]]]]
-
-
-@dataclass
-class _Fault:
-    kind: str
-    delay_s: float
-    skip: int = 0  # requests to let through before this fault applies
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _count(text: str) -> int:
-    return max(1, len(text) // 2) if text else 0
-
-
-def tool_call_text(calls: list[dict[str, Any]]) -> str:
-    """Qwen's Hermes-style tool-call text, as it leaks into content."""
-    return "".join(
-        "<tool_call>\n" + json.dumps({"name": c["name"], "arguments": c.get("arguments", {})}, ensure_ascii=False)
-        + "\n</tool_call>" for c in calls
-    )
-
-
-class FakeOllama:
+class FakeOllama(ScriptedFake):
     def __init__(self, *, models: tuple[str, ...] | list[str] = DEFAULT_MODELS, rule: Rule | None = None,
                  latency_s: float = 0.0, chunk_delay_s: float = 0.0, version: str = "0.12.6") -> None:
-        self.models = list(models)
-        self.latency_s = latency_s
-        self.chunk_delay_s = chunk_delay_s
+        super().__init__(models=models, rule=rule, latency_s=latency_s, chunk_delay_s=chunk_delay_s)
         self.version = version
-        self.requests: list[dict[str, Any]] = []  # /api/chat bodies
-        self.calls: list[tuple[str, dict[str, Any]]] = []  # (path, body) for every endpoint
         self.loaded: set[str] = set()
-        self.in_flight = 0  # /api/chat requests being answered right now
-        self._queue: deque[Reply] = deque()
-        self._faults: deque[_Fault] = deque()
-        self._rule: Rule | None = rule
-        self._runner: web.AppRunner | None = None
-        self._closing: asyncio.Event | None = None
-        self.url = ""
-
-    # -- scripting --------------------------------------------------------------------------
-    def script(self, *replies: ReplyLike) -> "FakeOllama":
-        for r in replies:
-            self._queue.append(text(r) if isinstance(r, str) else r)
-        return self
-
-    def rule(self, fn: Rule | None) -> "FakeOllama":
-        self._rule = fn
-        return self
-
-    def fail_next(self, kind: str, *, times: int = 1, after: int = 0, delay_s: float = 30.0) -> "FakeOllama":
-        """Make the next ``times`` requests fail with ``kind`` — after letting ``after`` requests
-        through first (e.g. ``after=1``: the model call that follows a tool call fails).
-        ``delay_s`` is how long a "timeout" fault keeps the client waiting."""
-        if kind not in FAULTS:
-            raise ValueError(f"unknown fault {kind!r}; one of {sorted(FAULTS)}")
-        for i in range(times):
-            self._faults.append(_Fault(kind, delay_s, skip=after if i == 0 else 0))
-        return self
-
-    def clear(self) -> None:
-        self._queue.clear()
-        self._faults.clear()
-        self.requests.clear()
-        self.calls.clear()
-
-    @property
-    def pending_replies(self) -> int:
-        return len(self._queue)
 
     # -- lifecycle --------------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -147,62 +54,14 @@ class FakeOllama:
         app.router.add_get("/", self._root)
         return app
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._closing = asyncio.Event()
-        self._runner = web.AppRunner(self.app(), shutdown_timeout=1.0, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
-        self.url = f"http://{host}:{self._runner.addresses[0][1]}"
-        return self.url
-
-    async def stop(self) -> None:
-        if self._closing is not None:
-            self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> "FakeOllama":
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    async def _sleep(self, seconds: float) -> None:
-        """Sleep that ends early when the server stops (so a hung reply never blocks teardown)."""
-        if seconds <= 0:
-            return
-        if self._closing is None:
-            self._closing = asyncio.Event()
-        try:
-            await asyncio.wait_for(self._closing.wait(), seconds)
-        except asyncio.TimeoutError:
-            pass
-
     # -- replies ----------------------------------------------------------------------------
-    async def _resolve(self, body: dict[str, Any]) -> Reply:
-        if self._queue:
-            return self._queue.popleft()
-        if self._rule is not None:
-            out = self._rule(body)
-            if inspect.isawaitable(out):
-                out = await out
-            if out is not None:
-                return text(out) if isinstance(out, str) else out
-        return text(GREETING)
-
     def _error(self, status: int, message: str) -> web.Response:
         return web.json_response({"error": message}, status=status)
 
     async def _precheck(self, path: str, body: dict[str, Any]) -> tuple[web.Response | None, _Fault | None]:
         self.calls.append((path, body))
         await self._sleep(self.latency_s)
-        fault = None
-        if self._faults and self._faults[0].skip > 0:
-            self._faults[0].skip -= 1
-        elif self._faults:
-            fault = self._faults.popleft()
+        fault = self._take_fault()
         model = body.get("model") or ""
         if fault and fault.kind == "timeout":
             await self._sleep(fault.delay_s)
@@ -223,13 +82,6 @@ class FakeOllama:
             return self._error(400, "request body must be an object")
         return body
 
-    async def _chat(self, request: web.Request) -> web.StreamResponse:
-        self.in_flight += 1
-        try:
-            return await self._chat_inner(request)
-        finally:
-            self.in_flight -= 1
-
     async def _chat_inner(self, request: web.Request) -> web.StreamResponse:
         body = await self._read(request)
         if isinstance(body, web.Response):
@@ -248,13 +100,7 @@ class FakeOllama:
         reply = await self._resolve(body)
         think = body.get("think") is True
         kind = fault.kind if fault else ""
-        content, thinking, calls = reply.content, reply.thinking if think else "", list(reply.tool_calls)
-        if kind == "tool_call_text":
-            content, calls = content + tool_call_text(calls), []
-        if kind in ("think_leak", "think_leak_unclosed"):
-            leaked = reply.thinking or "嗯，用户在问问题，我想一想怎么回答。"
-            content = f"<think>\n{leaked}\n</think>\n\n{content}" if kind == "think_leak" else f"<think>\n{leaked}{content}"
-            thinking = ""
+        content, thinking, calls = shaped_reply(reply, kind, think=think)
         prompt_tokens = sum(_count(str(m.get("content") or "")) for m in body["messages"]) + 10
         final = {
             "model": model, "created_at": _now(), "message": {"role": "assistant", "content": ""},

@@ -2,15 +2,16 @@
 streamed as SSE ending ``data: [DONE]`` or whole, ``/v1/models``, ``/health``, ``/version``), so
 tests and the simulator drive the real ``openai`` client over a real socket.
 
-It is scripted exactly like ``fakes.ollama.FakeOllama`` — the same ``Reply`` / ``text()`` /
-``tool_call()`` script format, the same ``script()`` / ``rule()`` / ``fail_next()`` / ``clear()``
-API and the same fault names (``fakes.ollama.FAULTS``, plus ``bad_tool_arguments``) — so one test
-drives either backend. To make that work, ``.requests`` holds every chat request in the *neutral*
-shape the Ollama fake records (``think`` from ``chat_template_kwargs.enable_thinking``,
-``options.temperature/top_p/top_k``, assistant ``tool_calls`` as ``{"function": {"name",
-"arguments": {...}}}``, tool results with the ``tool_name`` of the call their ``tool_call_id``
-answers), and rules (e.g. ``fakes.ollama_demo.demo_rule``) see that shape too. The raw request
-bodies are in ``.wire_requests``.
+It is scripted exactly like ``fakes.ollama.FakeOllama`` (both build on ``fakes.scripted``) — the
+same ``Reply`` / ``text()`` / ``tool_call()`` script format, the same ``script()`` / ``rule()`` /
+``fail_next()`` / ``clear()`` API and the same fault names (``fakes.scripted.FAULTS``, plus
+``bad_tool_arguments``) — so one test drives either backend. To make that work, ``.requests`` holds
+every chat request in the *neutral* shape the Ollama fake records (``think`` from
+``chat_template_kwargs.enable_thinking``, ``options.temperature/top_p/top_k``, assistant
+``tool_calls`` as ``{"function": {"name", "arguments": {...}}}``, tool results with the
+``tool_name`` of the call their ``tool_call_id`` answers), and rules (e.g.
+``fakes.ollama_demo.demo_rule``) see that shape too. The raw request bodies are in
+``.wire_requests``.
 
 Like the OpenAI API (vLLM is laxer), it refuses with 400 a tool message whose ``tool_call_id``
 answers no earlier call, and assistant tool calls whose ``arguments`` is not a string: a backend
@@ -27,33 +28,27 @@ transition releases that sent both); a tool call streams as one delta with ``ind
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import json
 import time
 import uuid
-from collections import deque
 from typing import Any
 
 from aiohttp import web
 
-from fakes.ollama import FAULTS as OLLAMA_FAULTS
-from fakes.ollama import GREETING, Reply, ReplyLike, Rule, _Fault, text, tool_call, tool_call_text
+from fakes.scripted import FAULTS as SCRIPTED_FAULTS
+from fakes.scripted import Reply, Rule, ScriptedFake, shaped_reply, text, tool_call
+from fakes.scripted import count_tokens as _count
 
 __all__ = ["FAULTS", "FakeOpenAI", "Reply", "neutral_request", "text", "tool_call"]
 
 DEFAULT_MODELS = ("Qwen/Qwen3-14B",)
-FAULTS = OLLAMA_FAULTS | {"bad_tool_arguments"}  # the latter: arguments that are not valid JSON
+FAULTS = SCRIPTED_FAULTS | {"bad_tool_arguments"}  # the latter: arguments that are not valid JSON
 _TYPES = {400: "BadRequestError", 404: "NotFoundError", 500: "InternalServerError"}
 
 
 def _error(status: int, message: str, param: str | None = None) -> web.Response:
     return web.json_response({"error": {"message": message, "type": _TYPES.get(status, "Error"), "param": param,
                                         "code": status}}, status=status)
-
-
-def _count(s: str) -> int:
-    return max(1, len(s) // 2) if s else 0
 
 
 def neutral_request(wire: dict[str, Any]) -> dict[str, Any]:
@@ -111,63 +106,30 @@ def _invalid(wire: dict[str, Any]) -> str | None:
     return None
 
 
-class FakeOpenAI:
+class FakeOpenAI(ScriptedFake):
+    FAULTS = FAULTS
+
     def __init__(self, *, models: tuple[str, ...] | list[str] = DEFAULT_MODELS, rule: Rule | None = None,
                  latency_s: float = 0.0, chunk_delay_s: float = 0.0, reasoning_field: str = "reasoning_content",
                  strict: bool = True, api_key: str | None = None) -> None:
         if reasoning_field not in ("reasoning_content", "reasoning", "both"):
             raise ValueError("reasoning_field must be reasoning_content, reasoning or both")
-        self.models = list(models)
-        self.latency_s = latency_s
-        self.chunk_delay_s = chunk_delay_s
+        super().__init__(models=models, rule=rule, latency_s=latency_s, chunk_delay_s=chunk_delay_s)
         self.reasoning_field = reasoning_field
         self.strict = strict
         self.api_key = api_key  # None: any (or no) Authorization header is accepted
-        self.requests: list[dict[str, Any]] = []  # chat requests, neutral shape (see module doc)
+        # .requests holds chat requests in the neutral shape (see module doc)
         self.wire_requests: list[dict[str, Any]] = []  # chat requests as received
-        self.calls: list[tuple[str, dict[str, Any]]] = []  # (path, body) for every endpoint
-        self.in_flight = 0
-        self._queue: deque[Reply] = deque()
-        self._faults: deque[_Fault] = deque()
-        self._rule: Rule | None = rule
-        self._runner: web.AppRunner | None = None
-        self._closing: asyncio.Event | None = None
-        self.url = ""
 
     @property
     def base_url(self) -> str:
         """What ``[llm] base_url`` should be for this fake."""
         return self.url + "/v1"
 
-    # -- scripting (same API as FakeOllama) -------------------------------------------------
-    def script(self, *replies: ReplyLike) -> "FakeOpenAI":
-        for r in replies:
-            self._queue.append(text(r) if isinstance(r, str) else r)
-        return self
-
-    def rule(self, fn: Rule | None) -> "FakeOpenAI":
-        self._rule = fn
-        return self
-
-    def fail_next(self, kind: str, *, times: int = 1, after: int = 0, delay_s: float = 30.0) -> "FakeOpenAI":
-        if kind not in FAULTS:
-            raise ValueError(f"unknown fault {kind!r}; one of {sorted(FAULTS)}")
-        for i in range(times):
-            self._faults.append(_Fault(kind, delay_s, skip=after if i == 0 else 0))
-        return self
-
     def clear(self) -> None:
-        self._queue.clear()
-        self._faults.clear()
-        self.requests.clear()
+        super().clear()
         self.wire_requests.clear()
-        self.calls.clear()
 
-    @property
-    def pending_replies(self) -> int:
-        return len(self._queue)
-
-    # -- lifecycle --------------------------------------------------------------------------
     def app(self) -> web.Application:
         app = web.Application(client_max_size=32 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat)
@@ -176,67 +138,11 @@ class FakeOpenAI:
         app.router.add_get("/version", self._version)
         return app
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._closing = asyncio.Event()
-        self._runner = web.AppRunner(self.app(), shutdown_timeout=1.0, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
-        self.url = f"http://{host}:{self._runner.addresses[0][1]}"
-        return self.url
-
-    async def stop(self) -> None:
-        if self._closing is not None:
-            self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> "FakeOpenAI":
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    async def _sleep(self, seconds: float) -> None:
-        if seconds <= 0:
-            return
-        if self._closing is None:
-            self._closing = asyncio.Event()
-        try:
-            await asyncio.wait_for(self._closing.wait(), seconds)
-        except asyncio.TimeoutError:
-            pass
-
     # -- helpers ----------------------------------------------------------------------------
-    async def _resolve(self, body: dict[str, Any]) -> Reply:
-        if self._queue:
-            return self._queue.popleft()
-        if self._rule is not None:
-            out = self._rule(body)
-            if inspect.isawaitable(out):
-                out = await out
-            if out is not None:
-                return text(out) if isinstance(out, str) else out
-        return text(GREETING)
-
     def _authorized(self, request: web.Request) -> bool:
         return self.api_key is None or request.headers.get("Authorization") == f"Bearer {self.api_key}"
 
-    def _take_fault(self) -> _Fault | None:
-        if self._faults and self._faults[0].skip > 0:
-            self._faults[0].skip -= 1
-            return None
-        return self._faults.popleft() if self._faults else None
-
     # -- endpoints --------------------------------------------------------------------------
-    async def _chat(self, request: web.Request) -> web.StreamResponse:
-        self.in_flight += 1
-        try:
-            return await self._chat_inner(request)
-        finally:
-            self.in_flight -= 1
-
     async def _chat_inner(self, request: web.Request) -> web.StreamResponse:
         try:
             wire = await request.json()
@@ -268,13 +174,7 @@ class FakeOpenAI:
             return web.Response(status=499)  # the client gave up (timeout)
         reply = await self._resolve(body)
         think = body["think"]
-        content, thinking, calls = reply.content, reply.thinking if think else "", list(reply.tool_calls)
-        if kind == "tool_call_text":
-            content, calls = content + tool_call_text(calls), []
-        if kind in ("think_leak", "think_leak_unclosed"):
-            leaked = reply.thinking or "嗯，用户在问问题，我想一想怎么回答。"
-            content = f"<think>\n{leaked}\n</think>\n\n{content}" if kind == "think_leak" else f"<think>\n{leaked}{content}"
-            thinking = ""
+        content, thinking, calls = shaped_reply(reply, kind, think=think)
         wire_calls = [{"id": f"chatcmpl-tool-{uuid.uuid4().hex[:24]}", "type": "function",
                        "function": {"name": c["name"],
                                     "arguments": json.dumps(c.get("arguments", {}), ensure_ascii=False)}}

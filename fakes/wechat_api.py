@@ -30,13 +30,14 @@ from typing import Any, Iterable
 
 from aiohttp import web
 
-from core.clock import Clock, SystemClock
+from core.clock import Clock
+from fakes.api_base import TEXT_LIMIT_BYTES  # noqa: F401 (re-exported)
+from fakes.api_base import FakeApiBase, _Grant, check_text
 
 TOKEN_TTL_S = 7200
 ROLL_WINDOW_S = 300  # WeChat rolls the stable token in its last 5 minutes; old one lives 5 more
 FORCE_MIN_INTERVAL_S = 30
 FORCE_PER_DAY = 20
-TEXT_LIMIT_BYTES = 2048
 MSGTYPES = {"text", "image", "voice", "video", "music", "news", "mpnews", "mpnewsarticle", "msgmenu",
             "wxcard", "miniprogrampage"}
 ERRMSG = {
@@ -63,33 +64,24 @@ def _answer(errcode: int, errmsg: str | None = None, **extra: Any) -> web.Respon
 
 
 @dataclass
-class _Grant:
-    left: int
-    until: float
-
-
-@dataclass
 class _Injection:
     suffix: str
     openid: str | None
     items: deque[tuple[str, int]] = field(default_factory=deque)  # ("errcode"|"status", value)
 
 
-class FakeWeChatApi:
+class FakeWeChatApi(FakeApiBase):
     """``async with FakeWeChatApi(app_id=..., app_secret=...) as fake:`` then point the client at
     ``fake.url``. ``make_app()`` gives the aiohttp application for embedding (e.g. as a sub-app)."""
 
     def __init__(self, app_id: str = "wxfake0000000001", app_secret: str = "fake-secret", *,
                  clock: Clock | None = None, strict_window: bool = False,
                  ip_whitelist: Iterable[str] | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(clock=clock, host=host, port=port)
         self.app_id = app_id
         self.app_secret = app_secret
-        self.clock = clock or SystemClock()
         self.strict_window = strict_window
         self.ip_whitelist = set(ip_whitelist) if ip_whitelist is not None else None
-        self._host, self._port = host, port
-        self._runner: web.AppRunner | None = None
-        self.url = ""
         # token state: token -> valid-until timestamp (absent = never issued, past = expired)
         self._valid_until: dict[str, float] = {}
         self._family: dict[str, str] = {}  # token -> "stable" | "legacy" (the two are isolated)
@@ -100,14 +92,9 @@ class FakeWeChatApi:
         self.token_fetches = 0  # stable_token requests answered (any mode, any result)
         self.legacy_token_fetches = 0
         self.token_calls: list[dict[str, Any]] = []  # {"force_refresh", "time", "errcode"} per stable_token call
-        self._requests: defaultdict[str, int] = defaultdict(int)
         self._injections: list[_Injection] = []
         self._latency: dict[str, float] = {}
-        self._grants: dict[str, _Grant] = {}
-        self._deliveries: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
         self._typing: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
-        self._changed = asyncio.Condition()
-        self._subscribers: list[asyncio.Queue[dict[str, Any]]] = []
 
     # -- lifecycle ----------------------------------------------------------------------
     def make_app(self) -> web.Application:
@@ -117,27 +104,6 @@ class FakeWeChatApi:
         app.router.add_post("/cgi-bin/message/custom/send", self._custom_send)
         app.router.add_post("/cgi-bin/message/custom/typing", self._custom_typing)
         return app
-
-    async def start(self) -> str:
-        self._runner = web.AppRunner(self.make_app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://{self._host}:{port}"
-        return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeWeChatApi:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     # -- test / simulator controls -------------------------------------------------------
     def user_messaged(self, openid: str, at: float | None = None, *, kind: str = "message") -> None:
@@ -188,39 +154,13 @@ class FakeWeChatApi:
         """Every token (stable or legacy) handed out so far — e.g. to check logs never show one."""
         return list(self._valid_until)
 
-    def requests(self, path_suffix: str) -> int:
-        """How many requests reached a path ending in ``path_suffix`` (including failed ones)."""
-        return sum(n for path, n in self._requests.items() if path.endswith(path_suffix))
-
     def deliveries(self, openid: str) -> list[dict[str, Any]]:
         """Messages accepted for ``openid``: ``{"openid", "msgtype", "text", "payload", "time"}``."""
-        return list(self._deliveries.get(openid, []))
+        return super().deliveries(openid)
 
     def typing_events(self, openid: str) -> list[dict[str, Any]]:
         """Typing commands accepted for ``openid``: ``{"openid", "command", "time"}``."""
         return list(self._typing.get(openid, []))
-
-    async def wait_for_delivery(self, openid: str, n: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
-        """Wait until ``openid`` has at least ``n`` deliveries; raises ``TimeoutError`` otherwise."""
-        async with self._changed:
-            try:
-                await asyncio.wait_for(self._changed.wait_for(lambda: len(self._deliveries.get(openid, [])) >= n),
-                                       timeout)
-            except asyncio.TimeoutError:
-                got = len(self._deliveries.get(openid, []))
-                raise TimeoutError(f"{openid}: {got} deliveries after {timeout}s, wanted {n}") from None
-        return self.deliveries(openid)
-
-    def subscribe(self, maxsize: int = 0) -> asyncio.Queue[dict[str, Any]]:
-        """A queue that receives every accepted message and typing event as it happens
-        (``{"kind": "message" | "typing", ...}``). Call ``unsubscribe`` when done."""
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize)
-        self._subscribers.append(queue)
-        return queue
-
-    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
-        if queue in self._subscribers:
-            self._subscribers.remove(queue)
 
     # -- HTTP plumbing ---------------------------------------------------------------------
     @web.middleware
@@ -355,13 +295,9 @@ class FakeWeChatApi:
             return _answer(40003)
         if msgtype not in MSGTYPES or not isinstance(body.get(msgtype), dict):
             return _answer(40008)
-        text = None
-        if msgtype == "text":
-            text = body["text"].get("content")
-            if not isinstance(text, str) or not text:
-                return _answer(44004)
-            if len(text.encode("utf-8")) > TEXT_LIMIT_BYTES:
-                return _answer(45002)
+        text, err = check_text(body, msgtype)
+        if err:
+            return _answer(err)
         if err := self._spend_allowance(openid):
             return _answer(err)
         await self._record(self._deliveries, {"kind": "message", "openid": openid, "msgtype": msgtype,
@@ -393,13 +329,3 @@ class FakeWeChatApi:
         await self._record(self._typing, {"kind": "typing", "openid": openid, "command": command,
                                           "time": self.clock.timestamp()})
         return _answer(0)
-
-    async def _record(self, store: defaultdict[str, list[dict[str, Any]]], event: dict[str, Any]) -> None:
-        async with self._changed:
-            store[event["openid"]].append(event)
-            self._changed.notify_all()
-        for queue in list(self._subscribers):
-            try:
-                queue.put_nowait(event)
-            except asyncio.QueueFull:
-                pass  # a slow subscriber loses events rather than stalling the API

@@ -27,19 +27,19 @@ import base64
 import hashlib
 import json
 import secrets
-from collections import defaultdict, deque
-from dataclasses import dataclass
+from collections import deque
 from typing import Any, Iterable
 
 import aiohttp
 from aiohttp import web
 from wechatpy.enterprise.crypto import WeChatCrypto
 
-from core.clock import Clock, SystemClock
+from core.clock import Clock
+from fakes.api_base import TEXT_LIMIT_BYTES  # noqa: F401 (re-exported)
+from fakes.api_base import FakeApiBase, _Grant, check_text
 
 TOKEN_TTL_S = 7200
 CALLBACK_TOKEN_TTL_S = 600
-TEXT_LIMIT_BYTES = 2048
 ALLOWANCE = (5, 48 * 3600)
 HISTORY_S = 3 * 86400  # sync_msg returns the last 3 days
 DUPLICATE_MSGID = 95020  # the fake's code for a reused msgid (WeCom documents none)
@@ -69,26 +69,17 @@ def _answer(errcode: int, **extra: Any) -> web.Response:
     return web.json_response({"errcode": errcode, "errmsg": msg, **extra})
 
 
-@dataclass
-class _Grant:
-    left: int
-    until: float
-
-
-class FakeWecomApi:
+class FakeWecomApi(FakeApiBase):
     """``async with FakeWecomApi(corp_id=..., secret=..., open_kfid=...) as fake:``; point
     ``[wecom] api_base`` at ``fake.url``."""
 
     def __init__(self, corp_id: str = "wwfake0000000001", secret: str = "fake-kf-secret",
                  open_kfid: str = "wkFAKE000000000001", *, clock: Clock | None = None,
                  host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(clock=clock, host=host, port=port)
         self.corp_id = corp_id
         self.secret = secret
         self.open_kfid = open_kfid
-        self.clock = clock or SystemClock()
-        self._host, self._port = host, port
-        self._runner: web.AppRunner | None = None
-        self.url = ""
         self._token = ""
         self._token_until = 0.0
         self._callback_tokens: dict[str, float] = {}
@@ -96,14 +87,9 @@ class FakeWecomApi:
         self.token_fetches = 0
         self.untokened_syncs = 0
         self.sync_calls: list[dict[str, Any]] = []
-        self._requests: defaultdict[str, int] = defaultdict(int)
         self._injections: list[tuple[str, deque[tuple[str, int]]]] = []
         self._lost: list[list[Any]] = []  # [path suffix, answers left to lose]
-        self._grants: dict[str, _Grant] = {}
         self._used_msgids: set[str] = set()
-        self._deliveries: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
-        self._changed = asyncio.Condition()
-        self._subscribers: list[asyncio.Queue[dict[str, Any]]] = []
         self._n = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -113,25 +99,6 @@ class FakeWecomApi:
         app.router.add_post("/cgi-bin/kf/sync_msg", self._sync_msg)
         app.router.add_post("/cgi-bin/kf/send_msg", self._send_msg)
         return app
-
-    async def start(self) -> str:
-        self._runner = web.AppRunner(self.make_app(), access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self._host, self._port).start()
-        self.url = f"http://{self._host}:{self._runner.addresses[0][1]}"
-        return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> "FakeWecomApi":
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     # -- the message log ------------------------------------------------------------------------
     def _item(self, msgtype: str, origin: int, at: float | None, **body: Any) -> dict[str, Any]:
@@ -195,31 +162,13 @@ class FakeWecomApi:
     # -- inspection and fault injection -----------------------------------------------------------
     def deliveries(self, user: str) -> list[dict[str, Any]]:
         """Messages accepted for ``user``: ``{"user", "msgtype", "text", "msgid", "payload", "time"}``."""
-        return list(self._deliveries.get(user, []))
-
-    async def wait_for_delivery(self, user: str, n: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
-        async with self._changed:
-            try:
-                await asyncio.wait_for(self._changed.wait_for(lambda: len(self._deliveries.get(user, [])) >= n), timeout)
-            except asyncio.TimeoutError:
-                got = len(self._deliveries.get(user, []))
-                raise TimeoutError(f"{user}: {got} deliveries after {timeout}s, wanted {n}") from None
-        return self.deliveries(user)
+        return super().deliveries(user)
 
     def subscribe(self, maxsize: int = 0) -> asyncio.Queue[dict[str, Any]]:
         """A queue receiving every accepted message as it happens, in ``FakeWeChatApi``'s event
         shape (``{"kind": "message", "openid", "msgtype", "text", "payload", "time"}``), so the
         simulator shows WeCom deliveries like Official Account ones."""
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize)
-        self._subscribers.append(queue)
-        return queue
-
-    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
-        if queue in self._subscribers:
-            self._subscribers.remove(queue)
-
-    def requests(self, path_suffix: str) -> int:
-        return sum(n for path, n in self._requests.items() if path.endswith(path_suffix))
+        return super().subscribe(maxsize)
 
     def inject(self, path_suffix: str, errcodes: Iterable[int]) -> None:
         """The next calls to a path ending in ``path_suffix`` answer these errcodes, one per call."""
@@ -330,13 +279,9 @@ class FakeWecomApi:
             return _answer(95000)
         if not isinstance(user, str) or not user or msgtype not in MSGTYPES or not isinstance(body.get(msgtype), dict):
             return _answer(40008)
-        text = None
-        if msgtype == "text":
-            text = body["text"].get("content")
-            if not isinstance(text, str) or not text:
-                return _answer(44004)
-            if len(text.encode("utf-8")) > TEXT_LIMIT_BYTES:
-                return _answer(45002)
+        text, err = check_text(body, msgtype)
+        if err:
+            return _answer(err)
         msgid = body.get("msgid")
         if msgid is not None and msgid in self._used_msgids:
             return _answer(DUPLICATE_MSGID)
@@ -350,12 +295,5 @@ class FakeWecomApi:
         self._used_msgids.add(msgid)
         event = {"kind": "message", "user": user, "openid": user, "msgtype": msgtype, "text": text, "msgid": msgid,
                  "payload": body, "time": self.clock.timestamp()}
-        async with self._changed:
-            self._deliveries[user].append(event)
-            self._changed.notify_all()
-        for queue in list(self._subscribers):
-            try:
-                queue.put_nowait(event)
-            except asyncio.QueueFull:
-                pass  # a slow subscriber loses events rather than stalling the API
+        await self._record(self._deliveries, event)  # stored under "openid", which is the user
         return _answer(0, msgid=msgid)

@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from datetime import datetime
+from typing import Any, Callable
 
 from core.clock import SHOP_TZ
 
@@ -18,3 +20,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+async def eventually(predicate: Callable[[], Any], what: str, timeout: float = 15.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` (sync or async) until it returns something truthy; fail naming ``what``."""
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                value = predicate()
+                if asyncio.iscoroutine(value):
+                    value = await value
+                if value:
+                    return value
+                await asyncio.sleep(interval)
+    except TimeoutError:
+        raise AssertionError(f"gave up after {timeout:g}s waiting for {what}") from None

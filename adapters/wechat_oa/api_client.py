@@ -48,6 +48,39 @@ WHITELIST_HINT = ("WeChat answered 40164: this server's IP is not in the IP whit
 _ONCE_PER_PROCESS: set[str] = set()
 
 
+async def post_api_json(session: aiohttp.ClientSession, url: str, token: str, payload: dict[str, Any],
+                        timeout: aiohttp.ClientTimeout) -> tuple[int, Any]:
+    """POST ``payload`` as UTF-8 JSON (not ``\\u`` escapes) with ``access_token`` in the query string,
+    the way the WeChat and WeCom APIs want it: (HTTP status, the parsed answer or ``None`` when it
+    is not JSON). Network errors propagate; callers must log only their class name (their text
+    can contain the URL, i.e. the token)."""
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    async with session.post(
+        url, params={"access_token": token}, data=body,
+        headers={"Content-Type": "application/json; charset=utf-8"}, timeout=timeout,
+    ) as resp:
+        status = resp.status
+        raw = await resp.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, None
+
+
+def retry_delay(retry: int, backoff_s: float, max_backoff_s: float) -> float:
+    """Exponential backoff before retry number ``retry`` (1, 2, ...), capped at ``max_backoff_s``,
+    with a little jitter so processes don't retry in step."""
+    base = min(max_backoff_s, backoff_s * 2 ** (retry - 1))
+    return base * (1 + random.random() * 0.1)
+
+
+def count_delivery(result: SendResult) -> None:
+    """Count a send in ``DELIVERIES``; the errcode label is the platform's code, or the errmsg's
+    prefix ("network" / "http_5xx" / "redis" / ...) when there was none."""
+    label = str(result.errcode) if result.errcode or result.ok else result.errmsg.split(":")[0]
+    DELIVERIES.labels(status=result.status.value, errcode=label).inc()
+
+
 class _Retry(Exception):
     """Internal: this attempt failed in a way worth retrying (busy, network, 5xx)."""
 
@@ -112,9 +145,7 @@ class WeChatApiClient:
     async def send_raw(self, payload: dict[str, Any]) -> SendResult:
         """POST any 客服 message payload (``{touser, msgtype, <msgtype>: {...}}``) with the full policy."""
         result = await self._call("message/custom/send", payload, max_retries=self._max_retries)
-        # errcode label: WeChat's code, or "network" / "http_5xx" / "redis" when there was none
-        label = str(result.errcode) if result.errcode or result.ok else result.errmsg.split(":")[0]
-        DELIVERIES.labels(status=result.status.value, errcode=label).inc()
+        count_delivery(result)
         return result
 
     # -- policy ---------------------------------------------------------------------------------
@@ -196,23 +227,14 @@ class WeChatApiClient:
 
     async def _post(self, path: str, token: str, payload: dict[str, Any]) -> tuple[int, str]:
         """One request: (errcode, errmsg), or ``_Retry`` for transient trouble, ``_Fail`` for junk."""
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")  # UTF-8, not \\u escapes
         try:
-            async with self._session.post(
-                f"{self._base}/cgi-bin/{path}", params={"access_token": token}, data=body,
-                headers={"Content-Type": "application/json; charset=utf-8"}, timeout=self._timeout,
-            ) as resp:
-                status = resp.status
-                raw = await resp.read()
+            status, data = await post_api_json(self._session, f"{self._base}/cgi-bin/{path}", token, payload,
+                                               self._timeout)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             name = type(exc).__name__  # never str(exc): it can contain the URL, i.e. the token
             raise _Retry(SendResult(SendStatus.FAILED, 0, f"network: {name}"), name) from None
         if status >= 500:
             raise _Retry(SendResult(SendStatus.FAILED, 0, f"http_{status}: WeChat server error"), f"HTTP {status}")
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
         if status >= 400 or not isinstance(data, dict):
             raise _Fail(SendResult(SendStatus.FAILED, 0, f"http_{status}: not a WeChat answer (check wechat.api_base)"))
         errcode = int(data.get("errcode") or 0)
@@ -220,8 +242,7 @@ class WeChatApiClient:
         return errcode, errmsg
 
     def _delay(self, retry: int) -> float:
-        base = min(self._max_backoff_s, self._backoff_s * 2 ** (retry - 1))
-        return base * (1 + random.random() * 0.1)  # a little jitter so processes don't retry in step
+        return retry_delay(retry, self._backoff_s, self._max_backoff_s)
 
     def _hint_once(self, key: str, hint: str) -> None:
         if key not in self._once:

@@ -19,7 +19,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncContextManager, Awaitable, Callable
 
 import aiohttp
 import structlog
@@ -92,29 +92,42 @@ async def fetch_stable_token(
     url = f"{api_base.rstrip('/')}/cgi-bin/stable_token"
     body = {"grant_type": "client_credential", "appid": app_id, "secret": app_secret,
             "force_refresh": force_refresh}
+    return await read_token_answer(
+        session.post(url, json=body, timeout=aiohttp.ClientTimeout(total=timeout_s)), endpoint="stable_token",
+        error=WeChatApiError, hints=_TOKEN_HINTS, busy_hint="WeChat is having trouble; try again shortly",
+        http_hint="check wechat.api_base (it should be https://api.weixin.qq.com)")
+
+
+async def read_token_answer(
+    request: AsyncContextManager[aiohttp.ClientResponse], *, endpoint: str, error: type[WeChatApiError],
+    hints: dict[int, str], busy_hint: str, http_hint: str,
+) -> TokenInfo:
+    """Send a token ``request`` (a not yet entered ``session.get/post(...)``) and read its answer,
+    counting the outcome in ``TOKEN_FETCHES``; shared by the OA and WeCom token endpoints, which
+    answer alike. Network errors propagate; HTTP >= 400 raises ``error`` with ``busy_hint`` (5xx)
+    or ``http_hint`` (4xx), an ``errcode`` raises ``error`` with the hint from ``hints``."""
     try:
-        async with session.post(url, json=body, timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
-            status = resp.status
-            raw = await resp.read()
+        async with request as resp:
+            status, raw = resp.status, await resp.read()
     except (aiohttp.ClientError, asyncio.TimeoutError):
         TOKEN_FETCHES.labels(result="network").inc()
         raise
     if status >= 400:
         TOKEN_FETCHES.labels(result="http_error").inc()
-        hint = "WeChat is having trouble; try again shortly" if status >= 500 else \
-            "check wechat.api_base (it should be https://api.weixin.qq.com)"
-        raise WeChatApiError(-1, f"HTTP {status} from stable_token", hint, http_status=status)
+        raise error(-1, f"HTTP {status} from {endpoint}", busy_hint if status >= 500 else http_hint,
+                    http_status=status)
     try:
         data: Any = json.loads(raw)
     except ValueError:
         data = None
     if not isinstance(data, dict):
         TOKEN_FETCHES.labels(result="bad_answer").inc()
-        raise WeChatApiError(-1, "stable_token answer is not a JSON object")
+        raise error(-1, f"{endpoint} answer is not a JSON object")
     errcode = int(data.get("errcode") or 0)
     if errcode or not data.get("access_token"):
         TOKEN_FETCHES.labels(result="error").inc()
-        raise WeChatApiError(errcode or -1, str(data.get("errmsg") or "no access_token in the answer"))
+        code = errcode or -1
+        raise error(code, str(data.get("errmsg") or "no access_token in the answer"), hints.get(code, ""))
     TOKEN_FETCHES.labels(result="ok").inc()
     return TokenInfo(str(data["access_token"]), int(data.get("expires_in") or 7200))
 

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +31,7 @@ import aiohttp
 import structlog
 from redis.exceptions import RedisError
 
+from adapters.wechat_oa.api_client import count_delivery, post_api_json, retry_delay
 from adapters.wechat_oa.token import SharedTokenProvider, WeChatApiError, mask_token
 from adapters.wecom_kf.token import WecomApiError
 from core.channel import DELIVERY_ID, SendResult, SendStatus
@@ -133,8 +132,7 @@ class WecomKfClient:
                 result = SendResult(status, exc.errcode, exc.errmsg)
         except WecomUnavailable as exc:
             result = SendResult(SendStatus.FAILED, 0, f"network: {exc}")
-        label = str(result.errcode) if result.errcode or result.ok else result.errmsg.split(":")[0]
-        DELIVERIES.labels(status=result.status.value, errcode=label).inc()
+        count_delivery(result)
         return result
 
     # -- sync ---------------------------------------------------------------------------------
@@ -200,28 +198,18 @@ class WecomKfClient:
             raise WecomApiError(errcode, errmsg, HINTS.get(errcode, ""))
 
     async def _post(self, path: str, token: str, payload: dict[str, Any], state: dict[str, bool]) -> dict[str, Any]:
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         try:
-            async with self._session.post(
-                f"{self._base}/cgi-bin/{path}", params={"access_token": token}, data=body,
-                headers={"Content-Type": "application/json; charset=utf-8"}, timeout=self._timeout,
-            ) as resp:
-                status = resp.status
-                raw = await resp.read()
+            status, data = await post_api_json(self._session, f"{self._base}/cgi-bin/{path}", token, payload,
+                                               self._timeout)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             state["unanswered"] = True
             raise _Retry(f"network: {type(exc).__name__}") from None  # never str(exc): it holds the URL
         if status >= 500:
             state["unanswered"] = True
             raise _Retry(f"http_{status}")
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
         if status >= 400 or not isinstance(data, dict):
             raise WecomApiError(-1, f"HTTP {status}: not a WeCom answer", "check wecom.api_base", http_status=status)
         return data
 
     def _delay(self, retry: int) -> float:
-        base = min(self._max_backoff_s, self._backoff_s * 2 ** (retry - 1))
-        return base * (1 + random.random() * 0.1)
+        return retry_delay(retry, self._backoff_s, self._max_backoff_s)

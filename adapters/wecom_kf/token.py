@@ -11,16 +11,13 @@ The secret travels in the query string, so no URL and no aiohttp error text is e
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import json
 from typing import Any
 
 import aiohttp
 
-from adapters.wechat_oa.token import SharedTokenProvider, TokenInfo, WeChatApiError
+from adapters.wechat_oa.token import SharedTokenProvider, TokenInfo, WeChatApiError, read_token_answer
 from core.clock import Clock
-from core.metrics import TOKEN_FETCHES
 from core.storage import KeyBuilder
 
 # gettoken errcodes (WeCom's global code table) with what ops should do.
@@ -51,33 +48,11 @@ async def fetch_gettoken(session: aiohttp.ClientSession, *, api_base: str, corp_
     """One gettoken request. Network errors propagate (callers retry); an errcode raises
     ``WecomApiError`` with a hint."""
     url = f"{api_base.rstrip('/')}/cgi-bin/gettoken"
-    try:
-        async with session.get(url, params={"corpid": corp_id, "corpsecret": secret},
-                               timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
-            status, raw = resp.status, await resp.read()
-    except (aiohttp.ClientError, asyncio.TimeoutError):
-        TOKEN_FETCHES.labels(result="network").inc()
-        raise
-    if status >= 400:
-        TOKEN_FETCHES.labels(result="http_error").inc()
-        hint = "WeCom is having trouble; try again shortly" if status >= 500 else \
-            "check wecom.api_base (it should be https://qyapi.weixin.qq.com)"
-        raise WecomApiError(-1, f"HTTP {status} from gettoken", hint, http_status=status)
-    try:
-        data: Any = json.loads(raw)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        TOKEN_FETCHES.labels(result="bad_answer").inc()
-        raise WecomApiError(-1, "gettoken answer is not a JSON object")
-    errcode = int(data.get("errcode") or 0)
-    if errcode or not data.get("access_token"):
-        TOKEN_FETCHES.labels(result="error").inc()
-        code = errcode or -1
-        raise WecomApiError(code, str(data.get("errmsg") or "no access_token in the answer"),
-                            GETTOKEN_HINTS.get(code, ""))
-    TOKEN_FETCHES.labels(result="ok").inc()
-    return TokenInfo(str(data["access_token"]), int(data.get("expires_in") or 7200))
+    return await read_token_answer(
+        session.get(url, params={"corpid": corp_id, "corpsecret": secret},
+                    timeout=aiohttp.ClientTimeout(total=timeout_s)), endpoint="gettoken",
+        error=WecomApiError, hints=GETTOKEN_HINTS, busy_hint="WeCom is having trouble; try again shortly",
+        http_hint="check wecom.api_base (it should be https://qyapi.weixin.qq.com)")
 
 
 class WecomTokenProvider(SharedTokenProvider):

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import structlog
 from aiohttp import web
 
-from adapters.wechat_oa.xml_safety import UnsafeXml, XmlRejected, parse_xml
+from adapters.callback_input import REJECT_BODIES, Reject, parse_callback_xml, read_body
 from adapters.wecom_kf.crypto import CorpIdMismatch, DecryptFailed, KfCrypto, SignatureMismatch
 from core.clock import Clock
 from core.metrics import ACK_SECONDS, WEBHOOK_REQUESTS
@@ -31,19 +31,10 @@ log = structlog.get_logger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024  # callbacks are < 1 KiB
 KF_EVENT = "kf_msg_or_event"
-_BODIES = {400: "bad request", 403: "forbidden", 413: "payload too large", 503: "service unavailable"}
 
 
 class Notifiable(Protocol):
     async def notify(self, token: str) -> None: ...
-
-
-class _Reject(Exception):
-    def __init__(self, status: int, result: str, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.result = result
-        self.reason = reason
 
 
 class WecomWebhook:
@@ -59,19 +50,19 @@ class WecomWebhook:
     def _finish(self, started: float, status: int, result: str, body: str | None = None) -> web.Response:
         WEBHOOK_REQUESTS.labels(status=str(status)).inc()
         ACK_SECONDS.labels(result=f"wecom_{result}").observe(time.perf_counter() - started)
-        return web.Response(status=status, text=_BODIES.get(status, "") if body is None else body,
+        return web.Response(status=status, text=REJECT_BODIES.get(status, "") if body is None else body,
                             content_type="text/plain")
 
     def _query(self, request: web.Request, *names: str) -> list[str]:
         values = [request.query.get(n, "") for n in names]
         if not all(values):
-            raise _Reject(400, "bad_request", f"callback without {'/'.join(names)}")
+            raise Reject(400, "bad_request", f"callback without {'/'.join(names)}")
         timestamp = values[names.index("timestamp")]
         if not timestamp.isdigit():
-            raise _Reject(400, "bad_request", "timestamp is not a number")
+            raise Reject(400, "bad_request", "timestamp is not a number")
         skew = self.cfg.max_clock_skew_s
         if skew and abs(self.clock.timestamp() - int(timestamp)) > skew:
-            raise _Reject(403, "stale", f"timestamp outside wecom.max_clock_skew_s={skew} (replay, or a wrong clock?)")
+            raise Reject(403, "stale", f"timestamp outside wecom.max_clock_skew_s={skew} (replay, or a wrong clock?)")
         return values
 
     # -- GET: URL verification ----------------------------------------------------------------
@@ -83,13 +74,13 @@ class WecomWebhook:
             try:
                 plain = self.crypto.verify_url(msg_signature=signature, timestamp=timestamp, nonce=nonce, echostr=echostr)
             except SignatureMismatch:
-                raise _Reject(403, "bad_signature", "URL verification signature mismatch (wecom.token differs "
+                raise Reject(403, "bad_signature", "URL verification signature mismatch (wecom.token differs "
                                                     "from the admin console?)") from None
             except DecryptFailed as exc:
-                raise _Reject(400, "undecryptable", f"cannot decrypt echostr ({exc}): wrong wecom.encoding_aes_key?") from None
+                raise Reject(400, "undecryptable", f"cannot decrypt echostr ({exc}): wrong wecom.encoding_aes_key?") from None
             except CorpIdMismatch:
-                raise _Reject(403, "wrong_corp_id", "echostr is for another corp id (check wecom.corp_id)") from None
-        except _Reject as rej:
+                raise Reject(403, "wrong_corp_id", "echostr is for another corp id (check wecom.corp_id)") from None
+        except Reject as rej:
             log.warning("wecom.verify_rejected", status=rej.status, reason=rej.reason, remote=request.remote)
             return self._finish(started, rej.status, rej.result)
         log.info("wecom.url_verified")
@@ -100,7 +91,7 @@ class WecomWebhook:
         started = time.perf_counter()
         try:
             fields = await self._accept(request)
-        except _Reject as rej:
+        except Reject as rej:
             log.warning("wecom.callback_rejected", status=rej.status, reason=rej.reason, remote=request.remote)
             return self._finish(started, rej.status, rej.result)
         except Exception as exc:  # noqa: BLE001 - a bug must not become a 500 page
@@ -125,38 +116,18 @@ class WecomWebhook:
 
     async def _accept(self, request: web.Request) -> dict[str, Any]:
         signature, timestamp, nonce = self._query(request, "msg_signature", "timestamp", "nonce")
-        body = await self._read_body(request)
-        outer = self._parse(body, "body")
+        body = await read_body(request, self.max_body)
+        outer = parse_callback_xml(body, "body")
         encrypt = outer.get("Encrypt")
         if not isinstance(encrypt, str) or not encrypt.strip():
-            raise _Reject(400, "bad_request", "callback without <Encrypt>")
+            raise Reject(400, "bad_request", "callback without <Encrypt>")
         try:
             inner = self.crypto.decrypt(msg_signature=signature, timestamp=timestamp, nonce=nonce, encrypt=encrypt.strip())
         except SignatureMismatch:
-            raise _Reject(403, "bad_signature", "msg_signature mismatch (wecom.token differs from the admin console?)") from None
+            raise Reject(403, "bad_signature", "msg_signature mismatch (wecom.token differs from the admin console?)") from None
         except DecryptFailed as exc:
-            raise _Reject(400, "undecryptable", f"cannot decrypt <Encrypt> ({exc}): wrong wecom.encoding_aes_key?") from None
+            raise Reject(400, "undecryptable", f"cannot decrypt <Encrypt> ({exc}): wrong wecom.encoding_aes_key?") from None
         except CorpIdMismatch:
-            raise _Reject(403, "wrong_corp_id", "callback for another corp id (check wecom.corp_id)") from None
-        return self._parse(inner, "decrypted callback")
+            raise Reject(403, "wrong_corp_id", "callback for another corp id (check wecom.corp_id)") from None
+        return parse_callback_xml(inner, "decrypted callback")
 
-    async def _read_body(self, request: web.Request) -> bytes:
-        if request.content_length is not None and request.content_length > self.max_body:
-            raise _Reject(413, "too_large", f"Content-Length {request.content_length} > {self.max_body}")
-        chunks: list[bytes] = []
-        size = 0
-        while chunk := await request.content.read(16384):
-            size += len(chunk)
-            if size > self.max_body:
-                raise _Reject(413, "too_large", f"body larger than {self.max_body} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    @staticmethod
-    def _parse(body: bytes | str, what: str) -> dict[str, Any]:
-        try:
-            return parse_xml(body)
-        except UnsafeXml as exc:
-            raise _Reject(400, "unsafe_xml", f"{what}: {exc} (XXE / entity expansion attempt?)") from None
-        except XmlRejected as exc:
-            raise _Reject(400, "bad_request", f"{what}: {exc}") from None

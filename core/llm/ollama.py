@@ -23,10 +23,10 @@ import httpx
 import ollama
 import structlog
 
+from core.llm.backend_base import ChatBackendBase, count_tokens, sampling
 from core.llm.base import (
     ChatChunk,
     ChatMessage,
-    ChatResponse,
     LLMBadRequest,
     LLMError,
     LLMServerError,
@@ -34,10 +34,9 @@ from core.llm.base import (
     LLMUnavailable,
     ModelNotFound,
     ToolCall,
-    collect,
 )
 from core.llm.qwen import QwenStreamFixer
-from core.metrics import LLM_ERRORS, LLM_SECONDS, LLM_TOKENS
+from core.metrics import LLM_ERRORS, LLM_SECONDS
 
 log = structlog.get_logger(__name__)
 WARM_UP_TIMEOUT_S = 600.0
@@ -67,7 +66,7 @@ def _stats(part: Any) -> dict[str, Any]:
     }
 
 
-class OllamaChat:
+class OllamaChat(ChatBackendBase):
     """LLMBackend for Ollama. Owns its HTTP client; call ``aclose()`` when done."""
 
     def __init__(self, cfg: Any) -> None:
@@ -102,12 +101,7 @@ class OllamaChat:
         raise exc
 
     def _options(self, think: bool) -> dict[str, Any]:
-        c = self.cfg
-        if think:
-            sampling = {"temperature": c.think_temperature, "top_p": c.think_top_p, "top_k": c.think_top_k}
-        else:
-            sampling = {"temperature": c.temperature, "top_p": c.top_p, "top_k": c.top_k}
-        return {"num_ctx": c.num_ctx, **sampling}
+        return {"num_ctx": self.cfg.num_ctx, **sampling(self.cfg, think)}
 
     # -- chat -------------------------------------------------------------------------------
     async def chat_stream(
@@ -143,9 +137,7 @@ class OllamaChat:
                         return
                     t0 = time.perf_counter()
         except Exception as exc:  # cancellation and generator close are BaseException: not caught
-            err = self._map_error(exc)
-            LLM_ERRORS.labels(err.kind).inc()
-            log.warning("llm.error", kind=err.kind, error=str(err), model=self.model)
+            err = self._stream_error(exc, log)
             if err is exc:
                 raise
             raise err from exc
@@ -166,18 +158,11 @@ class OllamaChat:
             fixed.tool_calls += tail.tool_calls
             fixed.malformed_tool_calls += tail.malformed_tool_calls
             stats = _stats(part)
-            LLM_TOKENS.labels("prompt").inc(part.prompt_eval_count or 0)
-            LLM_TOKENS.labels("completion").inc(part.eval_count or 0)
+            count_tokens(part.prompt_eval_count, part.eval_count)
         if fixed.malformed_tool_calls:
             log.warning("llm.malformed_tool_call_text", count=fixed.malformed_tool_calls)
         return ChatChunk(content=fixed.content, thinking=(msg.thinking or "") + fixed.thinking,
                          tool_calls=calls + fixed.tool_calls, done=bool(part.done), stats=stats)
-
-    async def chat(
-        self, messages: list[ChatMessage], *, tools: list[dict[str, Any]] | None = None, think: bool = False
-    ) -> ChatResponse:
-        async with aclosing(self.chat_stream(messages, tools=tools, think=think)) as stream:
-            return await collect(stream)
 
     # -- model management -------------------------------------------------------------------
     async def warm_up(self) -> None:

@@ -27,17 +27,16 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import aclosing
 from typing import Any, AsyncIterator
 from urllib.parse import urlsplit
 
 import openai
 import structlog
 
+from core.llm.backend_base import ChatBackendBase, count_tokens, sampling
 from core.llm.base import (
     ChatChunk,
     ChatMessage,
-    ChatResponse,
     LLMBadRequest,
     LLMError,
     LLMServerError,
@@ -45,10 +44,9 @@ from core.llm.base import (
     LLMUnavailable,
     ModelNotFound,
     ToolCall,
-    collect,
 )
 from core.llm.qwen import QwenStreamFixer
-from core.metrics import LLM_ERRORS, LLM_SECONDS, LLM_TOKENS
+from core.metrics import LLM_ERRORS, LLM_SECONDS
 
 log = structlog.get_logger(__name__)
 
@@ -146,7 +144,7 @@ class _CallBuffer:
         return calls, bad
 
 
-class OpenAIChat:
+class OpenAIChat(ChatBackendBase):
     """LLMBackend for OpenAI-compatible servers. Owns its HTTP client; call ``aclose()`` when done."""
 
     def __init__(self, cfg: Any) -> None:
@@ -186,10 +184,9 @@ class OpenAIChat:
         raise exc
 
     def _sampling(self, think: bool) -> tuple[dict[str, Any], int]:
-        c = self.cfg
-        if think:
-            return {"temperature": c.think_temperature, "top_p": c.think_top_p}, c.think_top_k
-        return {"temperature": c.temperature, "top_p": c.top_p}, c.top_k
+        """Sampling as OpenAI parameters, and ``top_k`` apart (it travels in ``extra_body``)."""
+        params = sampling(self.cfg, think)
+        return params, params.pop("top_k")
 
     # -- chat -------------------------------------------------------------------------------
     async def chat_stream(
@@ -238,27 +235,18 @@ class OpenAIChat:
             stats = {"done_reason": finish, "prompt_tokens": getattr(usage, "prompt_tokens", None),
                      "completion_tokens": getattr(usage, "completion_tokens", None),
                      "total_s": time.perf_counter() - started}
-            LLM_TOKENS.labels("prompt").inc(stats["prompt_tokens"] or 0)
-            LLM_TOKENS.labels("completion").inc(stats["completion_tokens"] or 0)
+            count_tokens(stats["prompt_tokens"], stats["completion_tokens"])
             yield ChatChunk(content=tail.content, thinking=tail.thinking, tool_calls=tail.tool_calls + whole,
                             done=True, stats=stats)
         except BaseException as exc:  # noqa: BLE001 - mapped or re-raised
             if isinstance(exc, (GeneratorExit, KeyboardInterrupt, SystemExit)) or not isinstance(exc, Exception):
                 raise
-            err = self._map_error(exc)
-            LLM_ERRORS.labels(err.kind).inc()
-            log.warning("llm.error", kind=err.kind, error=str(err), model=self.model)
+            err = self._stream_error(exc, log)
             if err is exc:
                 raise
             raise err from exc
         finally:
             LLM_SECONDS.labels(label).observe(time.perf_counter() - started)
-
-    async def chat(
-        self, messages: list[ChatMessage], *, tools: list[dict[str, Any]] | None = None, think: bool = False
-    ) -> ChatResponse:
-        async with aclosing(self.chat_stream(messages, tools=tools, think=think)) as stream:
-            return await collect(stream)
 
     # -- model management -------------------------------------------------------------------
     async def warm_up(self) -> None:

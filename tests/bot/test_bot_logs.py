@@ -16,17 +16,7 @@ from bot.app import create_app
 from bot.wiring import LoggingHandler
 from bot.config import LogConfig
 from bot.logs import bind_turn, config_secrets, configure_logging
-
-
-@pytest.fixture
-def log_stream():
-    """Configure logging into a buffer for the test; restore structlog's defaults afterwards."""
-    buf = io.StringIO()
-    yield buf
-    structlog.reset_defaults()
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if h.get_name() == "kefu"]:
-        root.removeHandler(handler)
+from tests.log_capture import log_stream  # noqa: F401 - fixture
 
 
 def _lines(buf: io.StringIO) -> list[dict]:

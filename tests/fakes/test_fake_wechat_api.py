@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
 import pytest
 
 from fakes.wechat_api import FakeWeChatApi
+from tests.fixtures_wechat import session as http  # noqa: F401 (fixture)
+from tests.fixtures_wechat import wechat_fake_fixture
 
 APP_ID, SECRET = "wxfaketest000001", "fake-test-secret"
 
 
-@pytest.fixture
-async def fake(fixed_clock):
-    async with FakeWeChatApi(app_id=APP_ID, app_secret=SECRET, clock=fixed_clock) as f:
-        yield f
-
-
-@pytest.fixture
-async def http():
-    async with aiohttp.ClientSession() as s:
-        yield s
+fake = wechat_fake_fixture(APP_ID, SECRET)
 
 
 async def stable(http, fake, *, force=False, appid=APP_ID, secret=SECRET) -> dict:

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import os
 import signal
-import sys
 import uuid
 from pathlib import Path
 from typing import Any, Callable
@@ -23,14 +20,14 @@ import aiohttp
 import pytest
 
 from bot import config
-from bot.config import PROJECT_ROOT
 from core.clock import OffsetClock
 from core.storage import KeyBuilder, open_redis
 from fakes.ollama import FakeOllama
 from fakes.wechat_api import FakeWeChatApi
 from tests.adapters.wechat_oa.wechat_push import ACCOUNT, AES_KEY, APP_ID, TOKEN, Pusher
 from tests.bot.bot_push import to_toml
-from tests.support import DEMO_NOW
+from tests.kefu_process import STARTUP_S, KefuProcess, processes, wait_healthy  # noqa: F401 (re-exported; a fixture)
+from tests.support import DEMO_NOW, eventually  # noqa: F401 (eventually: re-exported)
 from tests.support import free_port
 
 APP_SECRET = "faults-app-secret-7d41c0a9"
@@ -38,7 +35,6 @@ OWNER = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"  # 刘洋, owner of ORDER
 STRANGER = "oWAFR7_U42fJAHS5lDtgJJgU5pdh"  # 林晓雯
 ORDER = "2026110130007784"
 FAQ_QUESTION = "运费多少钱？"  # answered by the FAQ fast path (no LLM): "...满199..."
-STARTUP_S = 40.0
 
 # What a shopper must never see, whatever went wrong behind the scenes.
 RAW_ERROR_MARKERS = ("error", "Error", "HTTP", "http", "Traceback", "ollama", "Ollama", "{", "}", "errcode",
@@ -52,21 +48,6 @@ def assert_polite(text: str) -> None:
 
 
 # -- polling ---------------------------------------------------------------------------------
-async def eventually(predicate: Callable[[], Any], what: str, timeout: float = 15.0, interval: float = 0.05) -> Any:
-    """Poll ``predicate`` (sync or async) until it returns something truthy; fail naming ``what``."""
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                value = predicate()
-                if asyncio.iscoroutine(value):
-                    value = await value
-                if value:
-                    return value
-                await asyncio.sleep(interval)
-    except TimeoutError:
-        raise AssertionError(f"gave up after {timeout:g}s waiting for {what}") from None
-
-
 async def settle(seconds: float) -> None:
     """Give the system time to do something it must NOT do (a duplicate send); not a timing assert."""
     await asyncio.sleep(seconds)
@@ -166,103 +147,6 @@ async def pending_entries(redis: Any, keys: KeyBuilder, group: str = "workers") 
 
 async def deferred_count(redis: Any, keys: KeyBuilder) -> int:
     return sum([await redis.zcard(keys.queue(s, "deferred")) for s in range(keys.queue_shards)])
-
-
-# -- `kefu serve` as a real process ---------------------------------------------------------------------
-class KefuProcess:
-    """One ``python -m bot serve`` process; stdout/stderr are collected by owned reader tasks."""
-
-    def __init__(self, proc: asyncio.subprocess.Process, role: str) -> None:
-        self.proc = proc
-        self.role = role
-        self.stdout: list[str] = []
-        self.stderr: list[str] = []
-        self._terminated = False
-        self._readers = [asyncio.create_task(self._read(proc.stdout, self.stdout)),
-                         asyncio.create_task(self._read(proc.stderr, self.stderr))]
-
-    @classmethod
-    async def start(cls, config_path: str, role: str) -> "KefuProcess":
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "serve", "--config", config_path, "--role", role,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=PROJECT_ROOT, env=env)
-        return cls(proc, role)
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    @staticmethod
-    async def _read(stream: asyncio.StreamReader, sink: list[str]) -> None:
-        while line := await stream.readline():
-            sink.append(line.decode("utf-8", "replace").rstrip("\n"))
-
-    def events(self, name: str | None = None) -> list[dict[str, Any]]:
-        out = []
-        for line in list(self.stderr):
-            with contextlib.suppress(ValueError):
-                event = json.loads(line)
-                if isinstance(event, dict) and (name is None or event.get("event") == name):
-                    out.append(event)
-        return out
-
-    def log_text(self) -> str:
-        return "\n".join(self.stderr)
-
-    async def wait_for_event(self, name: str, timeout: float = STARTUP_S, **match: Any) -> dict[str, Any]:
-        def found() -> dict[str, Any] | None:
-            if self.proc.returncode is not None and not self.events(name):
-                raise AssertionError(f"kefu {self.role} exited ({self.proc.returncode}) waiting for {name}:\n"
-                                     + self.log_text()[-4000:])
-            return next((e for e in self.events(name) if all(e.get(k) == v for k, v in match.items())), None)
-
-        return await eventually(found, f"{self.role} to log {name}", timeout=timeout)
-
-    def sigterm(self) -> None:
-        """Send SIGTERM once (a second one during the grace period would stop the process hard)."""
-        if self.proc.returncode is None and not self._terminated:
-            self._terminated = True
-            self.proc.send_signal(signal.SIGTERM)
-
-    async def terminate(self, timeout: float = STARTUP_S) -> int:
-        """SIGTERM (unless sent already) and wait for the exit code (readers drained)."""
-        self.sigterm()
-        async with asyncio.timeout(timeout):
-            code = await self.proc.wait()
-        await asyncio.gather(*self._readers)
-        return code
-
-    async def kill(self) -> None:
-        """SIGKILL (kill -9): no clean-up of any kind runs in the process."""
-        if self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
-        for task in self._readers:
-            task.cancel()
-        await asyncio.gather(*self._readers, return_exceptions=True)
-
-
-@pytest.fixture
-async def processes():
-    """Processes started by a test; whatever is still running at the end is killed."""
-    started: list[KefuProcess] = []
-    yield started
-    for p in started:
-        await p.kill()
-
-
-async def wait_healthy(base: str, proc: KefuProcess | None = None, timeout: float = STARTUP_S) -> None:
-    async with aiohttp.ClientSession() as session:
-        async def healthy() -> bool:
-            if proc is not None and proc.proc.returncode is not None:
-                raise AssertionError("kefu exited during start-up:\n" + proc.log_text()[-4000:])
-            with contextlib.suppress(aiohttp.ClientError):
-                async with session.get(base + "/healthz") as resp:
-                    return resp.status == 200
-            return False
-
-        await eventually(healthy, f"{base} to answer /healthz", timeout=timeout, interval=0.1)
 
 
 # -- a private Redis that the test may stop and start ------------------------------------------------------

@@ -10,17 +10,13 @@ person. Then the captured output must not contain any of it, nor a secret or an 
 
 from __future__ import annotations
 
-import io
 import json
-import logging
-
-import pytest
-import structlog
 
 from bot.config import LogConfig
 from bot.logs import config_secrets, configure_logging
 from fakes import ollama as fo
 from tests.adapters.wechat_oa.wechat_push import AES_KEY, TOKEN, pusher, start_web  # noqa: F401 - fixtures
+from tests.log_capture import log_stream  # noqa: F401 - fixture
 from tests.faults.faults_testkit import (  # noqa: F401 - fixtures
     APP_SECRET, ORDER, OWNER, eventually, kefu_cfg, moving_clock, ollama, raw_cfg, send_text, texts, wechat_api,
 )
@@ -33,16 +29,6 @@ SECOND_ORDER = "2026111272425703"  # OWNER's order shipped to 次仁卓玛
 # What the shop's own records hold about the recipients of the orders looked up.
 RECIPIENT_PHONES = ("13800001006", "13800001099")
 RECIPIENT_STREETS = ("天府大道北段1700号9栋2单元1805", "北京中路46号雪域小区3栋2单元401")
-
-
-@pytest.fixture
-def log_stream():
-    buf = io.StringIO()
-    yield buf
-    structlog.reset_defaults()
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if h.get_name() == "kefu"]:
-        root.removeHandler(handler)
 
 
 def _model(body: dict) -> fo.Reply:

@@ -8,8 +8,6 @@ it) and hand the shopper back to the bot. Skips only when /usr/bin/chromium is a
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import aiohttp
@@ -21,18 +19,14 @@ from core.handoff import REPLY_RELEASED
 from fakes.ollama import FakeOllama
 from fakes.ollama_demo import demo_rule
 from tests.adapters.wechat_oa.wechat_push import Pusher, pusher  # noqa: F401 - fixture
+from tests.browser import chromium_page, update_docs_screenshot
 from tests.support import free_port
 
 from admin_kit import PASSWORD, admin_cfg, make_cfg, wechat_api  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[3] / "docs" / "img" / "console.png"  # KEFU_TEST_UPDATE_SCREENSHOT=1 renews it
-TIMEOUT_MS = 30_000
-
 OWNER = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"  # 刘洋, owner of ORDER
 WAITING = "oWAFR7_U42fJAHS5lDtgJJgU5pdh"  # asks for a person
 UNREACHABLE = "oUnreachable00000000000000001"  # the 48 h window is closed for this one
@@ -65,24 +59,9 @@ async def kefu(admin_cfg, fixed_clock, ollama):
 
 @pytest.fixture
 async def page():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium not installed at /usr/bin/chromium (apt-get install -y chromium; .ci/run does it)")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            ctx = await browser.new_context(viewport={"width": 1280, "height": 1100}, device_scale_factor=1)
-            pg = await ctx.new_page()
-            errors: list[str] = []
-            pg.on("pageerror", lambda exc: errors.append(str(exc)))
-            pg.on("requestfailed", lambda req: errors.append(f"request failed: {req.url}"))
-            pg.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-            pg.set_default_timeout(TIMEOUT_MS)
-            yield pg
-            assert errors == [], errors  # no script errors, no CSP violations, no external requests
-        finally:
-            await browser.close()
+    async with chromium_page(1280, 1100, console_errors=True) as (pg, errors):
+        yield pg
+        assert errors == [], errors  # no script errors, no CSP violations, no external requests
 
 
 class Shoppers:
@@ -159,9 +138,7 @@ async def test_console_in_a_browser(kefu, page, pusher, wechat_api, fixed_clock,
     assert int(await page.get_attribute("#chart-llm", "data-points")) > 0
     assert "45015" in await page.inner_text("#legend-deliveries")
     await page.screenshot(path=str(tmp_path / "console-overview.png"))
-    if not DOCS_SCREENSHOT.exists() or os.environ.get("KEFU_TEST_UPDATE_SCREENSHOT") == "1":
-        DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(tmp_path / "console-overview.png", DOCS_SCREENSHOT)
+    update_docs_screenshot(tmp_path / "console-overview.png", DOCS_SCREENSHOT)
 
     # conversations: find the order, see each turn and what happened in it
     await page.click("nav a[data-page=conversations]")

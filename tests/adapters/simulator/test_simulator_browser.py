@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import aiohttp
@@ -12,35 +10,18 @@ import pytest
 
 from adapters.wechat_oa.api_client import build_wechat_channel
 from bot.app import SERVICES
+from tests.browser import chromium_page, update_docs_screenshot
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[3] / "docs" / "img" / "simulator.png"  # KEFU_TEST_UPDATE_SCREENSHOT=1 renews it
-TIMEOUT_MS = 30_000
 
 
 @pytest.fixture
 async def page():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium not installed at /usr/bin/chromium (apt-get install -y chromium; .ci/run does it)")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            ctx = await browser.new_context(viewport={"width": 480, "height": 760}, device_scale_factor=1)
-            pg = await ctx.new_page()
-            errors: list[str] = []
-            pg.on("pageerror", lambda exc: errors.append(str(exc)))
-            pg.on("requestfailed", lambda req: errors.append(f"request failed: {req.url}"))
-            pg.set_default_timeout(TIMEOUT_MS)
-            yield pg
-            assert errors == [], errors  # no script errors, no failed (e.g. external) requests
-        finally:
-            await browser.close()
+    async with chromium_page(480, 760) as (pg, errors):
+        yield pg
+        assert errors == [], errors  # no script errors, no failed (e.g. external) requests
 
 
 async def open_chat(page, sim, customer: str) -> None:
@@ -105,6 +86,4 @@ async def test_real_dialogue_answers_in_the_page(start_sim, page, tmp_path):
     await page.locator(".row.bot .bubble", has_text="签收").first.wait_for()
     shot = tmp_path / "simulator.png"
     await page.screenshot(path=str(shot))
-    if not DOCS_SCREENSHOT.exists() or os.environ.get("KEFU_TEST_UPDATE_SCREENSHOT") == "1":
-        DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)  # the README's picture
-        shutil.copyfile(shot, DOCS_SCREENSHOT)
+    update_docs_screenshot(shot, DOCS_SCREENSHOT)  # the README's picture

@@ -4,44 +4,32 @@ from __future__ import annotations
 
 import logging
 
-import aiohttp
 import pytest
 from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
-from adapters.wechat_oa.api_client import WeChatApiClient, build_wechat_channel, check_wechat_api
-from adapters.wechat_oa.token import StableTokenProvider
+from adapters.wechat_oa.api_client import build_wechat_channel, check_wechat_api
 from bot import config
+from tests.fixtures_wechat import session, wechat_client, wechat_fake_fixture  # noqa: F401 (fixtures)
 from tests.support import free_port
 from core.channel import SendStatus
-from fakes.wechat_api import FakeWeChatApi
 
 APP_ID, SECRET = "wxclienttest0001", "client-test-secret-value"
 USER = "oUSER_client_test_0001"
 RETRIES = 3
 
 
-@pytest.fixture
-async def fake(fixed_clock):
-    async with FakeWeChatApi(app_id=APP_ID, app_secret=SECRET, clock=fixed_clock) as f:
-        yield f
-
-
-@pytest.fixture
-async def session():
-    async with aiohttp.ClientSession() as s:
-        yield s
+fake = wechat_fake_fixture(APP_ID, SECRET)
 
 
 @pytest.fixture
 def make_client(session, redis_client, keys, fixed_clock, fake):
     def make(*, api_base=None, token_base=None, secret=SECRET, log_once=None, **kw):
-        tokens = StableTokenProvider(session, redis_client, keys, api_base=token_base or fake.url, app_id=APP_ID,
-                                     app_secret=secret, clock=fixed_clock)
         kw.setdefault("max_retries", RETRIES)
         kw.setdefault("backoff_s", 0.001)
-        return WeChatApiClient(session, tokens, api_base=api_base or fake.url, clock=fixed_clock,
-                               log_once=set() if log_once is None else log_once, **kw)
+        return wechat_client(session, redis_client, keys, fixed_clock, api_base=api_base or fake.url,
+                             token_base=token_base or fake.url, app_id=APP_ID, secret=secret,
+                             log_once=set() if log_once is None else log_once, **kw)
     return make
 
 

@@ -10,6 +10,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from adapters.wechat_oa.token import StableTokenProvider, WeChatApiError
+from tests.fixtures_wechat import session, wechat_fake_fixture  # noqa: F401 (fixtures)
 from tests.support import free_port
 from core.storage import open_redis
 from fakes.wechat_api import FakeWeChatApi
@@ -17,16 +18,7 @@ from fakes.wechat_api import FakeWeChatApi
 APP_ID, SECRET = "wxtokentest00001", "token-test-secret-value"
 
 
-@pytest.fixture
-async def fake(fixed_clock):
-    async with FakeWeChatApi(app_id=APP_ID, app_secret=SECRET, clock=fixed_clock) as f:
-        yield f
-
-
-@pytest.fixture
-async def session():
-    async with aiohttp.ClientSession() as s:
-        yield s
+fake = wechat_fake_fixture(APP_ID, SECRET)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
 import pytest
 
 from adapters.wecom_kf.api_client import WecomKfClient, WecomUnavailable, msgid_for
@@ -13,31 +12,22 @@ from adapters.wecom_kf.setup import build_wecom_channel
 from adapters.wecom_kf.token import WecomApiError, WecomTokenProvider, fetch_gettoken
 from bot.config import WecomConfig
 from core.channel import DELIVERY_ID, SendStatus
-from fakes.wecom_api import DUPLICATE_MSGID, FakeWecomApi
+from fakes.wecom_api import DUPLICATE_MSGID
+from tests.fixtures_wechat import session, wecom_client, wecom_fake_fixture  # noqa: F401 (fixtures)
 
 CORP, SECRET, KFID = "wwclienttest00001", "kf-client-test-secret", "wkCLIENT0000000001"
 USER = "wmCLIENT_user_0001"
 
 
-@pytest.fixture
-async def fake(fixed_clock):
-    async with FakeWecomApi(corp_id=CORP, secret=SECRET, open_kfid=KFID, clock=fixed_clock) as f:
-        yield f
-
-
-@pytest.fixture
-async def session():
-    async with aiohttp.ClientSession() as s:
-        yield s
+fake = wecom_fake_fixture(CORP, SECRET, KFID)
 
 
 @pytest.fixture
 def make_client(session, redis_client, keys, fixed_clock, fake):
     def make(*, secret=SECRET, kfid=KFID, **kw):
-        tokens = WecomTokenProvider(session, redis_client, keys, api_base=fake.url, corp_id=CORP, secret=secret,
-                                    clock=fixed_clock)
         kw.setdefault("backoff_s", 0.001)
-        return WecomKfClient(session, tokens, api_base=fake.url, open_kfid=kfid, **kw)
+        return wecom_client(session, redis_client, keys, fixed_clock, api_base=fake.url, corp_id=CORP, secret=secret,
+                            open_kfid=kfid, **kw)
     return make
 
 

@@ -16,6 +16,7 @@ from fakes.ollama import FakeOllama
 from fakes.ollama_demo import demo_rule
 from fakes.openai_server import FakeOpenAI
 from fakes.wecom_api import FakeWecomApi
+from tests.fixtures_wechat import wecom_fake_fixture
 
 ORDER = "2026110130007784"
 OWNER = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"  # the demo shop keys customers by user id; 刘洋 owns ORDER
@@ -30,10 +31,7 @@ async def llm(request):
         yield {"backend": request.param, "base_url": fake.url, "model": model, "timeout_s": 10.0}
 
 
-@pytest.fixture
-async def wecom(fixed_clock):
-    async with FakeWecomApi(corp_id=CORP, secret=SECRET, open_kfid=KFID, clock=fixed_clock) as f:
-        yield f
+wecom = wecom_fake_fixture(CORP, SECRET, KFID, name="wecom")
 
 
 @pytest.fixture

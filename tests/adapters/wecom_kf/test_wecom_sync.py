@@ -8,29 +8,17 @@ from __future__ import annotations
 import asyncio
 import json
 
-import aiohttp
 import pytest
 
-from adapters.wecom_kf.api_client import WecomKfClient
 from adapters.wecom_kf.sync import KfSync
-from adapters.wecom_kf.token import WecomTokenProvider
 from core.queue.stream import QueueUnavailable, StreamQueue
-from fakes.wecom_api import FakeWecomApi
+from tests.fixtures_wechat import session, wecom_client, wecom_fake_fixture  # noqa: F401 (fixtures)
 
 CORP, SECRET, KFID = "wwsynctest0000001", "kf-sync-test-secret", "wkSYNC00000000001"
 ALICE, BOB = "wmSYNC_alice", "wmSYNC_bob"
 
 
-@pytest.fixture
-async def fake(fixed_clock):
-    async with FakeWecomApi(corp_id=CORP, secret=SECRET, open_kfid=KFID, clock=fixed_clock) as f:
-        yield f
-
-
-@pytest.fixture
-async def session():
-    async with aiohttp.ClientSession() as s:
-        yield s
+fake = wecom_fake_fixture(CORP, SECRET, KFID)
 
 
 @pytest.fixture
@@ -41,9 +29,8 @@ def queue(redis_client, keys, fixed_clock):
 @pytest.fixture
 def make_sync(session, redis_client, keys, fixed_clock, fake, queue):
     def make(q=None, **kw) -> KfSync:
-        tokens = WecomTokenProvider(session, redis_client, keys, api_base=fake.url, corp_id=CORP, secret=SECRET,
-                                    clock=fixed_clock)
-        client = WecomKfClient(session, tokens, api_base=fake.url, open_kfid=KFID, backoff_s=0.001)
+        client = wecom_client(session, redis_client, keys, fixed_clock, api_base=fake.url, corp_id=CORP, secret=SECRET,
+                              open_kfid=KFID, backoff_s=0.001)
         return KfSync(client, q or queue, redis_client, keys, fixed_clock, **kw)
     return make
 

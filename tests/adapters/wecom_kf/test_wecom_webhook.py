@@ -18,15 +18,12 @@ from adapters.wecom_kf.webhook import WecomWebhook
 from bot.app import create_app
 from bot.config import WecomConfig
 from core.clock import SHOP_TZ, FixedClock
-from fakes.wecom_api import FakeWecomApi
+from tests.fixtures_wechat import wecom_fake_fixture
 
 USER = "wmWEBHOOK_user_0001"
 
 
-@pytest.fixture
-async def fake(fixed_clock):
-    async with FakeWecomApi(corp_id=CORP, secret="kefu-wecom-test-secret", open_kfid=KFID, clock=fixed_clock) as f:
-        yield f
+fake = wecom_fake_fixture(CORP, "kefu-wecom-test-secret", KFID)
 
 
 @pytest.fixture

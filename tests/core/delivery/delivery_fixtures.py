@@ -5,35 +5,21 @@ Delivery runs against the fake WeChat API through the real 客服 API client (re
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
 
-from adapters.wechat_oa.api_client import WeChatApiClient
-from adapters.wechat_oa.token import StableTokenProvider
 from core.delivery.delivery import Delivery
-from fakes.wechat_api import FakeWeChatApi
+from tests.fixtures_wechat import session, wechat_client, wechat_fake_fixture  # noqa: F401 (fixtures)
 
 APP_ID, SECRET = "wxdeliverytest01", "delivery-test-secret"
 
 
-@pytest.fixture
-async def fake(fixed_clock):
-    async with FakeWeChatApi(app_id=APP_ID, app_secret=SECRET, clock=fixed_clock) as f:
-        yield f
-
-
-@pytest.fixture
-async def session():
-    async with aiohttp.ClientSession() as s:
-        yield s
+fake = wechat_fake_fixture(APP_ID, SECRET)
 
 
 @pytest.fixture
 def channel(session, redis_client, keys, fixed_clock, fake):
-    tokens = StableTokenProvider(session, redis_client, keys, api_base=fake.url, app_id=APP_ID,
-                                 app_secret=SECRET, clock=fixed_clock)
-    return WeChatApiClient(session, tokens, api_base=fake.url, clock=fixed_clock, max_retries=1,
-                           backoff_s=0.001, log_once=set())
+    return wechat_client(session, redis_client, keys, fixed_clock, api_base=fake.url, app_id=APP_ID, secret=SECRET,
+                         max_retries=1, backoff_s=0.001, log_once=set())
 
 
 @pytest.fixture

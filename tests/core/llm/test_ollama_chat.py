@@ -1,38 +1,23 @@
 """OllamaChat through the real ``ollama`` client against the fake Ollama on a real socket: what we
-send, what we stream back, and how every failure is mapped (never a raw error to the shopper)."""
+send, what we stream back, and how every failure is mapped (never a raw error to the shopper).
+The cases both backends share (Qwen fix-ups, fault mapping, token counts) are in
+``test_backend_contract``."""
 
 from __future__ import annotations
 
-import socket
-
 import pytest
-from prometheus_client import REGISTRY
+from llm_testkit import USER, closed_port_url
 
 from bot.config import LlmConfig
 from core.llm.base import (
     ChatMessage,
     LLMBackend,
-    LLMBadRequest,
-    LLMServerError,
     LLMTimeout,
-    LLMUnavailable,
     ModelNotFound,
     ToolCall,
 )
 from core.llm.ollama import OllamaChat, check_llm
 from fakes.ollama import FakeOllama, Reply, text, tool_call
-
-USER = [ChatMessage("system", "你是客服。"), ChatMessage("user", "你好")]
-
-
-def closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{s.getsockname()[1]}"
-
-
-def metric(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 @pytest.fixture
@@ -118,58 +103,7 @@ async def test_native_tool_calls_have_object_arguments(fake, chat):
     assert [(c.name, c.arguments) for c in r.tool_calls] == [("track_shipment", {"order_id": "2026110130007784"})]
 
 
-async def test_tool_call_as_text_in_content_is_parsed_and_stripped(fake, chat):
-    fake.fail_next("tool_call_text").script(tool_call("get_order", order_id="2026110130007784", content="我帮您查一下。"))
-    r = await chat.chat(USER)
-    assert r.content == "我帮您查一下。"
-    assert "<tool_call>" not in r.content and "order_id" not in r.content
-    assert [(c.name, c.arguments) for c in r.tool_calls] == [("get_order", {"order_id": "2026110130007784"})]
-
-
-@pytest.mark.parametrize("kind", ["think_leak", "think_leak_unclosed"])
-async def test_think_leaked_into_content_never_reaches_the_answer(fake, chat, kind):
-    fake.fail_next(kind).script(text("您好，请问有什么可以帮您？", thinking="这是内部推理，不能给顾客看"))
-    r = await chat.chat(USER, think=False)
-    assert "内部推理" not in r.content and "<think>" not in r.content and "</think>" not in r.content
-    if kind == "think_leak":
-        assert r.content == "您好，请问有什么可以帮您？"
-
-
-async def test_tokens_are_counted(fake, chat):
-    before = metric("kefu_llm_tokens_total", kind="completion")
-    fake.script("好的，没问题。")
-    await chat.chat(USER)
-    assert metric("kefu_llm_tokens_total", kind="completion") > before
-
-
 # -- failures -----------------------------------------------------------------------------
-
-@pytest.mark.parametrize("kind, error", [
-    ("http_500", LLMServerError),
-    ("error_mid_stream", LLMServerError),
-    ("model_not_found", ModelNotFound),
-    ("bad_request", LLMBadRequest),
-    ("disconnect_mid_stream", LLMUnavailable),
-])
-async def test_server_faults_map_to_llm_errors(fake, chat, kind, error):
-    before = metric("kefu_llm_errors_total", kind=error.kind)
-    fake.fail_next(kind).script(text("一二三四五六七八九十" * 4, chunk_chars=4))
-    with pytest.raises(error):
-        await chat.chat(USER)
-    assert metric("kefu_llm_errors_total", kind=error.kind) == before + 1
-    fake.clear()
-    fake.script("恢复了")
-    assert (await chat.chat(USER)).content == "恢复了"  # the client is still usable
-
-
-async def test_error_mid_stream_after_content_already_streamed(fake, chat):
-    fake.fail_next("error_mid_stream").script(text("第一段。\n\n第二段。第三段很长很长。", chunk_chars=2))
-    got = []
-    with pytest.raises(LLMServerError):
-        async for chunk in chat.chat_stream(USER):
-            got.append(chunk.content)
-    assert "".join(got)  # some content had arrived before the error object
-
 
 async def test_missing_model_tells_ops_what_to_run(fake):
     c = OllamaChat(LlmConfig(base_url=fake.url, model="qwen3:14b-q8_0"))
@@ -187,17 +121,6 @@ async def test_slow_server_times_out(fake):
     try:
         with pytest.raises(LLMTimeout):
             await c.chat(USER)
-    finally:
-        await c.aclose()
-
-
-async def test_connection_refused_is_unavailable():
-    c = OllamaChat(LlmConfig(base_url=closed_port_url(), timeout_s=2))
-    try:
-        with pytest.raises(LLMUnavailable):
-            await c.chat(USER)
-        with pytest.raises(LLMUnavailable):
-            await c.warm_up()
     finally:
         await c.aclose()
 

@@ -1,46 +1,33 @@
 """OpenAIChat through the real ``openai`` client against the fake OpenAI-compatible server on a
 real socket: what we send (thinking switch, sampling, tool-call ids), what we stream back
-(reasoning kept apart, tool calls assembled from fragments) and how every failure is mapped."""
+(reasoning kept apart, tool calls assembled from fragments) and how every failure is mapped. The
+cases both backends share (Qwen fix-ups, fault mapping, token counts) are in
+``test_backend_contract``."""
 
 from __future__ import annotations
 
-import socket
-
 import pytest
-from prometheus_client import REGISTRY
+from llm_testkit import USER, closed_port_url
 
 from bot.config import LlmConfig
 from core.llm.base import (
     ChatMessage,
     LLMBackend,
     LLMBadRequest,
-    LLMServerError,
     LLMTimeout,
-    LLMUnavailable,
     ModelNotFound,
     ToolCall,
 )
 from core.llm.factory import build_llm, check_llm
 from core.llm.ollama import OllamaChat
 from core.llm.openai_compat import OpenAIChat, api_base, parse_arguments, to_wire
-from fakes.openai_server import FakeOpenAI, Reply, text, tool_call
+from fakes.openai_server import FakeOpenAI, Reply, tool_call
 
 MODEL = "Qwen/Qwen3-14B"
-USER = [ChatMessage("system", "你是客服。"), ChatMessage("user", "你好")]
 ORDER = "2026110130007784"
 SCHEMA = [{"type": "function", "function": {"name": "get_order", "description": "查订单",
                                             "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}},
                                                            "required": ["order_id"]}}}]
-
-
-def closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{s.getsockname()[1]}/v1"
-
-
-def metric(name: str, **labels: str) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def config(url: str, **kw) -> LlmConfig:
@@ -181,56 +168,7 @@ def test_parse_arguments(raw, parsed):
     assert parse_arguments(raw) == parsed
 
 
-async def test_tool_call_as_text_in_content_is_parsed_and_stripped(fake, chat):
-    fake.fail_next("tool_call_text").script(tool_call("get_order", order_id=ORDER, content="我帮您查一下。"))
-    r = await chat.chat(USER)
-    assert r.content == "我帮您查一下。"
-    assert [(c.name, c.arguments) for c in r.tool_calls] == [("get_order", {"order_id": ORDER})]
-
-
-@pytest.mark.parametrize("kind", ["think_leak", "think_leak_unclosed"])
-async def test_think_leaked_into_content_never_reaches_the_answer(fake, chat, kind):
-    fake.fail_next(kind).script(text("您好，请问有什么可以帮您？", thinking="这是内部推理，不能给顾客看"))
-    r = await chat.chat(USER, think=False)
-    assert "内部推理" not in r.content and "<think>" not in r.content and "</think>" not in r.content
-    assert "内部推理" in r.thinking
-
-
-async def test_tokens_are_counted(fake, chat):
-    before = metric("kefu_llm_tokens_total", kind="completion")
-    fake.script("好的，没问题。")
-    await chat.chat(USER)
-    assert metric("kefu_llm_tokens_total", kind="completion") > before
-
-
 # -- failures -----------------------------------------------------------------------------
-
-@pytest.mark.parametrize("kind, error", [
-    ("http_500", LLMServerError),
-    ("error_mid_stream", LLMServerError),
-    ("model_not_found", ModelNotFound),
-    ("bad_request", LLMBadRequest),
-    ("disconnect_mid_stream", LLMUnavailable),
-])
-async def test_server_faults_map_to_llm_errors(fake, chat, kind, error):
-    before = metric("kefu_llm_errors_total", kind=error.kind)
-    fake.fail_next(kind).script(text("一二三四五六七八九十" * 4, chunk_chars=4))
-    with pytest.raises(error):
-        await chat.chat(USER)
-    assert metric("kefu_llm_errors_total", kind=error.kind) == before + 1
-    fake.clear()
-    fake.script("恢复了")
-    assert (await chat.chat(USER)).content == "恢复了"  # the client is still usable
-
-
-async def test_error_mid_stream_after_content_already_streamed(fake, chat):
-    fake.fail_next("error_mid_stream").script(text("第一段。\n\n第二段。第三段很长很长。", chunk_chars=2))
-    got = []
-    with pytest.raises(LLMServerError):
-        async for chunk in chat.chat_stream(USER):
-            got.append(chunk.content)
-    assert "".join(got)
-
 
 async def test_missing_model_tells_ops_what_to_do(fake):
     c = OpenAIChat(config(fake.base_url, model="Qwen/Qwen3-32B"))
@@ -264,17 +202,6 @@ async def test_slow_server_times_out_without_client_retries(fake):
     assert len(fake.wire_requests) == 1  # the openai client's own retries are off
 
 
-async def test_connection_refused_is_unavailable():
-    c = OpenAIChat(config(closed_port_url(), timeout_s=2))
-    try:
-        with pytest.raises(LLMUnavailable):
-            await c.chat(USER)
-        with pytest.raises(LLMUnavailable):
-            await c.warm_up()
-    finally:
-        await c.aclose()
-
-
 # -- model management and the factory -----------------------------------------------------
 
 async def test_warm_up_and_list_models_never_run_the_model(fake, chat):
@@ -295,7 +222,7 @@ async def test_factory_chooses_by_backend_and_check_reports(fake):
     assert ok and MODEL in detail
     ok, detail = await check_llm(config(fake.url, model="qwen3:14b"))
     assert not ok and "Qwen/Qwen3-14B" in detail  # says what the server does serve
-    ok, detail = await check_llm(config(closed_port_url()))
+    ok, detail = await check_llm(config(closed_port_url("/v1")))
     assert not ok and "cannot connect" in detail
     with pytest.raises(ValueError):
         build_llm(LlmConfig(backend="llamacpp"))
