@@ -55,16 +55,21 @@ return 'go'
 
 # KEYS: done, lease, stream
 # ARGV: seq, lease token ('' = none), group, entry id, counter_ttl_s
-# Marks seq finished (done never moves backwards), acknowledges the entry, frees the lease.
-# Returns the number of entries acknowledged (0 = someone else had finished it already).
+# Acknowledges the entry and, if it was still pending, marks seq finished (done never moves
+# backwards); frees the lease. An entry that is no longer pending was finished elsewhere — or its
+# stream is gone (keys deleted, Redis restarted empty) and ``seq`` may already count again from 1
+# for new messages: moving ``done`` then would make the next new message look finished.
+# Returns the number of entries acknowledged (0 = not pending any more).
 FINISH = """
-local done = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > done then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[5])
-else
-  redis.call('EXPIRE', KEYS[1], ARGV[5])
-end
 local acked = redis.call('XACK', KEYS[3], ARGV[3], ARGV[4])
+if acked == 1 then
+  local done = tonumber(redis.call('GET', KEYS[1]) or '0')
+  if tonumber(ARGV[1]) > done then
+    redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[5])
+  else
+    redis.call('EXPIRE', KEYS[1], ARGV[5])
+  end
+end
 if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) == ARGV[2] then
   redis.call('DEL', KEYS[2])
 end
