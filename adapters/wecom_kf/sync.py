@@ -94,14 +94,22 @@ class KfSync:
         """Pull at start, on every local wake-up, whenever ``pending`` is set (checked every
         ``poll_s``), and again ``retry_s`` after a failed pull. Runs until cancelled."""
         self._wake.set()  # catch up with whatever arrived while we were down
+        me = asyncio.current_task()
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+            if me is not None and me.cancelling():  # redis-py 8 sometimes swallows a cancel mid-call
+                raise asyncio.CancelledError
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel that
+            # arrives as the event is set, and this loop would never stop
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.poll_s):
+                    await self._wake.wait()
             if not self._wake.is_set():
                 try:
                     if not await self.redis.exists(self.pending_key):
                         continue
                 except Exception as exc:  # noqa: BLE001 - Redis down: try again next round
+                    if me is not None and me.cancelling():  # redis-py turned our cancel into an error
+                        raise asyncio.CancelledError from exc
                     log.warning("wecom.sync.poll_failed", error=type(exc).__name__)
                     continue
             self._wake.clear()
@@ -114,6 +122,8 @@ class KfSync:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - logged; retried, the cursor did not move
+                if me is not None and me.cancelling():
+                    raise asyncio.CancelledError from exc
                 log.error("wecom.sync.failed", error=type(exc).__name__, detail=str(exc)[:200])
                 await asyncio.sleep(self.retry_s)
                 self._wake.set()
