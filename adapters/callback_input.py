@@ -3,8 +3,7 @@
 expansion become a 400, never a traceback). A failure raises ``Reject`` carrying the HTTP status,
 the metric result label and a reason for the log line.
 
-Used by the WeCom webhook. ``adapters.wechat_oa.webhook`` still has its own twin of these
-(``_Reject``, ``_read_body``, ``_parse``, ``_BODIES``) and can move onto this module.
+Used by both webhooks (``adapters.wechat_oa.webhook`` and ``adapters.wecom_kf.webhook``).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from adapters.wechat_oa.crypto import (
     SignatureMismatch,
     check_plain_signature,
 )
-from adapters.wechat_oa.xml_safety import UnsafeXml, XmlRejected, parse_xml
+from adapters.callback_input import REJECT_BODIES, Reject, parse_callback_xml, read_body
 from bot.config import WechatConfig
 from core.clock import Clock
 from core.metrics import ACK_SECONDS, DUPLICATES, WEBHOOK_REQUESTS
@@ -68,19 +68,6 @@ class WebhookServices(Protocol):
     passive: PassiveResponder | None
 
 
-class _Reject(Exception):
-    """Finish the request with ``status``; ``reason`` goes to the log, never to the client."""
-
-    def __init__(self, status: int, result: str, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.result = result
-        self.reason = reason
-
-
-_BODIES = {400: "bad request", 403: "forbidden", 413: "payload too large", 503: "service unavailable"}
-
-
 class WechatWebhook:
     """aiohttp handlers for one Official Account. ``services`` is read at request time."""
 
@@ -94,31 +81,16 @@ class WechatWebhook:
 
     def _fresh(self, timestamp: str) -> None:
         if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
-            raise _Reject(400, "bad_request", "timestamp is not a number")
+            raise Reject(400, "bad_request", "timestamp is not a number")
         skew = self.cfg.max_clock_skew_s
         if skew and abs(self.services.clock.timestamp() - int(timestamp)) > skew:
-            raise _Reject(403, "stale", f"timestamp outside wechat.max_clock_skew_s={skew} (replay, or this server's clock is wrong?)")
-
-    async def _read_body(self, request: web.Request) -> bytes:
-        if request.content_length is not None and request.content_length > self.max_body:
-            raise _Reject(413, "too_large", f"Content-Length {request.content_length} > {self.max_body}")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            chunk = await request.content.read(16384)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > self.max_body:
-                raise _Reject(413, "too_large", f"body larger than {self.max_body} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+            raise Reject(403, "stale", f"timestamp outside wechat.max_clock_skew_s={skew} (replay, or this server's clock is wrong?)")
 
     def _finish(self, started: float, status: int, result: str, body: str = "",
                 content_type: str = "text/plain") -> web.Response:
         WEBHOOK_REQUESTS.labels(status=str(status)).inc()
         self._record_ack(result, time.perf_counter() - started)
-        return web.Response(status=status, text=body or _BODIES.get(status, ""), content_type=content_type)
+        return web.Response(status=status, text=body or REJECT_BODIES.get(status, ""), content_type=content_type)
 
     def _record_ack(self, result: str, seconds: float) -> None:
         ACK_SECONDS.labels(result=result).observe(seconds)
@@ -134,13 +106,13 @@ class WechatWebhook:
         try:
             signature, timestamp, nonce, echostr = (q.get(k, "") for k in ("signature", "timestamp", "nonce", "echostr"))
             if not (signature and timestamp and nonce and echostr):
-                raise _Reject(400, "bad_request", "URL verification without signature/timestamp/nonce/echostr")
+                raise Reject(400, "bad_request", "URL verification without signature/timestamp/nonce/echostr")
             self._fresh(timestamp)
             try:
                 check_plain_signature(self.cfg.token, signature, timestamp, nonce)
             except SignatureMismatch:
-                raise _Reject(403, "bad_signature", "URL verification signature mismatch (wechat.token differs from the admin console?)") from None
-        except _Reject as rej:
+                raise Reject(403, "bad_signature", "URL verification signature mismatch (wechat.token differs from the admin console?)") from None
+        except Reject as rej:
             log.warning("wechat.verify_rejected", status=rej.status, reason=rej.reason, remote=request.remote,
                         forwarded_for=request.headers.get("X-Forwarded-For", "")[:200])
             return self._finish(started, rej.status, rej.result)
@@ -153,7 +125,7 @@ class WechatWebhook:
         started = time.perf_counter()
         try:
             push, msg = await self._accept(request)
-        except _Reject as rej:
+        except Reject as rej:
             log.warning("wechat.push_rejected", status=rej.status, reason=rej.reason, remote=request.remote,
                         forwarded_for=request.headers.get("X-Forwarded-For", "")[:200])  # behind nginx
             return self._finish(started, rej.status, rej.result)
@@ -190,58 +162,49 @@ class WechatWebhook:
             return self._finish(started, 200, "duplicate" if not is_new else "enqueued", "success")
 
     async def _accept(self, request: web.Request) -> tuple[PushRequest, IncomingMessage]:
-        """Everything before the enqueue; raises ``_Reject`` with the status to answer."""
+        """Everything before the enqueue; raises ``Reject`` with the status to answer."""
         q = request.query
         timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
         encrypt_type = q.get("encrypt_type", "").lower()
         if not (timestamp and nonce):
-            raise _Reject(400, "bad_request", "push without timestamp/nonce")
+            raise Reject(400, "bad_request", "push without timestamp/nonce")
         if self.crypto is not None:
             if encrypt_type != "aes" or not q.get("msg_signature"):
-                raise _Reject(400, "bad_request", "unencrypted push but wechat.encoding_aes_key is set: choose 安全模式 or "
+                raise Reject(400, "bad_request", "unencrypted push but wechat.encoding_aes_key is set: choose 安全模式 or "
                                                   "兼容模式 in the admin console, or clear encoding_aes_key for 明文模式")
         else:
             if encrypt_type and encrypt_type != "raw":
-                raise _Reject(400, "bad_request", f"encrypt_type={encrypt_type} push but wechat.encoding_aes_key is not set: "
+                raise Reject(400, "bad_request", f"encrypt_type={encrypt_type} push but wechat.encoding_aes_key is not set: "
                                                   "set it, or choose 明文模式 in the admin console")
             if not q.get("signature"):
-                raise _Reject(400, "bad_request", "push without signature")
+                raise Reject(400, "bad_request", "push without signature")
         self._fresh(timestamp)
         if self.crypto is None:  # the plaintext signature does not involve the body: check it first
             try:
                 check_plain_signature(self.cfg.token, q.get("signature"), timestamp, nonce)
             except SignatureMismatch:
-                raise _Reject(403, "bad_signature", "signature mismatch (wechat.token differs from the admin console?)") from None
-        body = await self._read_body(request)
-        fields = self._parse(body, "body")
+                raise Reject(403, "bad_signature", "signature mismatch (wechat.token differs from the admin console?)") from None
+        body = await read_body(request, self.max_body)
+        fields = parse_callback_xml(body, "body")
 
         if self.crypto is not None:
             encrypt = fields.get("Encrypt")
             if not isinstance(encrypt, str) or not encrypt.strip():
-                raise _Reject(400, "bad_request", "encrypted push without <Encrypt>")
+                raise Reject(400, "bad_request", "encrypted push without <Encrypt>")
             try:
                 inner = self.crypto.decrypt(msg_signature=q.get("msg_signature"), timestamp=timestamp, nonce=nonce,
                                             encrypt=encrypt.strip())
             except SignatureMismatch:
-                raise _Reject(403, "bad_signature", "msg_signature mismatch (wechat.token differs from the admin console?)") from None
+                raise Reject(403, "bad_signature", "msg_signature mismatch (wechat.token differs from the admin console?)") from None
             except DecryptFailed as exc:
-                raise _Reject(400, "undecryptable", f"cannot decrypt <Encrypt> ({exc}): wrong encoding_aes_key?") from None
+                raise Reject(400, "undecryptable", f"cannot decrypt <Encrypt> ({exc}): wrong encoding_aes_key?") from None
             except AppIdMismatch:
-                raise _Reject(403, "wrong_app_id", "AppID in payload does not match wechat.app_id") from None
-            fields = self._parse(inner, "decrypted message")
+                raise Reject(403, "wrong_app_id", "AppID in payload does not match wechat.app_id") from None
+            fields = parse_callback_xml(inner, "decrypted message")
 
         try:
             msg = convert.to_core(fields)
         except convert.MalformedPush as exc:
-            raise _Reject(400, "bad_request", f"malformed push: {exc}") from None
+            raise Reject(400, "bad_request", f"malformed push: {exc}") from None
         return PushRequest(timestamp=timestamp, nonce=nonce, encrypted=self.crypto is not None,
                            crypto=self.crypto, fields=fields), msg
-
-    @staticmethod
-    def _parse(body: bytes | str, what: str) -> dict[str, Any]:
-        try:
-            return parse_xml(body)
-        except UnsafeXml as exc:
-            raise _Reject(400, "unsafe_xml", f"{what}: {exc} (XXE / entity expansion attempt?)") from None
-        except XmlRejected as exc:
-            raise _Reject(400, "bad_request", f"{what}: {exc}") from None
