@@ -11,6 +11,20 @@ not keep keys forever; when ``seq`` starts again from 1 the stale ``done`` is dr
 
 from __future__ import annotations
 
+# The common end of ENQUEUE and PROMOTE: give the message the user's next seq (a fresh counter
+# drops a stale ``done`` with it) and append it to the stream.
+# KEYS: _, seq, done, stream. ARGV: _, _, counter_ttl_s, data, turn_id, received_at, platform, user_id
+_APPEND_AT_USER_TAIL = """
+local seq = redis.call('INCR', KEYS[2])
+if seq == 1 then
+  redis.call('DEL', KEYS[3])
+end
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('XADD', KEYS[4], '*', 'data', ARGV[4], 'seq', seq, 'turn_id', ARGV[5],
+           'received_at', ARGV[6], 'platform', ARGV[7], 'user_id', ARGV[8])
+return seq
+"""
+
 # KEYS: dedupe, seq, done, stream
 # ARGV: dedupe_ttl_s, max_len, counter_ttl_s, data, turn_id, received_at, platform, user_id
 # Returns the new seq; nil for a duplicate; -1 when the stream is full (nothing stored).
@@ -22,15 +36,7 @@ if redis.call('XLEN', KEYS[4]) >= tonumber(ARGV[2]) then
   return -1
 end
 redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
-local seq = redis.call('INCR', KEYS[2])
-if seq == 1 then
-  redis.call('DEL', KEYS[3])
-end
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-redis.call('XADD', KEYS[4], '*', 'data', ARGV[4], 'seq', seq, 'turn_id', ARGV[5],
-           'received_at', ARGV[6], 'platform', ARGV[7], 'user_id', ARGV[8])
-return seq
-"""
+""" + _APPEND_AT_USER_TAIL
 
 # KEYS: done, lease
 # ARGV: seq, lease token, lease_ms
@@ -107,15 +113,7 @@ if redis.call('XLEN', KEYS[4]) >= tonumber(ARGV[2]) then
   return -1
 end
 redis.call('ZREM', KEYS[1], ARGV[1])
-local seq = redis.call('INCR', KEYS[2])
-if seq == 1 then
-  redis.call('DEL', KEYS[3])
-end
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-redis.call('XADD', KEYS[4], '*', 'data', ARGV[4], 'seq', seq, 'turn_id', ARGV[5],
-           'received_at', ARGV[6], 'platform', ARGV[7], 'user_id', ARGV[8])
-return seq
-"""
+""" + _APPEND_AT_USER_TAIL
 
 # KEYS: lease
 # ARGV: lease token, lease_ms
