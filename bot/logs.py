@@ -14,12 +14,15 @@ that task carries it, so one conversation turn can be followed from the webhook 
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import logging
 import re
 import sys
 import uuid
 from typing import Any, Iterable, Iterator, TextIO
 
+import orjson
 import structlog
 
 from core.masking import mask_text
@@ -33,7 +36,9 @@ _HANDLER_NAME = "kefu"
 _MIN_SECRET_LEN = 6  # shorter values would cut ordinary words out of log lines
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_secret_key(key: Any) -> bool:
+    """Cached: log lines use a small, fixed set of key names, checked on every line."""
     return isinstance(key, str) and bool(_SECRET_KEY_RE.search(key))
 
 
@@ -82,30 +87,63 @@ def _use_json(fmt: str, stream: TextIO) -> bool:
     return not (isatty and isatty())
 
 
+def _json_line(event_dict: dict[str, Any], **_kw: Any) -> str:
+    """One JSON log line: orjson (UTF-8, not \\u-escaped; ~10x cheaper than json.dumps, which the
+    one line per push made visible), json.dumps for what orjson refuses (ints past 64 bits)."""
+    try:
+        return orjson.dumps(event_dict, default=repr, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(event_dict, ensure_ascii=False, default=repr)
+
+
+class _NamedWriteLogger(structlog.WriteLogger):
+    """structlog's ``WriteLogger`` (one write + flush per line, under the stream's lock) that also
+    knows the name it was created for, so ``add_logger_name`` can put it in the line."""
+
+    def __init__(self, file: TextIO, name: str) -> None:
+        super().__init__(file)
+        self.name = name
+
+
+def _logger_factory(stream: TextIO) -> Any:
+    def factory(*args: Any) -> _NamedWriteLogger:
+        return _NamedWriteLogger(stream, str(args[0]) if args else "")
+
+    return factory
+
+
 def configure_logging(log_cfg: Any, *, secrets: Iterable[str] = (), stream: TextIO | None = None) -> None:
     """Configure structlog and the stdlib root logger once per process (calling again replaces
-    the previous setup). ``log_cfg`` is ``bot.config.LogConfig``; logs go to ``stream`` (stderr)."""
+    the previous setup). ``log_cfg`` is ``bot.config.LogConfig``; logs go to ``stream`` (stderr).
+
+    Two routes to the same stream and the same renderer, both through the scrubber:
+    * our own events (``structlog.get_logger``) are rendered by structlog itself and written
+      directly: the filtering logger drops below-level calls at once, and the one INFO line per
+      push skips the stdlib ``LogRecord`` / handler / formatter round trip (that round trip was
+      ~20 % of the webhook's CPU per push, see docs/performance.md);
+    * other libraries' stdlib loggers (aiohttp, redis, asyncio ...) go through a ``logging``
+      handler with structlog's ``ProcessorFormatter``.
+    """
     stream = stream or sys.stderr
     level = logging.getLevelName(str(log_cfg.level).upper())
     if not isinstance(level, int):
         level = logging.INFO
     scrub = _Scrubber(secrets)
     timestamper = structlog.processors.TimeStamper(fmt="iso", utc=False)
-    pre_chain = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        timestamper,
-    ]
     if _use_json(log_cfg.format, stream):
-        render: list[Any] = [structlog.processors.format_exc_info, scrub, structlog.processors.JSONRenderer(ensure_ascii=False)]
+        renderer: Any = structlog.processors.JSONRenderer(serializer=_json_line)
     else:
-        render = [structlog.processors.format_exc_info, scrub, structlog.dev.ConsoleRenderer(colors=False)]
+        renderer = structlog.dev.ConsoleRenderer(colors=False)
+    render = [structlog.processors.format_exc_info, scrub, renderer]
+    labels = [structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name, timestamper]  # never PII
+    pre_chain = [structlog.contextvars.merge_contextvars, *labels]
     structlog.configure(
-        processors=[structlog.stdlib.filter_by_level, *pre_chain, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,
+        # scrub before the labels are added: the same result with fewer values to look at
+        processors=[structlog.contextvars.merge_contextvars, structlog.processors.format_exc_info, scrub,
+                    *labels, renderer],
+        logger_factory=_logger_factory(stream),
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        cache_logger_on_first_use=False,  # tests reconfigure (structlog.testing.capture_logs)
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=pre_chain,

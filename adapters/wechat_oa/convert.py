@@ -11,6 +11,8 @@ answer in passive mode; encryption for safe mode is ``crypto.MessageCrypto.encry
 
 from __future__ import annotations
 
+import math
+
 from datetime import datetime, tzinfo
 from typing import Any, Mapping
 
@@ -71,9 +73,12 @@ def _float(data: Mapping[str, Any], name: str) -> float | None:
     if value is None:
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise MalformedPush(f"{name} is not a number") from None
+    if not math.isfinite(number):  # float() also reads "nan" and "inf"
+        raise MalformedPush(f"{name} is not a finite number")
+    return number
 
 
 def _int(data: Mapping[str, Any], name: str) -> int | None:

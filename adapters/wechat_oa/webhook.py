@@ -15,8 +15,8 @@ Modes (``[wechat] encoding_aes_key``):
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -133,33 +133,36 @@ class WechatWebhook:
             log.error("wechat.push_failed", reason=f"unexpected {type(exc).__name__}", status=503, exc_info=True)
             return self._finish(started, 503, "unavailable")
 
-        turn_id = uuid.uuid4().hex
-        with structlog.contextvars.bound_contextvars(turn_id=turn_id, user=msg.user_id, msg_kind=msg.kind.value,
-                                                     dedupe_id=msg.dedupe_id()):
-            try:
-                is_new = await self.services.queue.enqueue(msg, received_at=self.services.clock.now(), turn_id=turn_id)
-            except QueueUnavailable as exc:
-                log.error("wechat.push_not_stored", reason=f"queue unavailable: {exc}", status=503)
-                return self._finish(started, 503, "unavailable")
-            except Exception as exc:  # noqa: BLE001 - unknown failure: let WeChat retry
-                log.error("wechat.push_not_stored", reason=f"unexpected {type(exc).__name__}", status=503, exc_info=True)
-                return self._finish(started, 503, "unavailable")
-            if not is_new:
-                DUPLICATES.inc()
-            log.info("wechat.push_accepted", turn_id=turn_id, duplicate=not is_new, encrypted=push.encrypted)
+        turn_id = os.urandom(16).hex()  # a correlation id, same shape as uuid4().hex at a third of the cost
+        # The push's identity goes into each line logged here (not bound as context variables:
+        # binding and merging them cost more than the one INFO line per push itself).
+        ids = {"turn_id": turn_id, "user": msg.user_id, "msg_kind": msg.kind.value, "dedupe_id": msg.dedupe_id()}
+        try:
+            is_new = await self.services.queue.enqueue(msg, received_at=self.services.clock.now(), turn_id=turn_id)
+        except QueueUnavailable as exc:
+            log.error("wechat.push_not_stored", reason=f"queue unavailable: {exc}", status=503, **ids)
+            return self._finish(started, 503, "unavailable")
+        except Exception as exc:  # noqa: BLE001 - unknown failure: let WeChat retry
+            log.error("wechat.push_not_stored", reason=f"unexpected {type(exc).__name__}", status=503,
+                      exc_info=True, **ids)
+            return self._finish(started, 503, "unavailable")
+        if not is_new:
+            DUPLICATES.inc()
+        log.info("wechat.push_accepted", duplicate=not is_new, encrypted=push.encrypted, **ids)
 
-            # ---- passive mode hook (reply_mode = "passive"): answer on this HTTP request -------
-            if self.cfg.reply_mode == "passive" and self.services.passive is not None:
+        # ---- passive mode hook (reply_mode = "passive"): answer on this HTTP request -------
+        if self.cfg.reply_mode == "passive" and self.services.passive is not None:
+            with structlog.contextvars.bound_contextvars(**ids):  # the responder's own lines carry them too
                 try:
                     response = await self.services.passive.respond(push, msg, is_new)
                 except Exception as exc:  # noqa: BLE001 - the push is stored; do not make WeChat retry it
                     log.error("wechat.passive_reply_failed", reason=f"{type(exc).__name__}", exc_info=True)
                     return self._finish(started, 200, "passive_failed", "success")
-                WEBHOOK_REQUESTS.labels(status=str(response.status)).inc()
-                self._record_ack("passive", time.perf_counter() - started)
-                return response
-            # -------------------------------------------------------------------------------------
-            return self._finish(started, 200, "duplicate" if not is_new else "enqueued", "success")
+            WEBHOOK_REQUESTS.labels(status=str(response.status)).inc()
+            self._record_ack("passive", time.perf_counter() - started)
+            return response
+        # -------------------------------------------------------------------------------------
+        return self._finish(started, 200, "duplicate" if not is_new else "enqueued", "success")
 
     async def _accept(self, request: web.Request) -> tuple[PushRequest, IncomingMessage]:
         """Everything before the enqueue; raises ``Reject`` with the status to answer."""

@@ -30,6 +30,7 @@ import uuid
 from datetime import datetime
 from typing import Any, AsyncIterator, Iterable
 
+import orjson
 import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ReadOnlyError, ResponseError
@@ -130,10 +131,12 @@ class StreamQueue:
         ``turn_id``: the id the webhook logged the push under (default: a new one)."""
         shard = self.shard_of(msg.platform, msg.user_id)
         seq_key, done_key, _ = self._user_keys(shard, msg.platform, msg.user_id)
-        args = [self.dedupe_ttl_s, self.max_len, COUNTER_TTL_S, json.dumps(msg.to_dict(), ensure_ascii=False),
+        args = [self.dedupe_ttl_s, self.max_len, COUNTER_TTL_S, orjson.dumps(msg.to_dict()),  # UTF-8 JSON bytes
                 turn_id or uuid.uuid4().hex, received_at.isoformat(), msg.platform, msg.user_id]
-        async with self._call("enqueue"):
+        try:
             seq = await self._enqueue_batched([self.dedupe_key(msg), seq_key, done_key, self.keys.stream(shard)], args)
+        except _UNAVAILABLE as exc:
+            raise QueueUnavailable(f"redis enqueue failed: {type(exc).__name__}: {exc}") from exc
         if seq is None:
             return False
         if int(seq) < 0:
@@ -147,14 +150,18 @@ class StreamQueue:
         script is atomic by itself) and hands each caller its own reply. Redis Cluster pipelines
         cannot load scripts, so there each call goes alone."""
         if self._cluster:
-            return await self._enqueue(keys=keys, args=args)
+            async with asyncio.timeout(self.op_timeout_s):
+                return await self._enqueue(keys=keys, args=args)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._batch.append((keys, args, future))
         if len(self._batch) == 1:
             await asyncio.sleep(0)  # the other requests of this loop turn join the batch
             batch, self._batch = self._batch, []
             try:
-                replies = await self._send_enqueues(batch)
+                # One deadline for the whole batch, held by the leader: the followers need none of
+                # their own, because the leader settles every future whatever happens to it.
+                async with asyncio.timeout(self.op_timeout_s):
+                    replies = await self._send_enqueues(batch)
             except BaseException as exc:
                 shared = exc if isinstance(exc, Exception) else TimeoutError("enqueue batch cancelled")
                 for _, _, f in batch:

@@ -109,3 +109,13 @@ def test_config_secrets_include_the_redis_password(redis_url, key_prefix):
     cfg = config.from_mapping(raw_config("redis://:hunter2hunter@127.0.0.1:6379/0", key_prefix), env={})
     assert "hunter2hunter" in config_secrets(cfg)
     assert APP_SECRET in config_secrets(cfg)
+
+
+def test_json_lines_keep_chinese_readable_and_survive_odd_values(log_stream):
+    configure_logging(LogConfig(format="json"), stream=log_stream)
+    structlog.get_logger("t").info("问候", text="你好", big=2**70, ids={1: "a"}, obj=object(), nan=float("nan"))
+    raw = log_stream.getvalue()
+    assert "你好" in raw and "\\u" not in raw  # UTF-8 as is, not escaped
+    (event,) = _lines(log_stream)
+    assert event["event"] == "问候" and event["big"] == 2**70 and event["ids"] == {"1": "a"}
+    assert event["obj"].startswith("<object object")

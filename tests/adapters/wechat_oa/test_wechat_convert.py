@@ -122,6 +122,11 @@ def test_events_deduplicate_by_user_time_and_event():
     {"ToUserName": "gh", "FromUserName": "o", "CreateTime": 1, "MsgType": "event"},  # no Event
     {"ToUserName": "gh", "FromUserName": "o", "CreateTime": 1, "MsgType": "event", "Event": "LOCATION"},
     {"ToUserName": "gh", "FromUserName": "o", "CreateTime": 1, "MsgType": "location", "Location_X": "1"},
+    # float() reads these; a location must be a finite number (NaN would not survive JSON round trips)
+    {"ToUserName": "gh", "FromUserName": "o", "CreateTime": 1, "MsgType": "location", "Location_X": "nan",
+     "Location_Y": "1", "MsgId": "1"},
+    {"ToUserName": "gh", "FromUserName": "o", "CreateTime": 1, "MsgType": "event", "Event": "LOCATION",
+     "Latitude": "1", "Longitude": "-inf"},
 ])
 def test_malformed_pushes_are_refused(fields):
     with pytest.raises(MalformedPush):

@@ -154,6 +154,11 @@ async def test_silent_redis_raises_queue_unavailable_instead_of_hanging(keys):
     try:
         with pytest.raises(QueueUnavailable):
             await q.enqueue(text_msg("oUserA", "hi"), received_at=T0)
+        # concurrent pushes share one pipelined batch: the leader's deadline must free every follower
+        async with asyncio.timeout(5):
+            results = await asyncio.gather(*(q.enqueue(text_msg(f"oUser{i}", "hi"), received_at=T0)
+                                             for i in range(5)), return_exceptions=True)
+        assert all(isinstance(r, QueueUnavailable) for r in results), results
     finally:
         await client.aclose()
         for writer in accepted:
