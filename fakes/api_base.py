@@ -75,9 +75,9 @@ class FakeApiBase(ServedFake):
         """Wait until ``user`` has at least ``n`` deliveries; raises ``TimeoutError`` otherwise."""
         async with self._changed:
             try:
-                await asyncio.wait_for(self._changed.wait_for(lambda: len(self._deliveries.get(user, [])) >= n),
-                                       timeout)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can swallow a cancel
+                    await self._changed.wait_for(lambda: len(self._deliveries.get(user, [])) >= n)
+            except TimeoutError:
                 got = len(self._deliveries.get(user, []))
                 raise TimeoutError(f"{user}: {got} deliveries after {timeout}s, wanted {n}") from None
         return self.deliveries(user)

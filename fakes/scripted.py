@@ -162,8 +162,9 @@ class ScriptedFake(ServedFake):
         if self._closing is None:
             self._closing = asyncio.Event()
         try:
-            await asyncio.wait_for(self._closing.wait(), seconds)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(seconds):  # not wait_for: on 3.11 it can swallow a cancel
+                await self._closing.wait()
+        except TimeoutError:
             pass
 
     # -- replies ----------------------------------------------------------------------------

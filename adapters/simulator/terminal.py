@@ -220,8 +220,9 @@ class Terminal:
             self._bot_seen.clear()
             wait = deadline - now if not got else min(deadline - now, max(0.05, self._last_bot_at + self.quiet_s - now))
             try:
-                await asyncio.wait_for(self._bot_seen.wait(), wait)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(wait):  # not wait_for: on 3.11 it can swallow a cancel
+                    await self._bot_seen.wait()
+            except TimeoutError:
                 pass
 
     # -- main loop ------------------------------------------------------------------------------

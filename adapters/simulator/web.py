@@ -136,8 +136,9 @@ async def events(request: web.Request) -> web.StreamResponse:
         await resp.write(b"retry: 2000\n\n")
         while True:
             try:
-                event: ChatEvent | None = await asyncio.wait_for(queue.get(), SSE_PING_S)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(SSE_PING_S):  # not wait_for: on 3.11 it can swallow a cancel
+                    event: ChatEvent | None = await queue.get()
+            except TimeoutError:
                 await resp.write(b": ping\n\n")  # finds closed tabs; keeps proxies from timing out
                 continue
             if event is None:
