@@ -129,7 +129,7 @@ async def build_handler(services: Services) -> MessageHandler:
 
         kb = KnowledgeBase.from_config(cfg)
         dialogue = DialogueManager(llm, tools, sessions, ThinkingRouter.from_config(cfg.router),
-                                   PromptBuilder.from_config(cfg, clock), clock,
+                                   PromptBuilder.from_config(cfg, clock, policy=kb.policy_text), clock,
                                    max_tool_steps=cfg.dialogue.max_tool_steps, retry_after_s=cfg.dialogue.retry_after_s)
         notifier = WebhookNotifier(session, cfg.handoff.notify_url) if cfg.handoff.notify_url else None
         handler = _OwnedHandler(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from core.clock import SHOP_TZ, Clock
@@ -36,17 +36,26 @@ def references_block(references: str) -> str:
 
 
 class PromptBuilder:
-    def __init__(self, policy_text: str, clock: Clock, *, template: str | None = None, tz: ZoneInfo = SHOP_TZ) -> None:
-        self.policy_text = policy_text.strip()
+    """``policy`` is the policy text, or a function returning the text currently served: wiring
+    passes ``KnowledgeBase.policy_text``, so an edited policy.md reaches the system prompt at the
+    same moment as it reaches retrieval (the knowledge base reloads changed files per turn)."""
+
+    def __init__(self, policy: str | Callable[[], str], clock: Clock, *, template: str | None = None,
+                 tz: ZoneInfo = SHOP_TZ) -> None:
+        self._policy: Callable[[], str] = policy if callable(policy) else (lambda text=policy: text)
         self.clock = clock
         self.tz = tz
         self._template = Template(template if template is not None else load_template())
 
     @classmethod
-    def from_config(cls, cfg: Any, clock: Clock) -> "PromptBuilder":
-        """``cfg`` is the whole Config: reads ``cfg.policy_path`` once, at start-up."""
-        text = Path(cfg.policy_path).read_text(encoding="utf-8")
+    def from_config(cls, cfg: Any, clock: Clock, *, policy: Callable[[], str] | None = None) -> "PromptBuilder":
+        """``cfg`` is the whole Config. Without ``policy``, ``cfg.policy_path`` is read once, now."""
+        text = policy if policy is not None else Path(cfg.policy_path).read_text(encoding="utf-8")
         return cls(text, clock, tz=ZoneInfo(cfg.shop.timezone))
+
+    @property
+    def policy_text(self) -> str:
+        return self._policy().strip()
 
     def system_prompt(self, *, references: str = "") -> str:
         return self._template.safe_substitute(

@@ -140,3 +140,26 @@ async def test_a_message_kept_too_long_is_handed_to_a_person(make_cfg, start_web
     assert "人工" in got[1]["text"]  # after 2 retries without an LLM, a person takes over
     await asyncio.sleep(1.0)
     assert len(wechat_api.deliveries(STRANGER)) == 2
+
+
+async def test_an_edited_policy_reaches_the_system_prompt_without_a_restart(kefu_cfg, start_web, pusher, wechat_api,
+                                                                          ollama, tmp_path):
+    from bot.config import BUNDLED_SHOP_DIR
+
+    policy = tmp_path / "policy.md"
+    policy.write_text((BUNDLED_SHOP_DIR / "policy.md").read_text(encoding="utf-8"), encoding="utf-8")
+    ollama.rule(lambda body: fo.text("好的，已为您查询。"))
+    client = await start_web(kefu_cfg(knowledge__policy=str(policy)), role="all")
+
+    await push_text(client, pusher, "你们店长叫什么名字", user=OWNER, msg_id="7000000000000000101")
+    await wechat_api.wait_for_delivery(OWNER, 1, timeout=15)
+    first_system = ollama.requests[-1]["messages"][0]["content"]
+    assert "每周三闭店盘点" not in first_system
+
+    policy.write_text(policy.read_text(encoding="utf-8") + "\n## 九、盘点\n1. 本店每周三闭店盘点，当天不发货。\n",
+                      encoding="utf-8")
+    await asyncio.sleep(1.1)  # the knowledge base looks at the files at most once a second
+    await push_text(client, pusher, "你们老板是谁呀", user=OWNER, msg_id="7000000000000000102")  # retrieves nothing of it
+    await wechat_api.wait_for_delivery(OWNER, 2, timeout=15)
+    second_system = ollama.requests[-1]["messages"][0]["content"]
+    assert "本店每周三闭店盘点，当天不发货。" in second_system
