@@ -114,6 +114,9 @@ class TurnHandler:
                 return self._result("rate_limited", await self._send(msg, ctx, RATE_LIMITED_REPLY))
             return TurnResult("rate_limited")
         if await self.handoff.is_silenced(platform, user):
+            # A person has the conversation. Keep what the shopper says (the console adds the
+            # person's replies), so the bot knows the whole exchange once it answers again.
+            await self.sessions.append_turn(platform, user, [ChatMessage("user", text)])
             return TurnResult("silenced")
 
         if is_continue_request(text):

@@ -7,6 +7,8 @@ record, so the next person (and the shopper's history in the console) sees who d
   hours, at most ``[admin] takeover_minutes``) + the handoff queue marks who has it;
 * reply      = one 客服 text message through the same API client the bot uses (same token
   cache, same errcode policy); the outcome — delivered or the errcode — is shown and counted;
+  a delivered reply is also appended to the shopper's conversation history, so the bot knows
+  what the person said once it answers again;
 * hand back  = ``Handoff.release`` + off the queue; with ``notify`` the shopper is told the bot
   answers again (``core.handoff.REPLY_RELEASED``).
 """
@@ -22,6 +24,7 @@ from aiohttp import web
 from adapters.admin.api import bad, target
 from adapters.admin.state import STATE, ConsoleState, audit, session_of
 from core.handoff import REPLY_RELEASED
+from core.llm.base import ChatMessage
 from core.records import agent_entry, event_entry
 
 MAX_REPLY_BYTES = 2048  # one WeChat text message
@@ -47,6 +50,10 @@ async def _send(state: ConsoleState, platform: str, user: str, text: str, by: st
     entry = agent_entry(f"agent:{uuid.uuid4().hex}", state.clock.timestamp(), by, text, ok=result.ok,
                         status=result.status.value, errcode=result.errcode or None)
     await state.records.conversations.record(platform, user, entry)
+    if result.ok and state.history is not None:
+        # The shop's side of the conversation: once the bot answers again, the model reads what
+        # the person told the shopper (the shopper's own messages meanwhile are kept by the turn).
+        await state.history.append_turn(platform, user, [ChatMessage("assistant", text)])
     return entry
 
 

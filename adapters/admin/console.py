@@ -22,6 +22,7 @@ from adapters.admin.auth import LoginLimiter, SessionStore, fingerprint, make_gu
 from adapters.admin.state import STATE, ConsoleState
 from bot.config import Config
 from core.handoff import Handoff
+from core.sessions import SessionStore as ConversationHistory
 
 MOUNT = "/admin"
 PUBLIC = frozenset({"/admin/login", "/admin/login.css"})
@@ -76,6 +77,8 @@ def console_ctx(state: ConsoleState, services_key: web.AppKey):  # type: ignore[
         state.sessions = SessionStore(services.redis, services.keys, services.clock, ttl_s=cfg.admin.session_ttl_s,
                                       fingerprint=fingerprint(cfg.admin.username, cfg.admin.password_hash))
         state.limiter = LoginLimiter(services.redis, services.keys)
+        state.history = ConversationHistory(services.redis, services.keys, history_tokens=cfg.dialogue.history_tokens,
+                                            ttl_s=cfg.dialogue.session_ttl_s)
         state.handoff = Handoff(services.redis, services.keys, services.clock, hours=cfg.handoff.hours,
                                 silence_minutes=cfg.handoff.silence_minutes)
         async with contextlib.AsyncExitStack() as stack:

@@ -130,3 +130,33 @@ async def test_a_message_kept_for_retry_while_the_llm_is_down_is_recorded_once(a
     assert entry["delivery"]["parts"] == [got[0]["text"]]
     data = await (await client.get("/admin/api/overview?minutes=60")).json()
     assert data["totals"]["outcomes"] == {"degraded": 1}
+
+
+async def test_after_a_takeover_the_bot_knows_what_the_shopper_and_the_person_said(admin_cfg, start_console, pusher,
+                                                                                   wechat_api, ollama):
+    from core.handoff import Handoff
+    from bot.app import SERVICES
+
+    cfg = admin_cfg(llm__base_url=ollama.url, llm__timeout_s=5.0, queue__block_ms=100, handoff__hours="00:00-01:00")
+    client = await start_console(cfg, role="all")
+    csrf = await log_in(client)
+    h = {"X-CSRF-Token": csrf}
+    s = client.app[SERVICES]
+    assert (await client.post(f"/admin/api/handoffs/wechat_oa/{OWNER}/take-over", headers=h)).status == 200
+
+    await push(client, pusher, "我想把订单里的围巾换成灰色", user=OWNER, msg_id="8100000000000000011")
+    history = s.keys.user("wechat_oa", OWNER, "history")
+    assert await until(lambda: s.redis.llen(history), lambda n: n >= 1) == 1  # kept, though the bot is silent
+    assert wechat_api.deliveries(OWNER) == []
+    sent = await client.post(f"/admin/api/conversations/wechat_oa/{OWNER}/reply", json={"text": "好的，已为您换成灰色。"},
+                             headers=h)
+    assert sent.status == 200
+    assert (await client.post(f"/admin/api/handoffs/wechat_oa/{OWNER}/hand-back", json={}, headers=h)).status == 200
+    assert not await Handoff(s.redis, s.keys, s.clock).is_silenced("wechat_oa", OWNER)
+
+    calls_before = len(ollama.requests)
+    await push(client, pusher, "那大概什么时候能发货", user=OWNER, msg_id="8100000000000000012")
+    await wechat_api.wait_for_delivery(OWNER, 2, timeout=15)  # the person's reply, then the bot's answer
+    seen = [(m["role"], m["content"]) for m in ollama.requests[calls_before]["messages"][1:]]
+    assert seen[:3] == [("user", "我想把订单里的围巾换成灰色"), ("assistant", "好的，已为您换成灰色。"),
+                        ("user", "那大概什么时候能发货")]
