@@ -97,14 +97,17 @@ async def an_hour_of_traffic(shoppers: Shoppers, wechat_api, fixed_clock) -> Non
 
 
 async def wait_recorded(app, turns: int) -> None:
+    """Until the turns and the webhook's acks are in Redis (acks are buffered in memory and
+    flushed every 2 s: on a fast machine the traffic is over before the first flush)."""
     import asyncio
 
     records = app[SERVICES].records
     for _ in range(300):
-        if (await records.series.read(minutes=90))["totals"]["turns"] >= turns:
+        totals = (await records.series.read(minutes=90))["totals"]
+        if totals["turns"] >= turns and totals["acks"] > 0:
             return
         await asyncio.sleep(0.05)
-    raise AssertionError("turns were not recorded")
+    raise AssertionError(f"turns and acks were not recorded: {totals}")
 
 
 async def green_pixels(page, canvas_id: str) -> int:
