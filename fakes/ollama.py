@@ -41,6 +41,13 @@ class FakeOllama(ScriptedFake):
         super().__init__(models=models, rule=rule, latency_s=latency_s, chunk_delay_s=chunk_delay_s)
         self.version = version
         self.loaded: set[str] = set()
+        # the client's (host, port) per chat request: one address over several calls = the client
+        # kept its connection (what a real server cannot tell you, and what costs a connect per call)
+        self.chat_peers: list[Any] = []
+
+    def clear(self) -> None:
+        super().clear()
+        self.chat_peers.clear()
 
     # -- lifecycle --------------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -87,6 +94,7 @@ class FakeOllama(ScriptedFake):
         if isinstance(body, web.Response):
             return body
         self.requests.append(body)
+        self.chat_peers.append(request.transport.get_extra_info("peername") if request.transport else None)
         err, fault = await self._precheck("/api/chat", body)
         if err is not None:
             return err

@@ -10,6 +10,12 @@ Still, only one process should fetch at a time: the token lives in a Redis hash
 (``SET NX PX``, released by a compare-and-delete script) so 10 coroutines in 2 processes that all
 need a token cause exactly one request. While someone else refreshes, a caller whose cached token
 is merely *due* for refresh (but still valid) keeps using it instead of waiting.
+
+Each process also keeps the token it last read in memory, so an API call does not cost a Redis
+round trip (a turn makes two or three). Redis stays the source of truth: the in-process copy is
+used for at most ``local_ttl_s`` (60 s), never past the token's refresh time (so never past its
+expiry), and is dropped at once by ``invalidate`` when WeChat rejects it (40001 / 40014 / 42001:
+another process or ops replaced it, or it expired early); the next call reads Redis again.
 """
 
 from __future__ import annotations
@@ -154,12 +160,15 @@ class SharedTokenProvider:
     ``await get()`` returns a usable token; ``await invalidate(bad)`` after the API rejects it.
     ``key_parts`` name the Redis hash (``keys.glob(*key_parts)``) and its lock; ``account`` is what
     logs show (an AppID / CorpID, never a secret); ``log_prefix`` starts the log event names.
+    ``local_ttl_s`` bounds how long a token read from Redis is reused from memory (see the module
+    docstring; 0 = read Redis on every call).
     """
 
     def __init__(
         self, redis: Any, keys: KeyBuilder, *, key_parts: tuple[str, ...], fetch: TokenFetcher, clock: Clock,
         account: str, log_prefix: str = "wechat", refresh_margin_s: float = 300, lock_ttl_s: float = 15.0,
         wait_timeout_s: float = 20.0, poll_s: float = 0.05, error_cooldown_s: float = 5.0,
+        local_ttl_s: float = 60.0,
     ) -> None:
         self._redis = redis
         self._fetch = fetch
@@ -176,13 +185,20 @@ class SharedTokenProvider:
         self._local = asyncio.Lock()  # one waiter per process polls Redis; the others queue here
         self._last_error: tuple[float, WeChatApiError] | None = None
         self._rejected = ""  # the last token WeChat rejected (to notice it being handed back)
+        self._local_ttl_s = local_ttl_s
+        self._held: tuple[str, float] | None = None  # (token, use it until): this process's copy
+        self._rejections = 0  # invalidate() calls so far: a read that overlapped one is not held
         self._release = redis.register_script(_RELEASE_LOCK)
         self._drop = redis.register_script(_DROP_IF_SAME)
 
     async def get(self) -> str:
+        held = self._held
+        if held is not None and self._clock.timestamp() < held[1]:
+            return held[0]
+        seen = self._rejections
         entry = await self._read()
         if entry is not None and self._clock.timestamp() < entry[2]:
-            return entry[0]
+            return self._hold(entry, seen)
         async with self._local:
             return await self._refresh_or_wait()
 
@@ -198,12 +214,24 @@ class SharedTokenProvider:
         the new current token. If WeChat hands back the very token it just rejected, forcing would
         not fix the cause (wrong account, revoked secret): we log it and let the send fail.
         """
+        self._rejections += 1  # a read in flight may return bad_token: it must not be held
+        if self._held is not None and self._held[0] == bad_token:
+            self._held = None  # first, so a Redis error cannot keep a rejected token in use
         dropped = await self._drop(keys=[self.key], args=[bad_token])
         log.info(f"{self._log}.token.invalidated", token=mask_token(bad_token), dropped=bool(dropped))
         if dropped:
             self._rejected = bad_token
 
     # -- internals ------------------------------------------------------------------------
+    def _hold(self, entry: tuple[str, float, float], seen: int) -> str:
+        """Keep a token read from (or just written to) Redis for this process's next calls: until
+        its refresh time (before its expiry), at most ``local_ttl_s``. Not if a token was rejected
+        since the read started (``seen`` = ``_rejections`` then): the read may predate the drop."""
+        token, expires_at, refresh_at = entry
+        if seen == self._rejections:
+            self._held = (token, min(refresh_at, expires_at, self._clock.timestamp() + self._local_ttl_s))
+        return token
+
     async def _read(self) -> tuple[str, float, float] | None:
         data = await self._redis.hgetall(self.key)
         if not data or "token" not in data:
@@ -217,10 +245,11 @@ class SharedTokenProvider:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._wait_timeout_s
         while True:
+            seen = self._rejections
             entry = await self._read()
             now = self._clock.timestamp()
             if entry is not None and now < entry[2]:
-                return entry[0]
+                return self._hold(entry, seen)
             if self._last_error is not None and loop.time() - self._last_error[0] < self._error_cooldown_s:
                 raise self._last_error[1]
             owner = uuid.uuid4().hex
@@ -228,8 +257,8 @@ class SharedTokenProvider:
                 try:
                     entry = await self._read()  # someone may have finished just before we locked
                     if entry is not None and self._clock.timestamp() < entry[2]:
-                        return entry[0]
-                    return await self._fetch_and_store()
+                        return self._hold(entry, seen)
+                    return await self._fetch_and_store(seen)
                 finally:
                     await self._release(keys=[self.lock_key], args=[owner])
             if entry is not None and now < entry[1]:
@@ -238,7 +267,7 @@ class SharedTokenProvider:
                 raise WeChatApiError(-1, "timed out waiting for another process to fetch the access token")
             await asyncio.sleep(self._poll_s)
 
-    async def _fetch_and_store(self) -> str:
+    async def _fetch_and_store(self, seen: int) -> str:
         try:
             info = await self._fetch()
         except WeChatApiError as exc:
@@ -270,7 +299,7 @@ class SharedTokenProvider:
             pipe.pexpire(self.key, max(1, int(info.expires_in * 1000)))
             await pipe.execute()
         log.info(f"{self._log}.token.fetched", token=mask_token(info.token), expires_in=info.expires_in)
-        return info.token
+        return self._hold((info.token, expires_at, refresh_at), seen)
 
 
 class StableTokenProvider(SharedTokenProvider):
@@ -284,7 +313,7 @@ class StableTokenProvider(SharedTokenProvider):
         self, session: aiohttp.ClientSession, redis: Any, keys: KeyBuilder, *, api_base: str,
         app_id: str, app_secret: str, clock: Clock, refresh_margin_s: float = 300,
         lock_ttl_s: float = 15.0, wait_timeout_s: float = 20.0, poll_s: float = 0.05,
-        timeout_s: float = 10.0, error_cooldown_s: float = 5.0,
+        timeout_s: float = 10.0, error_cooldown_s: float = 5.0, local_ttl_s: float = 60.0,
     ) -> None:
         async def fetch() -> TokenInfo:
             return await fetch_stable_token(session, api_base=api_base, app_id=app_id, app_secret=app_secret,
@@ -292,4 +321,4 @@ class StableTokenProvider(SharedTokenProvider):
 
         super().__init__(redis, keys, key_parts=("wechat", "token", app_id), fetch=fetch, clock=clock, account=app_id,
                          refresh_margin_s=refresh_margin_s, lock_ttl_s=lock_ttl_s, wait_timeout_s=wait_timeout_s,
-                         poll_s=poll_s, error_cooldown_s=error_cooldown_s)
+                         poll_s=poll_s, error_cooldown_s=error_cooldown_s, local_ttl_s=local_ttl_s)

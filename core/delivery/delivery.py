@@ -28,8 +28,9 @@ TOO_LONG (45002): the part is marked ``split`` and re-sent as pieces of half its
 
 from __future__ import annotations
 
+import contextlib
 import re
-from typing import Callable
+from typing import AsyncContextManager, Callable
 
 import structlog
 
@@ -38,7 +39,7 @@ from core.clock import Clock
 from core.delivery.markdown import to_plain_text
 from core.delivery.split import fit_parts, split_text, take_prefix, utf8_len
 from core.delivery.turn import CLAIM_LUA, PLAN_LUA, DeliveryReport, Plan, TurnRun
-from core.delivery.typing_indicator import TYPING_REFRESH_S, TypingIndicator
+from core.delivery.typing_indicator import SHOW_AFTER_S, TYPING_REFRESH_S, TypingIndicator
 from core.storage import KeyBuilder
 
 __all__ = ["NOTICE", "Delivery", "DeliveryReport", "ParagraphStreamer", "is_continue_request", "plan_parts"]
@@ -47,6 +48,7 @@ log = structlog.get_logger(__name__)
 
 NOTICE = "……（内容较长，回复「继续」查看剩余部分）"
 NOTHING_MORE_REPLY = "前面的内容已经全部发完啦，请问还有什么可以帮您？"
+_NO_WIRE = contextlib.nullcontext()
 _CONTINUE_WORDS = {"继续", "继续说", "接着说", "继续发", "下一页", "更多"}
 
 
@@ -98,7 +100,9 @@ class ParagraphStreamer:
     At most ``max_messages_per_turn - 1`` messages go out during streaming: the last slot is kept
     so ``finish`` can always fit (or cut, with 「继续」) the rest. Once one paragraph has to be held
     back, later ones are held too (order). A turn that already has records (a retried turn) does
-    not stream: ``finish`` works out what is still missing.
+    not stream: ``finish`` works out what is still missing. That check is made by the claim of the
+    first part itself (``TurnRun.send_if_fresh``), not by a read of its own; and ``finish`` reads
+    the turn's records only when they may hold parts of an earlier attempt.
     """
 
     def __init__(self, delivery: "Delivery", platform: str, user_id: str, turn_id: str) -> None:
@@ -107,14 +111,16 @@ class ParagraphStreamer:
         self._streaming: bool | None = None
         self._next = 0
         self._raw: list[str] = []  # paragraphs streamed by this attempt, as the model wrote them
+        self._claimed: list[str] = []  # parts this attempt claimed (all of the turn's, unless _fresh is False)
+        self._fresh: bool | None = None  # True: the turn had no records before this attempt's first claim
         self._finished = False
 
     async def paragraph(self, text: str) -> None:
         if self._finished:
             raise RuntimeError("paragraph() after finish()")
-        if self._streaming is None:
-            self._streaming = self._d.max_parts > 1 and not await self._run.has_history()
-        if not self._streaming or self._run.failed:
+        if self._streaming is None and self._d.max_parts <= 1:
+            self._streaming = False
+        if self._streaming is False or self._run.failed:
             return
         shaped = self._d.shape(text).strip()
         if not shaped:
@@ -124,9 +130,19 @@ class ParagraphStreamer:
         if not parts:
             self._streaming = False
             return
-        self._raw.append(text)
-        for part in parts:
-            ok = await self._run.send_part(self._next, part)
+        for n, part in enumerate(parts):
+            if self._streaming is None:  # this attempt's first part: stream only a turn without records
+                ok = await self._run.send_if_fresh(self._next, part)
+                if ok is None:
+                    self._streaming = self._fresh = False
+                    self._raw.clear()  # nothing of this attempt was streamed
+                    return
+                self._streaming = self._fresh = True
+            else:
+                ok = await self._run.send_part(self._next, part)
+            if n == 0:
+                self._raw.append(text)
+            self._claimed.append(part)
             self._next += 1
             if not ok:
                 self._streaming = False
@@ -138,16 +154,14 @@ class ParagraphStreamer:
         run = self._run
         if run.failed:
             return run.report
-        plan = await run.load_plan()
-        if plan is None:
-            sent = await run.sent_texts()
-            rest = self._rest_raw(final_full_text, sent)
-            rest = self._d.shape(rest) if rest is not None else _after_prefix(self._d.shape(final_full_text), sent)
-            if rest is None:
-                log.warning("stream_text_mismatch", turn_id=run.turn_id, sent_parts=len(sent))
-                rest = self._d.shape(final_full_text)
-            parts, remainder = plan_parts(rest, self._d.max_bytes, max(1, self._d.max_parts - len(sent)))
-            plan = await run.store_plan(Plan(sent + parts, bool(remainder)), remainder)
+        plan = None
+        if self._fresh is not False:  # the turn's claims are this attempt's (or there are none)
+            plan = await run.store_plan_unless_claimed(*self._new_plan(final_full_text, self._claimed),
+                                                       len(self._claimed))
+        if plan is None:  # an earlier attempt has records: plan from them
+            plan, sent = await run.load_records()
+            if plan is None:
+                plan = await run.store_plan(*self._new_plan(final_full_text, sent))
         run.report.continued = plan.more
         if not plan.parts:
             run.report.undelivered_reason = "empty"
@@ -157,6 +171,16 @@ class ParagraphStreamer:
             if not await run.send_part(i, part):
                 break
         return run.report
+
+    def _new_plan(self, final: str, sent: list[str]) -> tuple[Plan, str]:
+        """The plan for ``final`` after the parts ``sent`` already, and the rest kept for 「继续」."""
+        rest = self._rest_raw(final, sent)
+        rest = self._d.shape(rest) if rest is not None else _after_prefix(self._d.shape(final), sent)
+        if rest is None:
+            log.warning("stream_text_mismatch", turn_id=self._run.turn_id, sent_parts=len(sent))
+            rest = self._d.shape(final)
+        parts, remainder = plan_parts(rest, self._d.max_bytes, max(1, self._d.max_parts - len(sent)))
+        return Plan(sent + parts, bool(remainder)), remainder
 
     def _rest_raw(self, final: str, sent: list[str]) -> str | None:
         """The raw text after the paragraphs this attempt streamed, if they are all found in
@@ -189,6 +213,7 @@ class Delivery:
         clock: Clock,
         sensitive_filter: Callable[[str], str] | None = None,
         typing_interval_s: float = TYPING_REFRESH_S,
+        typing_delay_s: float = SHOW_AFTER_S,
         record_ttl_s: int = 86400,
         continuation_ttl_s: int = 172800,
     ) -> None:
@@ -201,6 +226,7 @@ class Delivery:
         self.max_messages_per_turn = max_messages_per_turn
         self.typing_enabled = typing
         self.typing_interval_s = typing_interval_s
+        self.typing_delay_s = typing_delay_s
         self.sensitive_filter = sensitive_filter
         self.record_ttl_s = record_ttl_s
         self.continuation_ttl_s = continuation_ttl_s
@@ -248,11 +274,20 @@ class Delivery:
         """``async with delivery.typing(user_id):`` around the work of a turn."""
         return TypingIndicator(
             self.channel, user_id, enabled=self.typing_enabled, interval_s=self.typing_interval_s,
-            on_open=self._remember_indicator, on_close=self._forget_indicator,
+            show_after_s=self.typing_delay_s, on_open=self._remember_indicator, on_close=self._forget_indicator,
         )
 
+    def typing_wire(self, user_id: str) -> AsyncContextManager[object]:
+        """Held around each message to ``user_id``: the lock the user's open typing indicators
+        hold around their requests (see ``core.delivery.typing_indicator``), or a no-op."""
+        group = self._indicators.get(user_id)
+        return next(iter(group)).wire if group else _NO_WIRE
+
     def _remember_indicator(self, ind: TypingIndicator) -> None:
-        self._indicators.setdefault(ind.user_id, set()).add(ind)
+        group = self._indicators.setdefault(ind.user_id, set())
+        if group:
+            ind.wire = next(iter(group)).wire  # one lock per user, whatever number of indicators
+        group.add(ind)
 
     def _forget_indicator(self, ind: TypingIndicator) -> None:
         group = self._indicators.get(ind.user_id)

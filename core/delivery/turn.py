@@ -20,7 +20,10 @@ log = structlog.get_logger(__name__)
 
 MIN_PART_BYTES = 64  # TOO_LONG below this is not a length problem: give up
 
+# ARGV[6] = '1': claim only if the turn has no records at all (the first part an attempt streams;
+# checked in the same call, so streaming a turn costs no separate round trip for the check)
 CLAIM_LUA = """
+if ARGV[6] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return 'records@' end
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[3]) == 1 then
   if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], ARGV[2], ARGV[4]) end
   redis.call('EXPIRE', KEYS[1], ARGV[5])
@@ -29,17 +32,21 @@ end
 return redis.call('HGET', KEYS[1], ARGV[1])
 """
 
+# The first plan stored wins (returned to every later caller). ARGV[5] (optional): a part's text
+# field that must not exist — the caller planned without reading the records, knowing only the
+# parts it claimed itself; '' back = someone else claimed parts, read the records and plan again.
 PLAN_LUA = """
-if redis.call('HSETNX', KEYS[1], 'plan', ARGV[1]) == 1 then
-  redis.call('EXPIRE', KEYS[1], ARGV[3])
-  if ARGV[2] ~= '' then
-    redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[4])
-  else
-    redis.call('DEL', KEYS[2])
-  end
-  return ARGV[1]
+local plan = redis.call('HGET', KEYS[1], 'plan')
+if plan then return plan end
+if ARGV[5] ~= '' and redis.call('HEXISTS', KEYS[1], ARGV[5]) == 1 then return '' end
+redis.call('HSET', KEYS[1], 'plan', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+if ARGV[2] ~= '' then
+  redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[4])
+else
+  redis.call('DEL', KEYS[2])
 end
-return redis.call('HGET', KEYS[1], 'plan')
+return ARGV[1]
 """
 
 
@@ -96,23 +103,35 @@ class TurnRun:
     def pid(self, index: int) -> str:
         return f"{self.turn_id}:{index}"
 
-    async def has_history(self) -> bool:
-        return bool(await self.d.redis.exists(self.key))
-
     async def load_plan(self) -> Plan | None:
         raw = await self.d.redis.hget(self.key, "plan")
         return Plan.loads(raw) if raw else None
 
-    async def store_plan(self, plan: Plan, remainder: str) -> Plan:
-        raw = await self.d._plan_script(
-            keys=[self.key, self.more_key],
-            args=[plan.dumps(), remainder, self.d.record_ttl_s, self.d.continuation_ttl_s],
-        )
-        return Plan.loads(raw)
-
-    async def sent_texts(self) -> list[str]:
-        """Texts of parts 0..k-1 already claimed (by any attempt), up to the first gap."""
+    async def load_records(self) -> tuple[Plan | None, list[str]]:
+        """The stored plan and the texts of parts 0..k-1 already claimed (by any attempt, up to
+        the first gap), in one read."""
         fields = await self.d.redis.hgetall(self.key)
+        raw = fields.get("plan")
+        return (Plan.loads(raw) if raw else None), self._claimed_texts(fields)
+
+    async def store_plan(self, plan: Plan, remainder: str) -> Plan:
+        """Store ``plan`` unless one is stored already; returns the plan that holds."""
+        return Plan.loads(await self._store_plan(plan, remainder, ""))
+
+    async def store_plan_unless_claimed(self, plan: Plan, remainder: str, known_parts: int) -> Plan | None:
+        """``store_plan`` for a caller that planned without reading the records, knowing it claimed
+        exactly parts 0..known_parts-1 itself (or none): ``None`` if part ``known_parts`` was
+        claimed too, i.e. by an earlier attempt — then read the records and plan again."""
+        raw = await self._store_plan(plan, remainder, f"t:{self.pid(known_parts)}")
+        return Plan.loads(raw) if raw else None
+
+    async def _store_plan(self, plan: Plan, remainder: str, unless: str) -> str:
+        return await self.d._plan_script(
+            keys=[self.key, self.more_key],
+            args=[plan.dumps(), remainder, self.d.record_ttl_s, self.d.continuation_ttl_s, unless],
+        )
+
+    def _claimed_texts(self, fields: dict[str, str]) -> list[str]:
         out = []
         while (text := fields.get(f"t:{self.pid(len(out))}")) is not None:
             out.append(text)
@@ -123,16 +142,24 @@ class TurnRun:
 
     async def send_part(self, index: int, text: str) -> bool:
         """Deliver part ``index`` unless already delivered; ``False`` = stop the turn."""
-        return await self._send(self.pid(index), text, record_text=True)
+        return bool(await self._send(self.pid(index), text, record_text=True))
 
-    async def _send(self, pid: str, text: str, *, record_text: bool) -> bool:
+    async def send_if_fresh(self, index: int, text: str) -> bool | None:
+        """``send_part`` only if the turn has no records yet (checked atomically with the claim);
+        ``None`` = it has some (an earlier attempt's): nothing was sent."""
+        return await self._send(self.pid(index), text, record_text=True, fresh_only=True)
+
+    async def _send(self, pid: str, text: str, *, record_text: bool, fresh_only: bool = False) -> bool | None:
         if pid in self.done:
             return True
         r = self.d.redis
         marker = await self.d._claim_script(
             keys=[self.key],
-            args=[f"s:{pid}", f"t:{pid}", f"sending@{self._now()}", text if record_text else "", self.d.record_ttl_s],
+            args=[f"s:{pid}", f"t:{pid}", f"sending@{self._now()}", text if record_text else "", self.d.record_ttl_s,
+                  "1" if fresh_only else "0"],
         )
+        if marker == "records@":
+            return None
         if marker:
             if marker.startswith("split@"):
                 return await self._send_pieces(pid, text)
@@ -143,7 +170,10 @@ class TurnRun:
             return True
         delivery_id = DELIVERY_ID.set(pid)
         try:
-            result = await self.d.channel.send_text(self.user_id, text)
+            async with self.d.typing_wire(self.user_id):  # never overlapping our Typing requests
+                result = await self.d.channel.send_text(self.user_id, text)
+                if result.ok:
+                    self.d._message_sent(self.user_id)
         except Exception as exc:  # the message may or may not have left: keep the marker
             log.warning("delivery_error", turn_id=self.turn_id, part=pid, error=repr(exc))
             return self._stop("failed", 0)
@@ -155,7 +185,6 @@ class TurnRun:
             await r.hset(self.key, f"s:{pid}", f"sent@{self._now()}")
             self.done.add(pid)
             self.report.delivered.append(text)
-            self.d._message_sent(self.user_id)
             return True
         if result.status is SendStatus.TOO_LONG:
             await r.hset(self.key, f"s:{pid}", f"split@{self._now()}")

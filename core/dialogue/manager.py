@@ -195,6 +195,7 @@ class DialogueManager:
         parts: list[str] = []
         calls: list[ToolCall] = []
         started = time.perf_counter()
+        finished = False
         try:
             async with aclosing(self.llm.chat_stream(messages, tools=schemas, think=think)) as stream:
                 async for chunk in stream:
@@ -203,9 +204,13 @@ class DialogueManager:
                         parts.append(chunk.content)
                         for para in splitter.feed(chunk.content):
                             await emit(para)
+                    if chunk.done and not calls:  # the answer is complete: its last paragraph goes out
+                        finished = True  # before the backend winds the stream up (reads its end)
+                        for para in splitter.finish():
+                            await emit(para)
         finally:
             state.llm_s += time.perf_counter() - started
-        if not calls:
+        if not calls and not finished:
             for para in splitter.finish():
                 await emit(para)
         return "".join(parts), calls

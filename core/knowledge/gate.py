@@ -9,6 +9,7 @@ tells the answer cache whether a question is general enough to share an answer b
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -51,10 +52,12 @@ def _strip_noise(text: str) -> str:
     return "".join(c for c in text if unicodedata.category(c)[0] not in "PZSC")
 
 
+@functools.lru_cache(maxsize=256)
 def skip_reason(text: str) -> str | None:
     """Why this message must not get a canned FAQ answer (and not a shared cached answer):
     "empty", "injection", "person", "complaint", "personal", "chitchat", "long", "multi" — or None
-    when it is a general question."""
+    when it is a general question. Remembered for the last 256 texts: one turn asks it up to five
+    times (fast path, answer cache lookup and store) about the same message."""
     norm = normalize_text(text).strip()
     bare = _strip_noise(norm)
     if not bare:

@@ -12,15 +12,22 @@ Scores (why two, and what they mean):
 
 The index is an immutable snapshot swapped in one assignment, so a reload never disturbs a search
 running in another thread; a failed reload keeps the previous snapshot.
+
+A snapshot remembers the tokens and BM25 scores of the last ``QUERY_MEMO`` questions: one turn
+searches the same text up to three times (the FAQ fast path, then the FAQ and policy halves of the
+prompt's references), and the scores of a question against one snapshot never change, so each
+index is scored once per question (``KnowledgeBase.index_reads`` counts the passes).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -43,6 +50,7 @@ log = structlog.get_logger(__name__)
 BUNDLED_SYNONYMS = Path(__file__).resolve().parents[2] / "examples" / "shop" / "synonyms.txt"
 ANSWER_WEIGHT = 0.2  # how much words in an FAQ *answer* count, relative to its question and tags
 CANDIDATES = 8  # BM25 candidates re-ranked by closeness
+QUERY_MEMO = 64  # questions whose tokens and scores a snapshot keeps (turns in flight, with room to spare)
 
 
 @dataclass(frozen=True)
@@ -70,15 +78,43 @@ def _file_signature(path: Path) -> tuple[int, int, int] | None:
 
 
 class _Field:
-    """One BM25 index plus the IDF lookups the closeness score needs."""
+    """One BM25 index plus the IDF lookups the closeness score needs.
+
+    ``scores`` gives exactly rank-bm25's ``get_scores`` (same formula, same float operations in
+    the same order), but from per-word postings computed once: rank-bm25 walks every document for
+    every query word in Python, which made scoring the larger part of a turn's knowledge search.
+    """
 
     def __init__(self, docs: list[list[str]]) -> None:
         # rank-bm25 divides by the average length; an all-empty corpus would divide by zero
         self.bm25 = BM25Okapi([d or ["\x00"] for d in docs])
         self.max_idf = max(self.bm25.idf.values(), default=1.0)
+        self._postings = self._build_postings()
 
-    def scores(self, tokens: list[str]) -> np.ndarray:
-        return self.bm25.get_scores(tokens)
+    def _build_postings(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """word -> (documents containing it, its BM25 term score in each of them)."""
+        bm = self.bm25
+        doc_len = np.array(bm.doc_len)
+        # the denominator's length part, computed as get_scores computes it
+        norm = bm.k1 * (1 - bm.b + bm.b * doc_len / bm.avgdl)
+        where: dict[str, list[int]] = {}
+        for i, freqs in enumerate(bm.doc_freqs):
+            for word in freqs:
+                where.setdefault(word, []).append(i)
+        postings = {}
+        for word, docs in where.items():
+            idx = np.array(docs)
+            q_freq = np.array([bm.doc_freqs[i][word] for i in docs])
+            postings[word] = (idx, (bm.idf.get(word) or 0) * (q_freq * (bm.k1 + 1) / (q_freq + norm[idx])))
+        return postings
+
+    def scores(self, tokens: Sequence[str]) -> np.ndarray:
+        score = np.zeros(self.bm25.corpus_size)
+        for word in tokens:  # repeated words count again, as in get_scores
+            posting = self._postings.get(word)
+            if posting is not None:  # (elsewhere get_scores adds exact zeros)
+                score[posting[0]] += posting[1]
+        return score
 
     def info(self, tokens: Sequence[str]) -> float:
         """IDF mass of a query; words this index has never seen count as its rarest word."""
@@ -106,15 +142,33 @@ class _Snapshot:
         self.self_scores = np.array(
             [max(self._faq_raw(q)[i], 1e-9) for i, q in enumerate(questions)], dtype=float
         )
+        self.index_reads: Counter[str] = Counter()  # BM25 passes per index ("faq" / "policy")
+        # per-snapshot memos (lru_cache is thread-safe); what they return is never modified
+        self.tokens = functools.lru_cache(maxsize=QUERY_MEMO)(lambda text: tuple(tokenize(text, synonyms)))
+        self._faq_scores = functools.lru_cache(maxsize=QUERY_MEMO)(self._score_faq)
+        self._policy_scores = functools.lru_cache(maxsize=QUERY_MEMO)(self._score_policy)
 
-    def _faq_raw(self, tokens: list[str]) -> np.ndarray:
+    def _faq_raw(self, tokens: Sequence[str]) -> np.ndarray:
         return self.faq_q.scores(tokens) + ANSWER_WEIGHT * self.faq_a.scores(tokens)
 
-    def faq_hits(self, tokens: list[str], k: int) -> list[Hit]:
-        if not tokens or not self.faq:
-            return []
+    def _score_faq(self, text: str) -> tuple[np.ndarray, float]:
+        tokens = self.tokens(text)
+        self.index_reads["faq"] += 1
         raw = self._faq_raw(tokens)
-        info = self.faq_q.info(tokens)
+        raw.setflags(write=False)
+        return raw, self.faq_q.info(tokens)
+
+    def _score_policy(self, text: str) -> tuple[np.ndarray, float]:
+        tokens = self.tokens(text)
+        self.index_reads["policy"] += 1
+        raw = self.policy.scores(tokens)
+        raw.setflags(write=False)
+        return raw, self.policy.info(tokens)
+
+    def faq_hits(self, text: str, k: int) -> list[Hit]:
+        if not self.faq or not self.tokens(text):
+            return []
+        raw, info = self._faq_scores(text)
         candidates = [int(i) for i in np.argsort(-raw, kind="stable")[: max(CANDIDATES, k)] if raw[i] > 0]
         scored = []
         for i in candidates:
@@ -128,11 +182,10 @@ class _Snapshot:
             out.append(Hit(e.id, "faq", float(score), e.question, e.answer, citation=f"FAQ {e.id}"))
         return out
 
-    def policy_hits(self, tokens: list[str], k: int) -> list[Hit]:
-        if not tokens or not self.passages:
+    def policy_hits(self, text: str, k: int) -> list[Hit]:
+        if not self.passages or not self.tokens(text):
             return []
-        raw = self.policy.scores(tokens)
-        info = self.policy.info(tokens)
+        raw, info = self._policy_scores(text)
         order = [int(i) for i in np.argsort(-raw, kind="stable")[:k] if raw[i] > 0]
         out = []
         for i in order:
@@ -242,6 +295,12 @@ class KnowledgeBase:
     def tokens(self, text: str) -> list[str]:
         return tokenize(text, self._snap.synonyms)
 
+    @property
+    def index_reads(self) -> Counter[str]:
+        """BM25 passes over the current content since it was loaded, per index ("faq", "policy"):
+        searching a question again (another k or kind) within ``QUERY_MEMO`` questions costs none."""
+        return Counter(self._snap.index_reads)
+
     def search(self, query: str, k: int = 5, *, kind: str | None = None) -> list[Hit]:
         """The k best hits, best first. ``kind`` = "faq" or "policy" restricts to one source;
         otherwise both are merged by score."""
@@ -250,11 +309,10 @@ class KnowledgeBase:
         if k <= 0:
             return []
         snap = self._snap
-        tokens = tokenize(query, snap.synonyms)
         hits: list[Hit] = []
         if kind in (None, "faq"):
-            hits += snap.faq_hits(tokens, k)
+            hits += snap.faq_hits(query, k)
         if kind in (None, "policy"):
-            hits += snap.policy_hits(tokens, k)
+            hits += snap.policy_hits(query, k)
         hits.sort(key=lambda h: -h.score)
         return hits[:k]

@@ -10,10 +10,15 @@ and leaked ``<think>`` blocks from content. Every transport or server failure be
 byte (model load plus prompt evaluation, or a stalled stream), and the time spent waiting for
 chunks is summed and checked after each one, so a trickling answer fails too. Time our own
 consumer spends between chunks (delivering a paragraph) does not count.
+
+After the ``done`` chunk the rest of the response (the end of the chunked body) is read before the
+stream is closed: httpx only returns a connection to its pool when the response was read to the
+end, so stopping at ``done`` made every model call open a new connection to Ollama.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from contextlib import aclosing
@@ -40,6 +45,7 @@ from core.metrics import LLM_ERRORS, LLM_SECONDS
 
 log = structlog.get_logger(__name__)
 WARM_UP_TIMEOUT_S = 600.0
+DRAIN_TIMEOUT_S = 0.5  # reading the end of a finished answer; longer means something is wrong with it
 
 
 def _to_wire(msg: ChatMessage) -> dict[str, Any]:
@@ -134,6 +140,7 @@ class OllamaChat(ChatBackendBase):
                     if chunk.content or chunk.thinking or chunk.tool_calls or chunk.done:
                         yield chunk
                     if chunk.done:
+                        await _read_to_end(parts)
                         return
                     t0 = time.perf_counter()
         except Exception as exc:  # cancellation and generator close are BaseException: not caught
@@ -198,6 +205,18 @@ class OllamaChat(ChatBackendBase):
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+async def _read_to_end(parts: AsyncIterator[Any]) -> None:
+    """Read what follows the done chunk (normally nothing but the end of the body) so the HTTP
+    connection is kept for the next call. The answer is complete already: anything unexpected here
+    (more lines, an error, a stall) only costs the connection, which the caller's close drops."""
+    try:
+        async with asyncio.timeout(DRAIN_TIMEOUT_S):
+            async for _ in parts:
+                return
+    except Exception:  # noqa: BLE001 - see the docstring; cancellation is not an Exception
+        return
 
 
 def _same_model(a: str, b: str) -> bool:

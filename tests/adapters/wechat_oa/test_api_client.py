@@ -250,3 +250,35 @@ async def test_build_wechat_channel_and_check(fake, session, redis_client, keys,
     assert not ok and "cannot reach" in line
     passive = config.demo_config(wechat__reply_mode="passive", wechat__api_base=f"http://127.0.0.1:{free_port()}")
     assert await check_wechat_api(passive) == (True, "reply_mode = \"passive\": the 客服 API is not used")
+
+
+@pytest.mark.parametrize("errcode", [40001, 42001])
+async def test_token_held_in_process_is_dropped_after_a_rejection(make_client, fake, errcode):
+    """The client keeps its token in memory between calls; a rejection drops it and the resend
+    and the calls after it use the fresh one."""
+    client = make_client()
+    assert (await client.send_text(USER, "one")).ok
+    old = fake.current_token
+    if errcode == 42001:
+        fake.expire_tokens()  # the fake now answers 42001 for every token issued so far
+    else:
+        fake.force_rotate()  # revoked (ops force-refreshed): 40001 from now on
+    assert (await client.send_text(USER, "two")).ok
+    assert (await client.send_text(USER, "three")).ok
+    assert [d["text"] for d in fake.deliveries(USER)] == ["one", "two", "three"]
+    assert fake.requests("custom/send") == 4  # one rejected attempt, then two with the new token
+    assert fake.token_fetches == 2 and fake.current_token != old
+
+
+async def test_token_refreshed_by_another_process_is_picked_up_from_redis(make_client, fake):
+    """Another process met the rejection first and stored a new token in Redis: this process's
+    copy is rejected once, then it reads Redis instead of fetching again."""
+    a, b = make_client(), make_client()
+    assert (await a.send_text(USER, "from a")).ok
+    fake.force_rotate()
+    assert (await b.send_text(USER, "from b")).ok  # b: rejected, invalidated, fetched, resent
+    assert fake.token_fetches == 2
+    assert (await a.send_text(USER, "a again")).ok
+    assert fake.token_fetches == 2  # a took b's token from Redis
+    assert fake.requests("custom/send") == 5  # b and a each had one attempt rejected
+    assert [d["text"] for d in fake.deliveries(USER)] == ["from a", "from b", "a again"]

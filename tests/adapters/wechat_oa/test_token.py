@@ -168,3 +168,36 @@ async def test_logs_show_only_a_masked_token(make_provider, fake, caplog):
     text = logged_text(captured, caplog)
     assert token not in text and token2 not in text and SECRET not in text
     assert f"{token[:4]}***" in text
+
+
+# -- the in-process copy (no Redis round trip per API call) ------------------------------------
+
+async def test_process_reuses_its_token_until_the_local_ttl_then_rereads_redis(make_provider, fake, fixed_clock,
+                                                                                redis_client, keys):
+    a = make_provider(local_ttl_s=60)
+    old = await a.get()
+    # another process replaces the token in Redis (e.g. after WeChat rejected it there)
+    b = make_provider()
+    new = fake.force_rotate()
+    await b.invalidate(old)
+    assert await b.get() == new
+    assert await a.get() == old  # a's copy: no Redis read within local_ttl_s
+    fixed_clock.advance(61)
+    assert await a.get() == new  # Redis is the source of truth: read again, not fetched
+    assert fake.token_fetches == 2
+
+
+async def test_process_copy_never_outlives_the_refresh_time(make_provider, fake, fixed_clock):
+    provider = make_provider(local_ttl_s=10**6)  # only the token's own times bound the copy
+    old = await provider.get()
+    fixed_clock.advance(7200 - 299)  # due for refresh (and 299 s from expiry)
+    new = await provider.get()
+    assert new != old and fake.token_fetches == 2
+
+
+async def test_invalidate_drops_the_process_copy(make_provider, fake):
+    provider = make_provider()
+    old = await provider.get()
+    new = fake.force_rotate()
+    await provider.invalidate(old)
+    assert await provider.get() == new and fake.token_fetches == 2

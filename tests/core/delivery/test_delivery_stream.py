@@ -114,3 +114,44 @@ async def test_stream_stops_when_the_window_closes(make_delivery, fake):
     report = await s.finish("您好！\n\n订单已发货。\n\n谢谢。")
     assert report.undelivered_reason == "window_closed" and report.delivered == []
     assert fake.requests("custom/send") == 1
+
+
+async def test_retry_after_a_stored_plan_does_not_stream_a_new_answer(make_delivery, fake):
+    # The first attempt stored its plan, but WeChat refused the part (window closed: proven not
+    # delivered, so the part's claim is gone and only the plan remains). The retry's model writes
+    # something else: the first paragraph's claim sees the turn's records and sends nothing; finish
+    # delivers the stored plan, so the shopper never gets parts of two different answers.
+    fake.strict_window = True
+    d = make_delivery(max_messages_per_turn=3)
+    first = await d.deliver("wechat_oa", USER, "t-plan", "第一次的回答。")
+    assert first.undelivered_reason == "window_closed"
+    fake.user_messaged(USER)
+    again = d.stream("wechat_oa", USER, "t-plan")
+    await again.paragraph("第二次的回答，")
+    await again.paragraph("完全不同。")
+    assert texts(fake) == []
+    report = await again.finish("第二次的回答，\n\n完全不同。")
+    assert report.ok and texts(fake) == ["第一次的回答。"]
+
+
+async def test_a_fresh_turn_streams_its_first_paragraph_at_once(make_delivery, fake, redis_client, keys):
+    s = make_delivery(max_messages_per_turn=3).stream("wechat_oa", USER, "t-fresh")
+    await s.paragraph("您好！")
+    assert texts(fake) == ["您好！"]  # sent while the model is still writing
+    record = await redis_client.hgetall(keys.user("wechat_oa", USER, "turn", "t-fresh"))
+    assert record["t:t-fresh:0"] == "您好！" and record["s:t-fresh:0"].startswith("sent@")
+    report = await s.finish("您好！\n\n请问有什么可以帮您？")
+    assert report.ok and texts(fake) == ["您好！", "请问有什么可以帮您？"]
+
+
+async def test_plain_delivery_after_a_crashed_stream_sends_only_what_is_missing(make_delivery, fake):
+    # The retry plans without reading the records first (the plan script refuses, since part 0 is
+    # already claimed), then reads them and sends only the rest.
+    paragraphs = ["您好！", "退货需在签收后七天内申请。", "运费由我们承担。"]
+    d = make_delivery(max_messages_per_turn=3)
+    crashed = d.stream("wechat_oa", USER, "t-crash-plain")
+    await crashed.paragraph(paragraphs[0])
+    assert texts(fake) == ["您好！"]  # ... and the worker dies before finish()
+    report = await d.deliver("wechat_oa", USER, "t-crash-plain", "\n\n".join(paragraphs))
+    assert texts(fake) == ["您好！", "退货需在签收后七天内申请。\n\n运费由我们承担。"]
+    assert report.ok and report.skipped == 1 and report.delivered == texts(fake)

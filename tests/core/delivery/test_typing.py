@@ -1,4 +1,5 @@
-"""Typing indicator: on at the start, refreshed while work goes on, off at the end, task cleaned up."""
+"""Typing indicator: on at the start (without holding up the work), refreshed while work goes on,
+off at the end unless our answer already ended it, task cleaned up."""
 
 from __future__ import annotations
 
@@ -22,9 +23,47 @@ def commands(fake) -> list[str]:
 
 
 async def test_typing_on_then_off(make_delivery, fake):
-    async with make_delivery().typing(USER):
-        assert commands(fake) == ["Typing"]
+    queue = fake.subscribe()
+    try:
+        async with make_delivery().typing(USER):
+            await next_typing(queue, "Typing")
+            assert commands(fake) == ["Typing"]
+    finally:
+        fake.unsubscribe(queue)
     assert commands(fake) == ["Typing", "CancelTyping"]
+
+
+async def test_work_does_not_wait_for_typing_and_the_answer_ends_it(make_delivery, fake):
+    # WeChat is slow to answer the Typing request: the block starts at once (the model call is not
+    # held up), the answer goes out after WeChat has handled the Typing, and since the answer ended
+    # the Typing state no CancelTyping is sent
+    fake.set_latency("custom/typing", 0.2)
+    d = make_delivery(typing_delay_s=0)  # Typing at once, so it is in flight when the answer is ready
+    queue = fake.subscribe()  # every event in the order WeChat handled it
+    try:
+        async with d.typing(USER):
+            assert commands(fake) == []  # entering did not wait for WeChat
+            report = await d.deliver("wechat_oa", USER, "t-typing-answer", "您好，已为您查到。")
+    finally:
+        fake.unsubscribe(queue)
+    assert report.ok
+    assert [queue.get_nowait()["kind"] for _ in range(queue.qsize())] == ["typing", "message"]
+    assert commands(fake) == ["Typing"] and fake.requests("custom/typing") == 1
+    assert [d["text"] for d in fake.deliveries(USER)] == ["您好，已为您查到。"]
+
+
+async def test_a_block_ending_before_typing_went_out_sends_nothing(make_delivery, fake):
+    async with make_delivery(typing_delay_s=0).typing(USER):
+        pass  # no await: the indicator's task never got to send Typing
+    assert commands(fake) == [] and fake.requests("custom/typing") == 0
+
+
+async def test_typing_waits_a_moment_so_an_instant_answer_needs_none(make_delivery, fake):
+    d = make_delivery(typing_delay_s=3600)  # "a moment" longer than any test run
+    async with d.typing(USER):
+        report = await d.deliver("wechat_oa", USER, "t-instant", "您好！")
+        await asyncio.sleep(0.05)
+    assert report.ok and fake.requests("custom/typing") == 0
 
 
 async def test_typing_disabled_sends_nothing(make_delivery, fake):
@@ -75,9 +114,14 @@ async def test_typing_failures_never_break_the_turn(make_delivery, fake):
 
 
 async def test_block_errors_still_cancel_typing(make_delivery, fake):
-    with pytest.raises(RuntimeError):
-        async with make_delivery().typing(USER):
-            raise RuntimeError("model failed")
+    queue = fake.subscribe()
+    try:
+        with pytest.raises(RuntimeError):
+            async with make_delivery().typing(USER):
+                await next_typing(queue, "Typing")
+                raise RuntimeError("model failed")
+    finally:
+        fake.unsubscribe(queue)
     assert commands(fake) == ["Typing", "CancelTyping"]
 
 
@@ -85,7 +129,7 @@ async def test_block_ends_at_once_when_a_message_was_just_sent(make_delivery, fa
     # Regression: the refresher waited with asyncio.wait_for, which on Python 3.11 swallows a
     # cancel arriving just as the "message sent" event is set -> the turn hung in __aexit__ until
     # the worker's shutdown grace ran out. The exit must not depend on the refresh interval.
-    d = make_delivery(typing_interval_s=3600)
+    d = make_delivery(typing_interval_s=3600, typing_delay_s=0)
 
     async def one_turn() -> None:
         async with d.typing(USER) as indicator:
@@ -99,4 +143,4 @@ async def test_block_ends_at_once_when_a_message_was_just_sent(make_delivery, fa
         if not done:
             turn.cancel()
         assert turn in done, "the typing block did not end after the turn's work was done"
-    assert commands(fake)[-1] == "CancelTyping"
+    assert commands(fake).count("Typing") == 5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 
 from bot import config
@@ -120,3 +121,42 @@ def test_disk_is_checked_at_most_once_per_interval(shop_copy):
     assert kb.reload_if_changed() is False  # too soon: the disk is not even looked at
     now[0] += 0.6
     assert kb.reload_if_changed() is True
+
+
+# -- cost per question ------------------------------------------------------------------------
+
+def test_a_question_is_scored_once_however_often_it_is_searched(shop_copy):
+    # what one turn does: the fast path (FAQ, k=2), then the references (policy and FAQ, k=4)
+    kb = KnowledgeBase(shop_copy / "faq.csv", shop_copy / "policy.md", shop_copy / "synonyms.txt")
+    question = "退货运费谁出"
+    first = kb.search(question, 2, kind="faq")
+    kb.search(question, 4, kind="policy")
+    again = kb.search(question, 4, kind="faq")
+    assert kb.index_reads == {"faq": 1, "policy": 1}
+    assert [h.id for h in again[:2]] == [h.id for h in first]  # a larger k extends the same ranking
+    assert kb.search(question, 6) == sorted(kb.search(question, 6, kind="faq") + kb.search(question, 6, kind="policy"),
+                                            key=lambda h: -h.score)[:6]
+    assert kb.index_reads == {"faq": 1, "policy": 1}
+    kb.search("可以发顺丰吗", 1, kind="faq")
+    assert kb.index_reads == {"faq": 2, "policy": 1}
+
+
+def test_scores_are_not_remembered_across_an_edit(shop_copy):
+    kb = KnowledgeBase(shop_copy / "faq.csv", shop_copy / "policy.md", shop_copy / "synonyms.txt", check_interval_s=0)
+    assert "每单加收12元" in kb.search("可以发顺丰吗", 1, kind="faq")[0].text
+    _rewrite(shop_copy / "faq.csv", "每单加收12元", "每单加收15元")
+    assert kb.reload_if_changed() is True
+    assert "每单加收15元" in kb.search("可以发顺丰吗", 1, kind="faq")[0].text
+    assert kb.index_reads == {"faq": 1}  # counted per content version
+
+
+def test_scoring_matches_rank_bm25_exactly(demo_kb):
+    """The index scores from precomputed postings; the numbers must be rank-bm25's, bit for bit
+    (the fast path thresholds were calibrated on them)."""
+    snap = demo_kb._snap
+    questions = [e.question for e in demo_kb.faq] + [p.text[:30] for p in demo_kb.passages]
+    questions += ["运费 运费 顺丰 顺丰", "今天天气怎么样", "", "x"]
+    for q in questions:
+        tokens = list(snap.tokens(q))
+        for field in (snap.faq_q, snap.faq_a, snap.policy):
+            assert np.array_equal(field.scores(tokens), field.bm25.get_scores(tokens)), q

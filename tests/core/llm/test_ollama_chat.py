@@ -103,6 +103,26 @@ async def test_native_tool_calls_have_object_arguments(fake, chat):
     assert [(c.name, c.arguments) for c in r.tool_calls] == [("track_shipment", {"order_id": "2026110130007784"})]
 
 
+async def test_calls_reuse_one_connection_to_ollama(fake, chat):
+    # the end of each answer is read after its done chunk, so httpx keeps the connection
+    fake.script(Reply(content="第一段。\n\n第二段。", chunk_chars=4), tool_call("get_order", order_id="1"), "好的")
+    assert (await chat.chat(USER)).content == "第一段。\n\n第二段。"
+    assert (await chat.chat(USER)).tool_calls
+    chunks = [c async for c in chat.chat_stream(USER)]
+    assert chunks[-1].done
+    assert len(fake.chat_peers) == 3 and len(set(fake.chat_peers)) == 1
+
+
+async def test_a_stream_left_early_costs_only_its_connection(fake, chat):
+    fake.script(Reply(content="很长的回答" * 20, chunk_chars=5), "下一个")
+    stream = chat.chat_stream(USER)
+    first = await stream.__anext__()
+    await stream.aclose()  # the consumer stopped before done (e.g. the turn was cancelled)
+    assert first.content
+    assert (await chat.chat(USER)).content == "下一个"
+    assert len(set(fake.chat_peers)) == 2  # the unread answer's connection was not reused
+
+
 # -- failures -----------------------------------------------------------------------------
 
 async def test_missing_model_tells_ops_what_to_run(fake):
