@@ -36,6 +36,7 @@ from core.metrics import QUEUE_DEPTH, QUEUE_PENDING, TURN_SECONDS, TURNS
 from core.models import IncomingMessage, TurnContext, TurnResult
 from core.queue.cancellation import cancel_and_wait, cancel_requested, wait_event
 from core.queue.entry import Entry
+from core.queue.gaps import LostEntryRepair
 from core.queue.stream import QueueUnavailable, StreamQueue
 
 log = structlog.get_logger(__name__)
@@ -72,6 +73,7 @@ class Worker:
         lease_s: float | None = None,
         metrics_interval_s: float = 5.0,
         trim_interval_s: float = 60.0,
+        gap_check_after_s: float | None = None,
     ) -> None:
         self.queue = queue
         self.handler = handler
@@ -87,6 +89,10 @@ class Worker:
         self.lease_s = lease_s if lease_s is not None else max(claim_idle_s, 2.0)
         self.metrics_interval_s = metrics_interval_s
         self.trim_interval_s = trim_interval_s
+        # An entry whose predecessor is unfinished this long (far beyond a reclaim) has its user's
+        # earlier messages checked for being lost (core/queue/gaps.py).
+        self.gap_check_after_s = gap_check_after_s if gap_check_after_s is not None else max(4 * claim_idle_s, 60.0)
+        self._gaps = LostEntryRepair(queue)
         self.tick_s = max(0.02, min(claim_idle_s / 3, self.lease_s / 3, 1.0))
         # Read-ahead: entries of up to 2x concurrency users are held, so a burst from one user
         # (whose entries must run one by one) never keeps other users' entries unread.
@@ -255,10 +261,21 @@ class Worker:
                 await self.queue.ack(entry)
                 self._forget(entry)
             else:
-                since = self._waiting_since.setdefault(entry.key, time.monotonic())
-                if since > 0 and time.monotonic() - since > max(4 * self.claim_idle_s, 60.0):
-                    log.warning("queue.user_blocked", entry_id=entry.entry_id, seq=entry.seq, reason=decision)
-                    self._waiting_since[entry.key] = -1.0  # warn once
+                now = time.monotonic()
+                since = self._waiting_since.setdefault(entry.key, now)
+                if now - since > self.gap_check_after_s:
+                    self._waiting_since[entry.key] = now  # check again after as long, if still waiting
+                    await self._check_lost_predecessors(entry, decision)
+
+    async def _check_lost_predecessors(self, entry: Entry, decision: str) -> None:
+        """An entry waiting this long: were the user's earlier messages lost? (core/queue/gaps.py)"""
+        verdict, skipped = await self._gaps.check(entry)
+        if verdict == "skipped":
+            log.error("queue.lost_messages_skipped", entry_id=entry.entry_id, seq=entry.seq, lost=skipped,
+                      user=entry.user_id)
+            self._wake.set()
+        else:
+            log.warning("queue.user_blocked", entry_id=entry.entry_id, seq=entry.seq, reason=decision, check=verdict)
 
     def _forget(self, entry: Entry) -> None:
         self._held.pop(entry.key, None)
