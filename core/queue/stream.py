@@ -2,7 +2,8 @@
 
 Why it looks like this:
 
-* ``enqueue`` is one Lua round trip (dedupe ``SET NX EX`` + per-user ``INCR seq`` + ``XADD``), so a
+* ``enqueue`` is one Lua script (dedupe ``SET NX EX`` + per-user ``INCR seq`` + ``XADD``; concurrent calls
+  share one pipelined round trip, ``core/queue/batching.py``), so a
   WeChat retry of a stored push is recognised atomically and the webhook can answer in milliseconds.
 * Every entry carries a per-user ``seq``; workers finish seq n only after n-1 (``done`` counter and a
   per-user lease, see ``try_start``/``finish``), which keeps a user's messages in order across
@@ -33,12 +34,13 @@ from typing import Any, AsyncIterator, Iterable
 import orjson
 import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ReadOnlyError, ResponseError
+from redis.exceptions import ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.clock import Clock, SystemClock
 from core.models import IncomingMessage, TurnContext
 from core.queue import scripts
+from core.queue.batching import BatchedScript
 from core.queue.entry import Entry
 from core.storage import KeyBuilder
 from core.storage.connection import is_cluster
@@ -79,7 +81,6 @@ class StreamQueue:
         self.group = group
         self.max_len = int(max_len)
         self.op_timeout_s = op_timeout_s
-        self._enqueue = redis.register_script(scripts.ENQUEUE)
         self._try_start = redis.register_script(scripts.TRY_START)
         self._finish = redis.register_script(scripts.FINISH)
         self._defer = redis.register_script(scripts.DEFER)
@@ -88,7 +89,8 @@ class StreamQueue:
         self._release = redis.register_script(scripts.RELEASE)
         self._shard_of_stream = {keys.stream(s): s for s in range(keys.queue_shards)}
         self._cluster = is_cluster(redis)
-        self._batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]] = []  # enqueues waiting to be sent
+        # concurrent enqueues (one per webhook request in flight) share one pipelined round trip
+        self._enqueue = BatchedScript(redis, scripts.ENQUEUE, timeout_s=op_timeout_s, cluster=self._cluster)
         self._shard_reads: dict[int, asyncio.Task[Any]] = {}  # Cluster only: one XREADGROUP per shard
 
     # -- keys --------------------------------------------------------------------------
@@ -134,7 +136,7 @@ class StreamQueue:
         args = [self.dedupe_ttl_s, self.max_len, COUNTER_TTL_S, orjson.dumps(msg.to_dict()),  # UTF-8 JSON bytes
                 turn_id or uuid.uuid4().hex, received_at.isoformat(), msg.platform, msg.user_id]
         try:
-            seq = await self._enqueue_batched([self.dedupe_key(msg), seq_key, done_key, self.keys.stream(shard)], args)
+            seq = await self._enqueue([self.dedupe_key(msg), seq_key, done_key, self.keys.stream(shard)], args)
         except _UNAVAILABLE as exc:
             raise QueueUnavailable(f"redis enqueue failed: {type(exc).__name__}: {exc}") from exc
         if seq is None:
@@ -142,52 +144,6 @@ class StreamQueue:
         if int(seq) < 0:
             raise QueueFull(f"queue shard {shard} holds {self.max_len} entries; workers are not keeping up")
         return True
-
-    async def _enqueue_batched(self, keys: list[str], args: list[Any]) -> Any:
-        """Run the ENQUEUE script; concurrent calls (one per webhook request in flight) share one
-        pipelined round trip. The first caller of an event-loop turn leads: it yields once so the
-        others can join, then sends every queued EVALSHA in one pipeline (not a transaction: each
-        script is atomic by itself) and hands each caller its own reply. Redis Cluster pipelines
-        cannot load scripts, so there each call goes alone."""
-        if self._cluster:
-            async with asyncio.timeout(self.op_timeout_s):
-                return await self._enqueue(keys=keys, args=args)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._batch.append((keys, args, future))
-        if len(self._batch) == 1:
-            await asyncio.sleep(0)  # the other requests of this loop turn join the batch
-            batch, self._batch = self._batch, []
-            try:
-                # One deadline for the whole batch, held by the leader: the followers need none of
-                # their own, because the leader settles every future whatever happens to it.
-                async with asyncio.timeout(self.op_timeout_s):
-                    replies = await self._send_enqueues(batch)
-            except BaseException as exc:
-                shared = exc if isinstance(exc, Exception) else TimeoutError("enqueue batch cancelled")
-                for _, _, f in batch:
-                    if not f.done():
-                        f.set_exception(shared)
-                raise
-            for (_, _, f), reply in zip(batch, replies):
-                if not f.done():
-                    f.set_exception(reply) if isinstance(reply, Exception) else f.set_result(reply)
-        return await future
-
-    async def _send_enqueues(self, batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]], *,
-                             reload: bool = True) -> list[Any]:
-        pipe = self.redis.pipeline(transaction=False)
-        for keys, args, _ in batch:
-            pipe.evalsha(self._enqueue.sha, len(keys), *keys, *args)
-        replies = await pipe.execute(raise_on_error=False)
-        redo = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
-        if redo and reload:
-            # First use on this server (or after SCRIPT FLUSH / a failover): load it and resend.
-            # NOSCRIPT means the command did not run, so resending cannot store a push twice.
-            await self.redis.script_load(scripts.ENQUEUE)
-            again = await self._send_enqueues([batch[i] for i in redo], reload=False)
-            for i, reply in zip(redo, again):
-                replies[i] = reply
-        return replies
 
     # -- consumer side -------------------------------------------------------------------
     def _entries(self, reply: Any) -> list[Entry]:
