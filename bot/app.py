@@ -63,12 +63,12 @@ def create_app(cfg: Config, *, role: str = "all", clock: Clock | None = None,
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         async with open_services(cfg, clock=clock) as services:
             app[SERVICES] = services
-            if serves_web(role):
+            if serves_web(role) and cfg.wechat.enabled:
                 app[WEBHOOK] = WechatWebhook(cfg.wechat, services)
             yield
 
     app.cleanup_ctx.append(services_ctx)
-    if cfg.wecom.enabled:  # 微信客服 next to the Official Account (adapters/wecom_kf/setup.py)
+    if cfg.wecom.enabled:  # 微信客服 next to (or instead of) the Official Account (adapters/wecom_kf/setup.py)
         from adapters.wecom_kf.setup import setup_wecom
 
         setup_wecom(app, SERVICES, cfg.wecom, serve_web=serves_web(role))
@@ -79,8 +79,9 @@ def create_app(cfg: Config, *, role: str = "all", clock: Clock | None = None,
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     if serves_web(role):
-        app.router.add_get(cfg.server.webhook_path, _webhook_get)
-        app.router.add_post(cfg.server.webhook_path, _webhook_post)
+        if cfg.wechat.enabled:  # [wechat] enabled = false: a 微信客服-only deployment, no OA webhook
+            app.router.add_get(cfg.server.webhook_path, _webhook_get)
+            app.router.add_post(cfg.server.webhook_path, _webhook_post)
         if cfg.admin.enabled:  # the ops console under /admin (docs/console.md)
             from adapters.admin.console import mount as mount_console
 

@@ -42,6 +42,7 @@ class ServerConfig:
 
 @dataclass
 class WechatConfig:
+    enabled: bool = True  # False: no Official Account, only [wecom] 微信客服 (the keys below are then unused)
     app_id: str = ""
     app_secret: str = ""
     token: str = ""
@@ -326,8 +327,8 @@ def _validate_wecom(cfg: Config) -> None:
         raise ConfigError("wecom.max_clock_skew_s", "must be >= 0 (0 disables the check)")
 
 
-def validate(cfg: Config) -> None:
-    """Cross-field checks. Raises ConfigError naming the first bad key."""
+def _validate_wechat(cfg: Config) -> None:
+    """[wechat] is checked only when the Official Account is served (``enabled``)."""
     w = cfg.wechat
     if not w.token:
         raise ConfigError("wechat.token", "missing; set the Token you entered in the WeChat admin console")
@@ -352,6 +353,14 @@ def validate(cfg: Config) -> None:
         raise ConfigError("wechat.max_clock_skew_s", "must be >= 0 (0 disables the check)")
     if not w.api_base.startswith(("http://", "https://")):
         raise ConfigError("wechat.api_base", "must start with http:// or https://")
+
+
+def validate(cfg: Config) -> None:
+    """Cross-field checks. Raises ConfigError naming the first bad key."""
+    if cfg.wechat.enabled:
+        _validate_wechat(cfg)
+    elif not cfg.wecom.enabled:
+        raise ConfigError("wechat.enabled", "false needs [wecom] enabled = true: kefu must serve at least one platform")
     s = cfg.server
     if not s.webhook_path.startswith("/"):
         raise ConfigError("server.webhook_path", "must start with /")

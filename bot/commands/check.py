@@ -63,6 +63,8 @@ async def check_llm(cfg: Config) -> CheckResult:
 
 async def check_wechat_api(cfg: Config) -> CheckResult:
     """This server can get an access token (right AppSecret, IP on the whitelist)."""
+    if not cfg.wechat.enabled:
+        return CheckResult("wechat_api", True, "[wechat] enabled = false: not used")
     from adapters.wechat_oa.api_client import check_wechat_api as probe
 
     ok, detail = await probe(cfg)
@@ -105,6 +107,9 @@ def webhook_url(cfg: Config) -> str:
 def admin_console_lines(cfg: Config) -> list[str]:
     """What ops paste into 设置与开发 → 基本配置 → 服务器配置 of the Official Account."""
     w = cfg.wechat
+    if not w.enabled:
+        return ["Official Account: not served ([wechat] enabled = false); 微信客服 callback path: "
+                f"{cfg.wecom.webhook_path}"]
     lines = [
         "WeChat admin console (设置与开发 → 基本配置 → 服务器配置):",
         f"  URL (服务器地址):              {webhook_url(cfg)}",

@@ -68,6 +68,7 @@ BAD_CONFIGS = {
                                f"encoding_aes_key = \"{AES_KEY[:42]}\"\n", "wechat.encoding_aes_key"),
     "missing token": ("[wechat]\napp_id = \"wx1\"\napp_secret = \"s\"\n", "wechat.token"),
     "not TOML": ("[wechat\n", "--config"),
+    "no platform served": ("[wechat]\nenabled = false\n", "wechat.enabled"),
     "bad log level": (f"[wechat]\ntoken = \"{TOKEN}\"\napp_id = \"wx1\"\napp_secret = \"s\"\n[log]\nlevel = \"LOUD\"\n",
                       "log.level"),
 }

@@ -72,3 +72,28 @@ async def test_a_colleagues_message_is_never_answered(app_client, wecom):
     await ask(app_client, wecom, OWNER, "谢谢")
     assert [d["text"] for d in wecom.deliveries(OWNER)] and all("小张" not in d["text"] for d in wecom.deliveries(OWNER))
     assert len(wecom.deliveries(OWNER)) == 1  # one answer, to the customer's own message
+
+
+async def test_a_wecom_only_deployment_needs_no_official_account(aiohttp_client, redis_url, key_prefix, redis_client,
+                                                                 wecom, fixed_clock):
+    """Many shops serve customers only through 微信客服: ``[wechat] enabled = false`` and no OA keys."""
+    from bot import config
+    from bot.commands.check import admin_console_lines, check_wechat_api
+
+    async with FakeOllama(rule=demo_rule) as llm:
+        cfg = wecom_config(redis_url, key_prefix, wecom.url, llm={"base_url": llm.url, "timeout_s": 10.0},
+                           wechat={"enabled": False, "app_id": "", "app_secret": "", "token": "",
+                                   "encoding_aes_key": ""})
+        with pytest.raises(config.ConfigError, match="^wechat.token"):  # the same keys with the OA on
+            wecom_config(redis_url, key_prefix, wecom.url, wechat={"app_id": "", "app_secret": "", "token": "",
+                                                                    "encoding_aes_key": ""})
+        client = await aiohttp_client(create_app(cfg, role="all", clock=fixed_clock))
+        try:
+            assert (await client.post("/wechat", data=b"<xml/>")).status == 404  # no Official Account webhook
+            sent = await ask(client, wecom, OWNER, f"我的订单{ORDER}到哪了")
+            assert "已签收" in "\n".join(d["text"] for d in sent)
+        finally:
+            await client.close()
+    result = await check_wechat_api(cfg)
+    assert result.ok and "not used" in result.detail  # `kefu check` asks no WeChat token
+    assert "not served" in admin_console_lines(cfg)[0]
