@@ -11,7 +11,8 @@ push with its own MsgId) from an aiohttp load generator in this process, on the 
 
 The load generator is a minimal keep-alive HTTP/1.1 client on asyncio (``Connection``), cheap
 enough that the servers, not the generator, are what is measured; ``--reference`` adds a
-do-nothing aiohttp app as the ceiling of this machine and generator.
+do-nothing aiohttp app as the ceiling of this machine and generator, and an aiohttp app doing
+kefu's checks with in-memory dedupe (no Redis, no logging) as the ceiling of any Python design.
 
 kefu must store every push (one pipelined Lua round trip: dedupe + seq + XADD); the run checks
 afterwards that the stream holds exactly one entry per 200 answer, then deletes its key prefix.
@@ -365,10 +366,10 @@ async def run_werobot(args: argparse.Namespace, workdir: Workdir, run_id: int) -
     return results
 
 
-async def run_reference(args: argparse.Namespace, workdir: Workdir, run_id: int) -> list[Result]:
+async def run_reference(args: argparse.Namespace, workdir: Workdir, run_id: int, mode: str, name: str) -> list[Result]:
     port = free_port()
     script = Path(__file__).resolve().parent / "reference_server.py"
-    proc = await spawn("reference", [sys.executable, str(script), str(port)], workdir.path)
+    proc = await spawn(f"reference-{mode}", [sys.executable, str(script), str(port), mode], workdir.path)
     try:
         base = f"http://127.0.0.1:{port}/wechat"
         factory = PushFactory(run_id=run_id)
@@ -380,7 +381,7 @@ async def run_reference(args: argparse.Namespace, workdir: Workdir, run_id: int)
                 except (OSError, RuntimeError):
                     await asyncio.sleep(0.2)
         await warm_up(base, Pushes(factory, 320))
-        return [await measured(proc.pid, closed_loop(base, Pushes(factory, int(args.duration * 6000)), "aiohttp0",
+        return [await measured(proc.pid, closed_loop(base, Pushes(factory, int(args.duration * 6000)), name,
                                                      args.concurrency, args.duration))]
     finally:
         await proc.stop()
@@ -400,7 +401,8 @@ async def main_async(args: argparse.Namespace, loop_kind: str) -> int:
         if not args.skip_werobot:
             results += await run_werobot(args, workdir, run_id + 1)
         if args.reference:
-            results += await run_reference(args, workdir, run_id + 2)
+            results += await run_reference(args, workdir, run_id + 2, "nothing", "aiohttp0")
+            results += await run_reference(args, workdir, run_id + 3, "memory", "aio-mem")
     finally:
         workdir.close()
     print()
@@ -420,6 +422,10 @@ async def main_async(args: argparse.Namespace, loop_kind: str) -> int:
             verdicts.append(f"do-nothing aiohttp app / WeRoBot = {ceiling:.1f}x (the ceiling of this machine and "
                             f"generator); kefu reaches {kefu_closed.throughput / by[('aiohttp0', 'closed')].throughput:.0%}"
                             " of it")
+        if ("aio-mem", "closed") in by:
+            mem = by[("aio-mem", "closed")].throughput / max(by[("werobot", "closed")].throughput, 1e-9)
+            verdicts.append(f"aiohttp app with kefu's checks and in-memory dedupe (no Redis, no logs) / WeRoBot = "
+                            f"{mem:.1f}x")
     p99 = kefu_open.pct(99)
     verdicts.append(f"kefu ack p99 at {args.rate:.0f} req/s = {p99:.2f} ms (target <= {TARGET_P99_MS:.0f} ms): "
                     f"{'met' if p99 <= TARGET_P99_MS else 'MISSED'}")
@@ -442,7 +448,8 @@ def main() -> int:
                         "production, pinned in the bench extra) or wsgiref (what `pip install werobot` alone runs)")
     p.add_argument("--keep-logs", action="store_true", help="keep the servers' logs and configs")
     p.add_argument("--reference", action="store_true",
-                   help="also measure a do-nothing aiohttp app (the ceiling of this machine and generator)")
+                   help="also measure a do-nothing aiohttp app (the ceiling of this machine and generator) and one "
+                        "doing kefu's checks with in-memory dedupe (benchmarks/reference_server.py)")
     args = p.parse_args()
     try:
         import uvloop
