@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import statistics
 import sys
@@ -396,6 +397,13 @@ async def main_async(args: argparse.Namespace, loop_kind: str) -> int:
     load = os.getloadavg()[0]
     print(f"load average before the run: {load:.2f}" + ("  (other processes are busy: numbers will be low)"
                                                          if load > 0.5 else ""), flush=True)
+    # The load generator holds tens of thousands of pre-built pushes and latency samples; its own
+    # full garbage collections paused it for 50-100 ms now and then, and those pauses showed up as
+    # the *servers'* maximum latency (every server alike). It makes no reference cycles worth
+    # collecting in a one-minute run, so collection is off while it measures.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     try:
         results = await run_kefu(args, workdir, run_id)
         if not args.skip_werobot:
