@@ -22,11 +22,13 @@ import time
 import uuid
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.llm.base import ChatMessage, ToolCall  # noqa: E402
 from core.sessions.store import SessionStore  # noqa: E402
 from core.storage import KeyBuilder, open_redis  # noqa: E402
+from processes import delete_prefix  # noqa: E402
 
 TARGET_MB = 50.0
 
@@ -96,15 +98,7 @@ async def main_async(args: argparse.Namespace) -> int:
         print(f"  target < {TARGET_MB:.0f} MB for 10 000 sessions: "
               f"{'met' if worst * 10000 / args.sessions < TARGET_MB else 'MISSED'}")
     finally:
-        removed = 0
-        batch: list[str] = []
-        async for key in client.scan_iter(match=f"{prefix}*", count=1000):
-            batch.append(key)
-            if len(batch) >= 1000:
-                removed += await client.delete(*batch)
-                batch.clear()
-        if batch:
-            removed += await client.delete(*batch)
+        removed = await delete_prefix(args.redis_url, prefix)
         print(f"  removed {removed} keys under {prefix}")
         await client.aclose()
     return 0
