@@ -35,3 +35,22 @@ async def eventually(predicate: Callable[[], Any], what: str, timeout: float = 1
                 await asyncio.sleep(interval)
     except TimeoutError:
         raise AssertionError(f"gave up after {timeout:g}s waiting for {what}") from None
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def to_toml(raw: dict[str, dict[str, Any]]) -> str:
+    """A kefu config file from ``{section: {key: value}}`` (strings, numbers and booleans), for
+    tests and benchmarks that start ``kefu`` as a process."""
+    lines: list[str] = []
+    for section, values in raw.items():
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {toml_value(v)}" for k, v in values.items()]
+        lines.append("")
+    return "\n".join(lines)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import socket
 from typing import Any
 
 from wechatpy.crypto import PrpCrypto
@@ -19,12 +18,6 @@ ACCOUNT = "gh_00aa11bb22cc"
 USER = "oBotUser000000000000000000001"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def raw_config(redis_url: str, key_prefix: str, **sections: dict[str, Any]) -> dict[str, dict[str, Any]]:
     raw: dict[str, dict[str, Any]] = {
         "wechat": {"app_id": APP_ID, "app_secret": APP_SECRET, "token": TOKEN, "encoding_aes_key": AES_KEY},
@@ -33,23 +26,6 @@ def raw_config(redis_url: str, key_prefix: str, **sections: dict[str, Any]) -> d
     for name, values in sections.items():
         raw.setdefault(name, {}).update(values)
     return raw
-
-
-def toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def to_toml(raw: dict[str, dict[str, Any]]) -> str:
-    lines = []
-    for section, values in raw.items():
-        lines.append(f"[{section}]")
-        lines += [f"{k} = {toml_value(v)}" for k, v in values.items()]
-        lines.append("")
-    return "\n".join(lines)
 
 
 def text_push(content: str, *, timestamp: int, msg_id: str, user: str = USER) -> tuple[dict[str, str], bytes]:

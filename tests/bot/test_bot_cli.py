@@ -9,7 +9,9 @@ import subprocess
 import sys
 
 import pytest
-from bot_push import AES_KEY, TOKEN, free_port, raw_config, to_toml
+from bot_push import AES_KEY, TOKEN, raw_config
+
+from tests.support import free_port, to_toml
 
 from bot import __version__
 from bot.cli import main

@@ -26,8 +26,8 @@ from tests.adapters.wechat_oa.wechat_push import (  # noqa: F401 - fixtures
     pusher,
     start_web,
 )
-from tests.bot.bot_push import raw_config, text_push, to_toml
-from tests.support import free_port
+from tests.bot.bot_push import raw_config, text_push
+from tests.support import free_port, to_toml
 
 PROMISED = [  # docs/operations.md "Metrics"
     "kefu_ack_seconds", "kefu_webhook_requests", "kefu_duplicate_pushes", "kefu_queue_depth", "kefu_queue_pending",

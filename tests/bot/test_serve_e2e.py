@@ -8,7 +8,9 @@ import time
 
 import aiohttp
 import pytest
-from bot_push import free_port, raw_config, text_push, to_toml
+from bot_push import raw_config, text_push
+
+from tests.support import free_port, to_toml
 
 from fakes.wechat_api import FakeWeChatApi
 from tests.bot.bot_push import APP_ID, APP_SECRET, USER

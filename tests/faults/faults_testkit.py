@@ -25,10 +25,9 @@ from core.storage import KeyBuilder, open_redis
 from fakes.ollama import FakeOllama
 from fakes.wechat_api import FakeWeChatApi
 from tests.adapters.wechat_oa.wechat_push import ACCOUNT, AES_KEY, APP_ID, TOKEN, Pusher
-from tests.bot.bot_push import to_toml
 from tests.kefu_process import STARTUP_S, KefuProcess, processes, wait_healthy  # noqa: F401 (re-exported; a fixture)
 from tests.support import DEMO_NOW, eventually  # noqa: F401 (eventually: re-exported)
-from tests.support import free_port
+from tests.support import free_port, to_toml
 
 APP_SECRET = "faults-app-secret-7d41c0a9"
 OWNER = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"  # 刘洋, owner of ORDER
