@@ -4,7 +4,7 @@
 
 * ``nothing`` (default, "aiohttp0"): reads each push, remembers its nonce in a dict and answers
   ``success`` — no checks at all: the ceiling of this machine and load generator.
-* ``memory`` ("aiohttp-mem"): what the issue calls "a single-process aiohttp app with in-memory
+* ``memory`` ("aio-mem"): what the issue calls "a single-process aiohttp app with in-memory
   state": checks ``msg_signature`` and decrypts with wechatpy (kefu's ``MessageCrypto``), parses
   the envelope and the message (kefu's ``parse_xml``), remembers each MsgId in a dict and answers
   ``success`` — kefu's webhook work minus Redis, logging and metrics.

@@ -12,7 +12,6 @@ answer in passive mode; encryption for safe mode is ``crypto.MessageCrypto.encry
 from __future__ import annotations
 
 import math
-
 from datetime import datetime, tzinfo
 from typing import Any, Mapping
 

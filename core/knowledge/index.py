@@ -293,7 +293,8 @@ class KnowledgeBase:
         return next((e for e in self._snap.faq if e.id == faq_id), None)
 
     def tokens(self, text: str) -> list[str]:
-        return tokenize(text, self._snap.synonyms)
+        """The words ``search`` uses for ``text`` (the current snapshot's remembered tokenization)."""
+        return list(self._snap.tokens(text))
 
     @property
     def index_reads(self) -> Counter[str]:
