@@ -31,13 +31,10 @@ _ASSIGNMENT = re.compile(r"(KEFU_[A-Z0-9_]+)\s*(?::\s*|=)\"?([^\"\s#\\]*)")
 
 
 def _config_vars() -> set[str]:
-    """KEFU_<SECTION>_<KEY> of every key of every section dataclass of ``Config``."""
-    out = set()
-    for section in dataclasses.fields(config.Config):
-        cls = section.default_factory  # type: ignore[misc]
-        if dataclasses.is_dataclass(cls):
-            out |= {f"KEFU_{section.name.upper()}_{f.name.upper()}" for f in dataclasses.fields(cls)}
-    return out
+    """KEFU_<SECTION>_<KEY> of every key the environment override accepts (bot.config's own list
+    of sections, as ``_apply_env`` uses it)."""
+    return {f"KEFU_{section.upper()}_{f.name.upper()}"
+            for section, cls in config._section_types().items() for f in dataclasses.fields(cls)}
 
 
 def _assignments(text: str) -> dict[str, str]:
