@@ -20,7 +20,7 @@ from aiohttp import web
 from adapters.admin import actions, api, pages
 from adapters.admin.auth import LoginLimiter, SessionStore, fingerprint, make_guard
 from adapters.admin.state import STATE, ConsoleState
-from bot.config import Config
+from core.config import Config
 from core.handoff import Handoff
 from core.sessions import SessionStore as ConversationHistory
 

@@ -11,7 +11,7 @@ import structlog
 from aiohttp import web
 
 from adapters.admin.auth import SESSION, LoginLimiter, Session, SessionStore
-from bot.config import Config
+from core.config import Config
 from core.clock import Clock
 from core.handoff import Handoff
 from core.records import Recorder

@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.config import LlmConfig
+from core.config import LlmConfig
 
 MODES = ("auto", "fake", "off")
 PROBE_TIMEOUT_S = 1.5

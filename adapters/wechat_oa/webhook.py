@@ -32,7 +32,7 @@ from adapters.wechat_oa.crypto import (
     check_plain_signature,
 )
 from adapters.callback_input import REJECT_BODIES, Reject, parse_callback_xml, read_body
-from bot.config import WechatConfig
+from core.config import WechatConfig
 from core.clock import Clock
 from core.metrics import ACK_SECONDS, DUPLICATES, WEBHOOK_REQUESTS
 from core.models import IncomingMessage

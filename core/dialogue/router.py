@@ -79,7 +79,7 @@ class ThinkingRouter:
 
     @classmethod
     def from_config(cls, router_cfg: Any) -> "ThinkingRouter":
-        """``router_cfg`` is ``[router]`` (``bot.config.RouterConfig``); empty lists = defaults."""
+        """``router_cfg`` is ``[router]`` (``core.config.RouterConfig``); empty lists = defaults."""
         return cls(router_cfg.think_patterns or None, router_cfg.no_think_patterns or None)
 
     def decide(self, text: str) -> RouteDecision:

@@ -214,7 +214,7 @@ class KnowledgeBase:
 
     @classmethod
     def from_config(cls, cfg: Any) -> "KnowledgeBase":
-        """Build from a ``bot.config.Config`` ([knowledge] faq / policy / synonyms; "" = bundled demo)."""
+        """Build from a ``core.config.Config`` ([knowledge] faq / policy / synonyms; "" = bundled demo)."""
         return cls(cfg.faq_path, cfg.policy_path, cfg.synonyms_path)
 
     # -- loading ----------------------------------------------------------------------------

@@ -76,7 +76,7 @@ class OllamaChat(ChatBackendBase):
     """LLMBackend for Ollama. Owns its HTTP client; call ``aclose()`` when done."""
 
     def __init__(self, cfg: Any) -> None:
-        """``cfg`` is the ``[llm]`` section (``bot.config.LlmConfig``)."""
+        """``cfg`` is the ``[llm]`` section (``core.config.LlmConfig``)."""
         self.cfg = cfg
         self.model: str = cfg.model
         self._client = ollama.AsyncClient(host=cfg.base_url, timeout=cfg.timeout_s)

@@ -148,7 +148,7 @@ class OpenAIChat(ChatBackendBase):
     """LLMBackend for OpenAI-compatible servers. Owns its HTTP client; call ``aclose()`` when done."""
 
     def __init__(self, cfg: Any) -> None:
-        """``cfg`` is the ``[llm]`` section (``bot.config.LlmConfig``); ``base_url`` may omit ``/v1``."""
+        """``cfg`` is the ``[llm]`` section (``core.config.LlmConfig``); ``base_url`` may omit ``/v1``."""
         self.cfg = cfg
         self.model: str = cfg.model
         self.base_url = api_base(cfg.base_url)
