@@ -5,7 +5,7 @@
 * ``nothing`` (default, "aiohttp0"): reads each push, remembers its nonce in a dict and answers
   ``success`` — no checks at all: the ceiling of this machine and load generator.
 * ``memory`` ("aio-mem"): what the issue calls "a single-process aiohttp app with in-memory
-  state": checks ``msg_signature`` and decrypts with wechatpy (kefu's ``MessageCrypto``), parses
+  state": checks ``msg_signature`` and decrypts with wechatpy (kefu's ``CallbackCrypto``), parses
   the envelope and the message (kefu's ``parse_xml``), remembers each MsgId in a dict and answers
   ``success`` — kefu's webhook work minus Redis, logging and metrics.
 """
@@ -36,11 +36,11 @@ def nothing_app() -> web.Application:
 
 
 def memory_app() -> web.Application:
-    from adapters.wechat_oa.crypto import MessageCrypto
-    from adapters.wechat_oa.xml_safety import XmlRejected, parse_xml
+    from adapters.tencent.crypto import CallbackCrypto
+    from adapters.tencent.xml_safety import XmlRejected, parse_xml
     from pushes import AES_KEY, APP_ID, TOKEN
 
-    crypto = MessageCrypto(TOKEN, AES_KEY, APP_ID)
+    crypto = CallbackCrypto(TOKEN, AES_KEY, APP_ID)
     seen: dict[str, bool] = {}
 
     async def push(request: web.Request) -> web.Response:

@@ -16,15 +16,15 @@ texts (which may contain the URL) are reduced to their class name.
 from __future__ import annotations
 
 import asyncio
-import json
-import random
 from typing import Any
 
 import aiohttp
 import structlog
 from redis.exceptions import RedisError
 
-from adapters.wechat_oa.token import StableTokenProvider, WeChatApiError, fetch_stable_token, mask_token
+from adapters.tencent.api import TOKEN_REJECTED, count_delivery, post_api_json, retry_delay
+from adapters.tencent.token import ApiError, SharedTokenProvider, mask_token
+from adapters.wechat_oa.token import StableTokenProvider, WeChatApiError, fetch_stable_token
 from core.channel import SendResult, SendStatus
 from core.clock import Clock
 from core.metrics import DELIVERIES
@@ -32,7 +32,6 @@ from core.storage import KeyBuilder
 
 log = structlog.get_logger(__name__)
 
-TOKEN_REJECTED = frozenset({40001, 40014, 42001})
 _STATUS_BY_ERRCODE = {
     45015: SendStatus.WINDOW_CLOSED,
     45047: SendStatus.QUOTA,
@@ -46,39 +45,6 @@ PASSIVE_HINT = ("WeChat answered 48001 (api unauthorized): this account has no �
 WHITELIST_HINT = ("WeChat answered 40164: this server's IP is not in the IP whitelist. Add the server's "
                   "public IP in 公众号后台 → 设置与开发 → 基本配置 → IP白名单")
 _ONCE_PER_PROCESS: set[str] = set()
-
-
-async def post_api_json(session: aiohttp.ClientSession, url: str, token: str, payload: dict[str, Any],
-                        timeout: aiohttp.ClientTimeout) -> tuple[int, Any]:
-    """POST ``payload`` as UTF-8 JSON (not ``\\u`` escapes) with ``access_token`` in the query string,
-    the way the WeChat and WeCom APIs want it: (HTTP status, the parsed answer or ``None`` when it
-    is not JSON). Network errors propagate; callers must log only their class name (their text
-    can contain the URL, i.e. the token)."""
-    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    async with session.post(
-        url, params={"access_token": token}, data=body,
-        headers={"Content-Type": "application/json; charset=utf-8"}, timeout=timeout,
-    ) as resp:
-        status = resp.status
-        raw = await resp.read()
-    try:
-        return status, json.loads(raw)
-    except ValueError:
-        return status, None
-
-
-def retry_delay(retry: int, backoff_s: float, max_backoff_s: float) -> float:
-    """Exponential backoff before retry number ``retry`` (1, 2, ...), capped at ``max_backoff_s``,
-    with a little jitter so processes don't retry in step."""
-    base = min(max_backoff_s, backoff_s * 2 ** (retry - 1))
-    return base * (1 + random.random() * 0.1)
-
-
-def count_delivery(result: SendResult) -> None:
-    """Count a send in ``DELIVERIES``; the errcode label is the platform's code, or the errmsg's
-    prefix ("network" / "http_5xx" / "redis" / ...) when there was none."""
-    label = str(result.errcode) if result.errcode or result.ok else result.errmsg.split(":")[0]
-    DELIVERIES.labels(status=result.status.value, errcode=label).inc()
 
 
 class _Retry(Exception):
@@ -103,7 +69,7 @@ class WeChatApiClient:
     max_text_bytes = 2048
 
     def __init__(
-        self, session: aiohttp.ClientSession, token_provider: StableTokenProvider, *, api_base: str,
+        self, session: aiohttp.ClientSession, token_provider: SharedTokenProvider, *, api_base: str,
         clock: Clock, max_retries: int = 3, backoff_s: float = 0.2, max_backoff_s: float = 5.0,
         timeout_s: float = 10.0, log_once: set[str] | None = None,
     ) -> None:
@@ -202,7 +168,7 @@ class WeChatApiClient:
         """The access token, with the provider's failures mapped onto ``_Retry`` / ``_Fail``."""
         try:
             return await self._tokens.get()
-        except WeChatApiError as exc:  # the token endpoint refused (bad secret, IP, busy, ...)
+        except ApiError as exc:  # the token endpoint refused (bad secret, IP, busy, ...)
             result = SendResult(SendStatus.FAILED, exc.errcode, exc.errmsg)
             if exc.retryable:
                 raise _Retry(result, f"token: {exc.errcode} {exc.errmsg}") from None

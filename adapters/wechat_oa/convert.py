@@ -6,7 +6,7 @@ dialogue can answer "暂不支持" instead of leaving the shopper without a word
 become ``EventKind.OTHER`` for the same reason (the dialogue ignores the ones it does not need).
 
 The passive-reply helpers (``text_reply_xml`` ...) render the XML WeChat expects as the HTTP
-answer in passive mode; encryption for safe mode is ``crypto.MessageCrypto.encrypt_reply``.
+answer in passive mode; encryption for safe mode is ``adapters.tencent.crypto.CallbackCrypto.encrypt_reply``.
 """
 
 from __future__ import annotations

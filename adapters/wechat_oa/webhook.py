@@ -23,17 +23,17 @@ from typing import Any, Protocol
 import structlog
 from aiohttp import web
 
-from adapters.wechat_oa import convert
-from adapters.wechat_oa.crypto import (
-    AppIdMismatch,
+from adapters.tencent.callback import REJECT_BODIES, Reject, parse_callback_xml, read_body
+from adapters.tencent.crypto import (
+    CallbackCrypto,
     DecryptFailed,
-    MessageCrypto,
+    ReceiverMismatch,
     SignatureMismatch,
     check_plain_signature,
 )
-from adapters.callback_input import REJECT_BODIES, Reject, parse_callback_xml, read_body
-from core.config import WechatConfig
+from adapters.wechat_oa import convert
 from core.clock import Clock
+from core.config import WechatConfig
 from core.metrics import ACK_SECONDS, DUPLICATES, WEBHOOK_REQUESTS
 from core.models import IncomingMessage
 from core.queue.stream import QueueUnavailable
@@ -54,7 +54,7 @@ class PushRequest:
     timestamp: str
     nonce: str
     encrypted: bool  # True = the answer must be encrypted with ``crypto``
-    crypto: MessageCrypto | None
+    crypto: CallbackCrypto | None
     fields: dict[str, Any] = field(default_factory=dict)  # the (decrypted) push XML as parsed
 
 
@@ -75,7 +75,7 @@ class WechatWebhook:
         self.cfg = cfg
         self.services = services
         self.max_body = max_body
-        self.crypto = MessageCrypto(cfg.token, cfg.encoding_aes_key, cfg.app_id) if cfg.encoding_aes_key else None
+        self.crypto = CallbackCrypto(cfg.token, cfg.encoding_aes_key, cfg.app_id) if cfg.encoding_aes_key else None
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -201,7 +201,7 @@ class WechatWebhook:
                 raise Reject(403, "bad_signature", "msg_signature mismatch (wechat.token differs from the admin console?)") from None
             except DecryptFailed as exc:
                 raise Reject(400, "undecryptable", f"cannot decrypt <Encrypt> ({exc}): wrong encoding_aes_key?") from None
-            except AppIdMismatch:
+            except ReceiverMismatch:
                 raise Reject(403, "wrong_app_id", "AppID in payload does not match wechat.app_id") from None
             fields = parse_callback_xml(inner, "decrypted message")
 

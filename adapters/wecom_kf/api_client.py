@@ -31,15 +31,14 @@ import aiohttp
 import structlog
 from redis.exceptions import RedisError
 
-from adapters.wechat_oa.api_client import count_delivery, post_api_json, retry_delay
-from adapters.wechat_oa.token import SharedTokenProvider, WeChatApiError, mask_token
+from adapters.tencent.api import TOKEN_REJECTED, count_delivery, post_api_json, retry_delay
+from adapters.tencent.token import ApiError, SharedTokenProvider, mask_token
 from adapters.wecom_kf.token import WecomApiError
 from core.channel import DELIVERY_ID, SendResult, SendStatus
 from core.metrics import DELIVERIES
 
 log = structlog.get_logger(__name__)
 
-TOKEN_REJECTED = frozenset({40001, 40014, 42001})
 TEXT_LIMIT_BYTES = 2048  # kf/send_msg: text.content 最长不超过2048个字节
 STATUS_BY_ERRCODE = {95001: SendStatus.QUOTA, 95002: SendStatus.WINDOW_CLOSED}
 HINTS = {
@@ -120,7 +119,7 @@ class WecomKfClient:
         try:
             await self._request("kf/send_msg", body, state)
             result = SendResult(SendStatus.OK)
-        except WeChatApiError as exc:
+        except ApiError as exc:
             if state["unanswered"] and "msgid" in body:
                 log.warning("wecom.send.ambiguous", errcode=exc.errcode, errmsg=exc.errmsg)
                 result = SendResult(SendStatus.FAILED, 0, f"ambiguous: errcode {exc.errcode} after an unanswered "
@@ -167,7 +166,7 @@ class WecomKfClient:
                 retries += 1
                 await asyncio.sleep(self._delay(retries))
                 continue
-            except WeChatApiError as exc:  # from the token endpoint
+            except ApiError as exc:  # from the token endpoint
                 if exc.retryable and retries < self._max_retries:
                     retries += 1
                     await asyncio.sleep(self._delay(retries))

@@ -1,7 +1,7 @@
 """The WeCom access token (``GET /cgi-bin/gettoken?corpid&corpsecret``), shared through Redis.
 
 Caching, expiry, the cross-process refresh lock and "drop it once when the API rejects it" are
-``adapters.wechat_oa.token.SharedTokenProvider`` — the same code the Official Account uses; only
+``adapters.tencent.token.SharedTokenProvider`` — the same code the Official Account uses; only
 the request differs. WeCom asks callers to cache the token (gettoken is rate limited) and keeps a
 separate token per app secret, so the Redis key carries the corp id and a short hash of the secret
 (a changed secret never reuses the old app's token; the secret itself is stored nowhere).
@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from adapters.wechat_oa.token import SharedTokenProvider, TokenInfo, WeChatApiError, read_token_answer
+from adapters.tencent.token import ApiError, SharedTokenProvider, TokenInfo, read_token_answer
 from core.clock import Clock
 from core.storage import KeyBuilder
 
@@ -32,15 +32,11 @@ GETTOKEN_HINTS: dict[int, str] = {
 }
 
 
-class WecomApiError(WeChatApiError):
-    """A WeCom ``errcode`` (or unusable answer). Like ``WeChatApiError`` (``retryable``, ``hint``),
-    but never borrows the Official Account's hints, which name the wrong settings."""
+class WecomApiError(ApiError):
+    """A WeCom ``errcode`` (or unusable answer), with WeCom's own hints (never the Official
+    Account's, which name the wrong settings)."""
 
-    def __init__(self, errcode: int, errmsg: str, hint: str = "", *, http_status: int = 0) -> None:
-        super().__init__(errcode, errmsg, hint or "-", http_status=http_status)
-        self.hint = hint
-        text = f"WeCom API error {errcode}: {errmsg}"
-        self.args = (f"{text} — {hint}" if hint else text,)
+    platform = "WeCom"
 
 
 async def fetch_gettoken(session: aiohttp.ClientSession, *, api_base: str, corp_id: str, secret: str,

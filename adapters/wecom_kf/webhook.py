@@ -22,8 +22,8 @@ from typing import Any, Protocol
 import structlog
 from aiohttp import web
 
-from adapters.callback_input import REJECT_BODIES, Reject, parse_callback_xml, read_body
-from adapters.wecom_kf.crypto import CorpIdMismatch, DecryptFailed, KfCrypto, SignatureMismatch
+from adapters.tencent.callback import REJECT_BODIES, Reject, parse_callback_xml, read_body
+from adapters.tencent.crypto import CallbackCrypto, DecryptFailed, ReceiverMismatch, SignatureMismatch
 from core.clock import Clock
 from core.metrics import ACK_SECONDS, WEBHOOK_REQUESTS
 
@@ -45,7 +45,7 @@ class WecomWebhook:
         self.sync = sync
         self.clock = clock
         self.max_body = max_body
-        self.crypto = KfCrypto(cfg.token, cfg.encoding_aes_key, cfg.corp_id)
+        self.crypto = CallbackCrypto(cfg.token, cfg.encoding_aes_key, cfg.corp_id)
 
     def _finish(self, started: float, status: int, result: str, body: str | None = None) -> web.Response:
         WEBHOOK_REQUESTS.labels(status=str(status)).inc()
@@ -72,13 +72,13 @@ class WecomWebhook:
             signature, timestamp, nonce, echostr = self._query(request, "msg_signature", "timestamp", "nonce", "echostr")
             echostr = echostr.replace(" ", "+")  # a '+' that was not percent-encoded reads as a space
             try:
-                plain = self.crypto.verify_url(msg_signature=signature, timestamp=timestamp, nonce=nonce, echostr=echostr)
+                plain = self.crypto.decrypt(msg_signature=signature, timestamp=timestamp, nonce=nonce, encrypt=echostr)
             except SignatureMismatch:
                 raise Reject(403, "bad_signature", "URL verification signature mismatch (wecom.token differs "
                                                     "from the admin console?)") from None
             except DecryptFailed as exc:
                 raise Reject(400, "undecryptable", f"cannot decrypt echostr ({exc}): wrong wecom.encoding_aes_key?") from None
-            except CorpIdMismatch:
+            except ReceiverMismatch:
                 raise Reject(403, "wrong_corp_id", "echostr is for another corp id (check wecom.corp_id)") from None
         except Reject as rej:
             log.warning("wecom.verify_rejected", status=rej.status, reason=rej.reason, remote=request.remote)
@@ -127,7 +127,7 @@ class WecomWebhook:
             raise Reject(403, "bad_signature", "msg_signature mismatch (wecom.token differs from the admin console?)") from None
         except DecryptFailed as exc:
             raise Reject(400, "undecryptable", f"cannot decrypt <Encrypt> ({exc}): wrong wecom.encoding_aes_key?") from None
-        except CorpIdMismatch:
+        except ReceiverMismatch:
             raise Reject(403, "wrong_corp_id", "callback for another corp id (check wecom.corp_id)") from None
         return parse_callback_xml(inner, "decrypted callback")
 

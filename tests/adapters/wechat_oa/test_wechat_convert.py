@@ -15,8 +15,8 @@ from wechat_push import APP_ID, TOKEN, cdata, push_xml
 from wechatpy.crypto import PrpCrypto
 
 from adapters.wechat_oa.convert import MalformedPush, text_reply_xml, to_core, transfer_to_human_xml
-from adapters.wechat_oa.crypto import MessageCrypto, sign
-from adapters.wechat_oa.xml_safety import UnsafeXml, XmlRejected, parse_xml
+from adapters.tencent.crypto import CallbackCrypto, sign
+from adapters.tencent.xml_safety import UnsafeXml, XmlRejected, parse_xml
 from core.clock import SHOP_TZ
 from core.models import EventKind, IncomingMessage, MsgKind
 
@@ -211,7 +211,7 @@ AES_KEYS = st.binary(min_size=32, max_size=32).map(lambda b: base64.b64encode(b)
 def test_property_wechat_encryption_round_trips(content, aes_key, timestamp, nonce):
     inner = push_xml({**BASE, "MsgType": "text", "Content": content, "MsgId": "42"})
     encrypt = PrpCrypto(base64.b64decode(aes_key + "=")).encrypt(inner, APP_ID).decode()
-    crypto = MessageCrypto(TOKEN, aes_key, APP_ID)
+    crypto = CallbackCrypto(TOKEN, aes_key, APP_ID)
     decrypted = crypto.decrypt(msg_signature=sign(TOKEN, str(timestamp), nonce, encrypt), timestamp=str(timestamp),
                                nonce=nonce, encrypt=encrypt)
     assert decrypted == inner
@@ -221,7 +221,7 @@ def test_property_wechat_encryption_round_trips(content, aes_key, timestamp, non
 @settings(max_examples=100, deadline=None)
 @given(content=XML_TEXT)
 def test_property_our_reply_encryption_is_what_wechat_decrypts(content):
-    crypto = MessageCrypto(TOKEN, "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR", APP_ID)
+    crypto = CallbackCrypto(TOKEN, "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR", APP_ID)
     envelope = parse_xml(crypto.encrypt_reply(f"<xml><Content>{cdata(content)}</Content></xml>", nonce="1", timestamp="2"))
     assert envelope["MsgSignature"] == sign(TOKEN, "2", "1", envelope["Encrypt"])
     plain = PrpCrypto(base64.b64decode("kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR=")).decrypt(envelope["Encrypt"], APP_ID)

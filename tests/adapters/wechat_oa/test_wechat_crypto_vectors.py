@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 import pytest
 from wechat_push import make_cfg, start_web, stream_entries  # noqa: F401 - fixtures
 
-from adapters.wechat_oa.crypto import (
-    AppIdMismatch,
-    MessageCrypto,
+from adapters.tencent.crypto import (
+    CallbackCrypto,
+    ReceiverMismatch,
     SignatureMismatch,
     check_plain_signature,
     sign,
@@ -105,8 +105,8 @@ TENCENT_CS = {
 }
 
 
-def _crypto(v: dict[str, str]) -> MessageCrypto:
-    return MessageCrypto(v["token"], v["aes_key"], v["app_id"])
+def _crypto(v: dict[str, str]) -> CallbackCrypto:
+    return CallbackCrypto(v["token"], v["aes_key"], v["app_id"])
 
 
 def _decrypt(v: dict[str, str]) -> str:
@@ -147,8 +147,8 @@ def test_tencent_cs_sample_decrypts_to_a_message_for_the_envelope_recipient():
 
 @pytest.mark.parametrize("vector", [TENCENT_OA, WECHATPY, TENCENT_CS], ids=["tencent-oa", "wechatpy", "tencent-cs"])
 def test_a_different_app_id_is_refused(vector):
-    with pytest.raises(AppIdMismatch):
-        MessageCrypto(vector["token"], vector["aes_key"], "wx0000000000000000").decrypt(
+    with pytest.raises(ReceiverMismatch):
+        CallbackCrypto(vector["token"], vector["aes_key"], "wx0000000000000000").decrypt(
             msg_signature=vector["msg_signature"], timestamp=vector["timestamp"], nonce=vector["nonce"],
             encrypt=vector["encrypt"])
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.wechat_oa.xml_safety import parse_xml
-from adapters.wecom_kf.crypto import CorpIdMismatch, DecryptFailed, KfCrypto, SignatureMismatch
+from adapters.tencent.crypto import CallbackCrypto, DecryptFailed, ReceiverMismatch, SignatureMismatch
+from adapters.tencent.xml_safety import parse_xml
 
 TENCENT_PY = {
     "token": "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo",
@@ -72,14 +72,19 @@ WECHATPY = {
 VECTORS = {"tencent_python_sample": TENCENT_PY, "tencent_original_sample": TENCENT_ORIGINAL, "wechatpy": WECHATPY}
 
 
-def crypto_for(v: dict) -> KfCrypto:
-    return KfCrypto(v["token"], v["aes_key"], v["corp_id"])
+def verify_url(crypto: CallbackCrypto, *, echostr: str, **query: str) -> str:
+    """WeCom's URL verification: the echostr is checked and decrypted like an ``Encrypt``."""
+    return crypto.decrypt(encrypt=echostr, **query)
+
+
+def crypto_for(v: dict) -> CallbackCrypto:
+    return CallbackCrypto(v["token"], v["aes_key"], v["corp_id"])
 
 
 @pytest.mark.parametrize("name", VECTORS)
 def test_url_verification_decrypts_the_published_echostr(name):
     v = VECTORS[name]
-    plain = crypto_for(v).verify_url(**v["verify"])
+    plain = verify_url(crypto_for(v), **v["verify"])
     if v["echo_plain"] is not None:
         assert plain == v["echo_plain"]
     assert plain.isdigit()
@@ -102,34 +107,34 @@ def test_any_change_to_the_signed_parts_is_refused(name):
         with pytest.raises(SignatureMismatch):
             c.decrypt(**tampered)
     with pytest.raises(SignatureMismatch):
-        c.verify_url(**{**v["verify"], "msg_signature": None})
+        verify_url(c, **{**v["verify"], "msg_signature": None})
 
 
 def test_wrong_token_is_a_signature_mismatch():
     v = TENCENT_PY
     with pytest.raises(SignatureMismatch):
-        KfCrypto("someOtherToken", v["aes_key"], v["corp_id"]).verify_url(**v["verify"])
+        verify_url(CallbackCrypto("someOtherToken", v["aes_key"], v["corp_id"]), **v["verify"])
 
 
 def test_wrong_corp_id_is_refused_after_decryption():
     v = TENCENT_PY
-    c = KfCrypto(v["token"], v["aes_key"], "wwsomeoneelse00000")
-    with pytest.raises(CorpIdMismatch):
-        c.verify_url(**v["verify"])
-    with pytest.raises(CorpIdMismatch):
+    c = CallbackCrypto(v["token"], v["aes_key"], "wwsomeoneelse00000")
+    with pytest.raises(ReceiverMismatch):
+        verify_url(c, **v["verify"])
+    with pytest.raises(ReceiverMismatch):
         c.decrypt(**v["message"])
 
 
 def test_wrong_aes_key_fails_to_decrypt_a_correctly_signed_message():
     v = TENCENT_PY
-    c = KfCrypto(v["token"], TENCENT_ORIGINAL["aes_key"], v["corp_id"])  # signature uses only the token
+    c = CallbackCrypto(v["token"], TENCENT_ORIGINAL["aes_key"], v["corp_id"])  # signature uses only the token
     with pytest.raises(DecryptFailed):
         c.decrypt(**v["message"])
 
 
 def test_malformed_aes_key_is_refused_at_construction():
     with pytest.raises(ValueError):
-        KfCrypto("t", "tooShort", "ww1")
+        CallbackCrypto("t", "tooShort", "ww1")
 
 
 def test_encrypt_round_trips_with_the_corp_id_inside():
@@ -137,6 +142,6 @@ def test_encrypt_round_trips_with_the_corp_id_inside():
     xml = "<xml><Event><![CDATA[kf_msg_or_event]]></Event><Token><![CDATA[ENCabc]]></Token></xml>"
     encrypt, signature = c.encrypt(xml, nonce="123", timestamp="1764000000")
     assert c.decrypt(msg_signature=signature, timestamp="1764000000", nonce="123", encrypt=encrypt) == xml
-    with pytest.raises(CorpIdMismatch):  # another corp with the same key and token cannot read it
-        KfCrypto(TENCENT_PY["token"], TENCENT_PY["aes_key"], "wwother").decrypt(
+    with pytest.raises(ReceiverMismatch):  # another corp with the same key and token cannot read it
+        CallbackCrypto(TENCENT_PY["token"], TENCENT_PY["aes_key"], "wwother").decrypt(
             msg_signature=signature, timestamp="1764000000", nonce="123", encrypt=encrypt)

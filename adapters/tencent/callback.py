@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.wechat_oa.xml_safety import UnsafeXml, XmlRejected, parse_xml
+from adapters.tencent.xml_safety import UnsafeXml, XmlRejected, parse_xml
 
 # plain-text bodies of the refusals
 REJECT_BODIES = {400: "bad request", 403: "forbidden", 413: "payload too large", 503: "service unavailable"}

@@ -15,7 +15,7 @@ Why expat callbacks of our own instead of xmltodict itself: the webhook parses t
 push (the envelope and the decrypted message), and xmltodict's generic SAX handler was the largest
 single cost of a push (~18 % of the web process's CPU under load). ``_TreeBuilder`` does only what
 WeChat's flat documents need, at about half the cost; expat still does all the parsing, and
-``tests/adapters/wechat_oa/test_xml_safety.py`` checks the result against xmltodict's on generated
+``tests/adapters/tencent/test_xml_safety.py`` checks the result against xmltodict's on generated
 documents.
 """
 

@@ -16,7 +16,7 @@ import xmltodict
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.wechat_oa.xml_safety import MAX_DEPTH, UnsafeXml, XmlRejected, parse_xml
+from adapters.tencent.xml_safety import MAX_DEPTH, UnsafeXml, XmlRejected, parse_xml
 
 NAMES = st.sampled_from(["ToUserName", "FromUserName", "MsgType", "Content", "Event", "ScanCodeInfo",
                          "ScanResult", "SendPicsInfo", "PicList", "item", "Count", "a", "b"])

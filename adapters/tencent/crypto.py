@@ -1,10 +1,16 @@
-"""WeChat push signatures and message encryption, as a thin layer over wechatpy.
+"""Callback signatures and message encryption for both Tencent platforms, as a thin layer over
+wechatpy.
 
-wechatpy does the cryptography (``WeChatSigner`` for the SHA-1 signatures, ``PrpCrypto`` for
-AES-256-CBC with the 32-byte PKCS#7 layout). This module adds what a public webhook needs on
-top: constant-time signature comparison (wechatpy compares with ``!=``), one exception per
-failure so the webhook can answer 400 vs 403 and log the likely cause, and reply encryption in
-the ``<xml><Encrypt/><MsgSignature/><TimeStamp/><Nonce/></xml>`` envelope.
+The Official Account and WeCom use one scheme: ``msg_signature`` = SHA-1 over (token, timestamp,
+nonce, Encrypt) sorted, AES-256-CBC with the 32-byte PKCS#7 layout, and the plaintext ends with a
+*receive id* that must be ours — the AppID for an Official Account, the corp id for WeCom. WeCom
+also encrypts the URL-verification ``echostr`` (decrypt it like an ``Encrypt``).
+
+wechatpy does the cryptography (``WeChatSigner`` for the SHA-1 signatures, ``PrpCrypto`` for the
+AES layer). This module adds what a public webhook needs on top: constant-time signature
+comparison (wechatpy compares with ``!=``), one exception per failure so the webhook can answer
+400 vs 403 and log the likely cause, and reply encryption in the
+``<xml><Encrypt/><MsgSignature/><TimeStamp/><Nonce/></xml>`` envelope.
 """
 
 from __future__ import annotations
@@ -37,8 +43,8 @@ class DecryptFailed(CryptoError):
     """Signed correctly but the ciphertext does not decrypt (answer 400): wrong EncodingAESKey?"""
 
 
-class AppIdMismatch(CryptoError):
-    """Decrypted fine but the AppID inside is not ours (answer 403)."""
+class ReceiverMismatch(CryptoError):
+    """Decrypted fine but the receive id inside (AppID / corp id) is not ours (answer 403)."""
 
 
 def sign(*parts: str) -> str:
@@ -83,12 +89,13 @@ class _FixedRandomPrp(PrpCrypto):
         return self._prefix
 
 
-class MessageCrypto:
-    """Safe / compatible mode for one account (token, EncodingAESKey, AppID)."""
+class CallbackCrypto:
+    """Encrypted callbacks of one account: token, EncodingAESKey and the receive id (an Official
+    Account's AppID in safe / compatible mode, or a WeCom corp id)."""
 
-    def __init__(self, token: str, encoding_aes_key: str, app_id: str) -> None:
+    def __init__(self, token: str, encoding_aes_key: str, receive_id: str) -> None:
         self.token = token
-        self.app_id = app_id
+        self.receive_id = receive_id
         self._key = aes_key_bytes(encoding_aes_key)
         # One PrpCrypto for every push: it holds only the AES-CBC Cipher (key, IV = key[:16]) and
         # makes a fresh decryptor/encryptor per call; building it per push cost ~4 % of the webhook.
@@ -97,23 +104,24 @@ class MessageCrypto:
     def decrypt(self, *, msg_signature: str | None, timestamp: str, nonce: str, encrypt: str) -> str:
         """Verify ``msg_signature`` over (token, timestamp, nonce, Encrypt), then decrypt.
 
-        Returns the inner message XML. Raises SignatureMismatch, DecryptFailed or AppIdMismatch.
+        Returns the inner message XML (for WeCom's URL verification: the plain echostr). Raises
+        SignatureMismatch, DecryptFailed or ReceiverMismatch.
         """
         if not signature_matches(sign(self.token, timestamp, nonce, encrypt), msg_signature):
             raise SignatureMismatch("msg_signature")
         try:
-            return self._prp.decrypt(encrypt, self.app_id)
+            return str(self._prp.decrypt(encrypt, self.receive_id))
         except InvalidAppIdException:
-            raise AppIdMismatch("AppID in payload does not match wechat.app_id") from None
+            raise ReceiverMismatch("receive id in the payload is not ours") from None
         except Exception as exc:  # noqa: BLE001 - wechatpy raises whatever the bytes trigger
             # A wrong key turns the plaintext into noise: bad base64/block length, a nonsense
             # length prefix or invalid UTF-8 all end up here.
             raise DecryptFailed(f"{type(exc).__name__}") from None
 
     def encrypt_text(self, plaintext: str, *, random_prefix: str | None = None) -> str:
-        """Base64 ciphertext of ``plaintext`` for our AppID (as WeChat would produce it)."""
+        """Base64 ciphertext of ``plaintext`` for our receive id (as the platform would produce it)."""
         prp = self._prp if random_prefix is None else _FixedRandomPrp(self._key, random_prefix)
-        encrypted = prp.encrypt(plaintext, self.app_id)
+        encrypted = prp.encrypt(plaintext, self.receive_id)
         return encrypted.decode("ascii") if isinstance(encrypted, bytes) else encrypted
 
     def encrypt_reply(self, reply_xml: str, *, nonce: str, timestamp: str, random_prefix: str | None = None) -> str:
@@ -122,3 +130,8 @@ class MessageCrypto:
         return _REPLY_TEMPLATE.format(
             encrypt=encrypt, signature=sign(self.token, timestamp, nonce, encrypt), timestamp=timestamp, nonce=nonce
         )
+
+    def encrypt(self, xml: str, *, nonce: str, timestamp: str) -> tuple[str, str]:
+        """(Encrypt, msg_signature) for ``xml`` — what the platform would send us (simulator, tests)."""
+        encrypt = self.encrypt_text(xml)
+        return encrypt, sign(self.token, timestamp, nonce, encrypt)
