@@ -21,7 +21,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from adapters.wechat_oa.webhook import WechatWebhook
-from bot.config import Config
+from core.config import Config
 from bot.services import Services, open_services
 from bot.wiring import build_handler
 from core.clock import Clock

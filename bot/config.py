@@ -16,26 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Mapping, get_args, get_origin, get_type_hints
 
-from core.config import (  # noqa: F401  (re-exported: callers import the types from here too)
-    BUNDLED_SHOP_DIR,
-    PROJECT_ROOT,
-    AdminConfig,
-    Config,
-    DeliveryConfig,
-    DialogueConfig,
-    HandoffConfig,
-    KnowledgeConfig,
-    LlmConfig,
-    LogConfig,
-    QueueConfig,
-    RedisConfig,
-    RouterConfig,
-    SafetyConfig,
-    ServerConfig,
-    ShopConfig,
-    WechatConfig,
-    WecomConfig,
-)
+from core.config import Config
 
 
 class ConfigError(ValueError):

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, AsyncIterator
 from zoneinfo import ZoneInfo
 
-from bot.config import Config
+from core.config import Config
 from core.clock import Clock, OffsetClock, SystemClock
 from core.queue.stream import StreamQueue
 from core.storage import KeyBuilder, open_redis

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import aiohttp
 import pytest
 
-from bot.config import PROJECT_ROOT
+from core.config import PROJECT_ROOT
 from tests.support import eventually
 
 STARTUP_S = 40.0

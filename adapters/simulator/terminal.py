@@ -17,13 +17,11 @@ import sys
 import threading
 import unicodedata
 from pathlib import Path
-from typing import TYPE_CHECKING, Awaitable, TextIO
+from typing import Awaitable, Protocol, TextIO
 
-from adapters.simulator.feed import BOT, SYSTEM, TYPING, USER, ChatEvent
+from adapters.simulator.feed import BOT, SYSTEM, TYPING, USER, ChatEvent, Feed
+from adapters.simulator.session import ShopDirectory, ShopperSession
 from adapters.simulator.wechat_client import PushResult
-
-if TYPE_CHECKING:  # pragma: no cover
-    from adapters.simulator.runtime import Simulator
 
 HELP = """命令：
   /as 名字或openid    切换顾客（/as 不带参数列出可选顾客）
@@ -35,6 +33,16 @@ HELP = """命令：
   /help  /quit"""
 HISTORY_FILE = Path(os.environ.get("KEFU_SIMULATE_HISTORY", Path.home() / ".kefu_simulate_history"))
 _EOF = object()
+
+
+class SimulatorRun(Protocol):
+    """What the terminal needs from the running simulator (``bot.simulation.runtime.Simulator``)."""
+
+    directory: ShopDirectory
+    feed: Feed
+    session: ShopperSession
+
+    async def reset(self, openid: str) -> None: ...
 
 
 def format_bubble(event: ChatEvent, *, bot_name: str, user_name: str) -> str:
@@ -52,7 +60,7 @@ def format_bubble(event: ChatEvent, *, bot_name: str, user_name: str) -> str:
 
 
 class Terminal:
-    def __init__(self, sim: "Simulator", *, stdin: TextIO | None = None, stdout: TextIO | None = None,
+    def __init__(self, sim: SimulatorRun, *, stdin: TextIO | None = None, stdout: TextIO | None = None,
                  tty: bool | None = None, reply_timeout_s: float = 20.0, quiet_s: float = 1.5) -> None:
         self.sim = sim
         self.stdin = stdin or sys.stdin

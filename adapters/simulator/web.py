@@ -23,7 +23,7 @@ MOUNT = "/sim/"
 
 
 class SimulatorBackend(Protocol):
-    """What the page needs from the running simulator (``runtime.Simulator`` provides it)."""
+    """What the page needs from the running simulator (``bot.simulation.runtime.Simulator`` provides it)."""
 
     directory: ShopDirectory
     feed: Feed

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from bot import config
-from bot.config import Config
+from core.config import Config
 
 CHECK_TIMEOUT_S = 10.0
 

@@ -17,6 +17,7 @@ import structlog
 
 from bot import __version__, config
 from bot.logs import config_secrets, configure_logging
+from core.config import Config
 
 log = structlog.get_logger(__name__)
 
@@ -57,7 +58,7 @@ def _url(host: str, port: int, path: str) -> str:
     return f"http://{shown}:{port}{path}"
 
 
-async def serve(cfg: config.Config, *, role: str = "all") -> int:
+async def serve(cfg: Config, *, role: str = "all") -> int:
     from aiohttp import web
 
     from bot.app import create_app, serves_web

@@ -14,7 +14,8 @@ import sys
 from typing import TextIO
 
 from bot import config
-from bot.config import LogConfig
+from core.config import Config
+from core.config import LogConfig
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -68,9 +69,9 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-async def simulate(cfg: config.Config, args: argparse.Namespace) -> int:
+async def simulate(cfg: Config, args: argparse.Namespace) -> int:
     from adapters.simulator.llm_choice import REAL
-    from adapters.simulator.runtime import Simulator
+    from bot.simulation.runtime import Simulator
     from adapters.simulator.terminal import Terminal
 
     port = args.port if args.port is not None else (cfg.server.port if args.web else 0)

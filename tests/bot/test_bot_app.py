@@ -10,6 +10,7 @@ import structlog
 from bot_push import raw_config, text_push
 
 from bot import config
+from core.config import Config
 from bot.app import SERVICES, WORKER, create_app
 from bot.services import clock_from_config
 from bot.wiring import build_handler
@@ -35,7 +36,7 @@ class RecordingHandler:
 
 
 @pytest.fixture
-def cfg(redis_url, key_prefix, redis_client) -> config.Config:
+def cfg(redis_url, key_prefix, redis_client) -> Config:
     return config.from_mapping(raw_config(redis_url, key_prefix, queue={"block_ms": 100, "claim_idle_s": 5.0},
                                           server={"shutdown_grace_s": 5.0}), env={})
 

@@ -15,7 +15,7 @@ from tests.support import free_port, to_toml
 
 from bot import __version__
 from bot.cli import main
-from bot.config import PROJECT_ROOT
+from core.config import PROJECT_ROOT
 from fakes.ollama import FakeOllama
 from fakes.wechat_api import FakeWeChatApi
 from tests.bot.bot_push import APP_ID, APP_SECRET

@@ -14,7 +14,7 @@ from bot_push import APP_SECRET, raw_config, text_push
 from bot import config
 from bot.app import create_app
 from bot.wiring import LoggingHandler
-from bot.config import LogConfig
+from core.config import LogConfig
 from bot.logs import bind_turn, config_secrets, configure_logging
 from tests.log_capture import log_stream  # noqa: F401 - fixture
 

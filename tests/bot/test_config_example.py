@@ -6,7 +6,8 @@ import dataclasses
 import tomllib
 
 from bot import config
-from bot.config import PROJECT_ROOT
+from core.config import Config
+from core.config import PROJECT_ROOT
 
 EXAMPLE = PROJECT_ROOT / "config.example.toml"
 SECRETS = {  # the keys ops must fill in, supplied the way the example recommends: environment
@@ -18,7 +19,7 @@ SECRETS = {  # the keys ops must fill in, supplied the way the example recommend
 
 
 def _sections() -> dict[str, type]:
-    return {f.name: f.default_factory for f in dataclasses.fields(config.Config)  # type: ignore[misc]
+    return {f.name: f.default_factory for f in dataclasses.fields(Config)  # type: ignore[misc]
             if dataclasses.is_dataclass(f.default_factory)}
 
 

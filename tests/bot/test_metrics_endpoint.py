@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.config import PROJECT_ROOT
+from core.config import PROJECT_ROOT
 from fakes import ollama as fo
 from fakes.ollama import FakeOllama
 from fakes.wechat_api import FakeWeChatApi

@@ -144,7 +144,7 @@ async def test_a_message_kept_too_long_is_handed_to_a_person(make_cfg, start_web
 
 async def test_an_edited_policy_reaches_the_system_prompt_without_a_restart(kefu_cfg, start_web, pusher, wechat_api,
                                                                           ollama, tmp_path):
-    from bot.config import BUNDLED_SHOP_DIR
+    from core.config import BUNDLED_SHOP_DIR
 
     policy = tmp_path / "policy.md"
     policy.write_text((BUNDLED_SHOP_DIR / "policy.md").read_text(encoding="utf-8"), encoding="utf-8")

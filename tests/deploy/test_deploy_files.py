@@ -19,8 +19,9 @@ import sys
 import pytest
 
 from bot import config
+from core.config import ServerConfig
 from bot.cli import build_parser
-from bot.config import PROJECT_ROOT
+from core.config import PROJECT_ROOT
 from tests.adapters.wechat_oa.wechat_push import AES_KEY, APP_ID, TOKEN
 
 DEPLOY = PROJECT_ROOT / "deploy"
@@ -125,7 +126,7 @@ def test_the_dockerfile_copies_what_exists_and_imports_what_exists():
 
 
 def test_stop_timeouts_leave_the_graceful_shutdown_its_time():
-    grace = config.ServerConfig().shutdown_grace_s
+    grace = ServerConfig().shutdown_grace_s
     compose = (DEPLOY / "docker-compose.yml").read_text(encoding="utf-8")
     (compose_grace,) = re.findall(r"stop_grace_period:\s*(\d+)s", compose)
     assert int(compose_grace) > grace

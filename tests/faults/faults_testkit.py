@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 
 from bot import config
+from core.config import Config
 from core.clock import OffsetClock
 from core.storage import KeyBuilder, open_redis
 from fakes.ollama import FakeOllama
@@ -105,8 +106,8 @@ def raw_cfg(redis_url, key_prefix, redis_client, wechat_api, ollama) -> Callable
 
 
 @pytest.fixture
-def kefu_cfg(raw_cfg) -> Callable[..., config.Config]:
-    def make(**overrides: Any) -> config.Config:
+def kefu_cfg(raw_cfg) -> Callable[..., Config]:
+    def make(**overrides: Any) -> Config:
         return config.from_mapping(raw_cfg(**overrides), env={})
 
     return make

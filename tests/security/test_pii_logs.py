@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from bot.config import LogConfig
+from core.config import LogConfig
 from bot.logs import config_secrets, configure_logging
 from fakes import ollama as fo
 from tests.adapters.wechat_oa.wechat_push import AES_KEY, TOKEN, pusher, start_web  # noqa: F401 - fixtures

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import BUNDLED_SHOP_DIR
+from core.config import BUNDLED_SHOP_DIR
 from bot.services import open_services
 from bot.wiring import build_handler
 from core.masking import mask_phone

@@ -9,9 +9,10 @@ from typing import Any, AsyncIterator, Callable
 import aiohttp
 import pytest
 
-from adapters.simulator.runtime import Simulator
+from bot.simulation.runtime import Simulator
 from adapters.wechat_oa.api_client import build_wechat_channel
 from bot import config
+from core.config import Config
 from core.models import IncomingMessage, TurnContext, TurnResult
 
 
@@ -45,10 +46,10 @@ async def echo_factory(services: Any) -> EchoHandler:
 
 
 @pytest.fixture
-def sim_cfg(redis_url, key_prefix, redis_client) -> Callable[..., config.Config]:
+def sim_cfg(redis_url, key_prefix, redis_client) -> Callable[..., Config]:
     """The embedded demo config on the real test Redis under this test's prefix (cleaned after)."""
 
-    def make(**overrides: Any) -> config.Config:
+    def make(**overrides: Any) -> Config:
         return config.demo_config(redis__url=redis_url, redis__key_prefix=key_prefix, **overrides)
 
     return make

@@ -14,7 +14,7 @@ from adapters.simulator import llm_choice
 from adapters.simulator.feed import BOT, SYSTEM, TYPING, USER
 from adapters.simulator.terminal import Terminal
 from bot.app import SERVICES
-from bot.config import LlmConfig
+from core.config import LlmConfig
 from fakes.ollama import FakeOllama
 
 LIU_YANG = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"

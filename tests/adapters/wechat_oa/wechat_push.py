@@ -17,6 +17,7 @@ import pytest
 from wechatpy.crypto import PrpCrypto
 
 from bot import config
+from core.config import Config
 from bot.app import create_app
 
 TOKEN = "kefuTest2026"
@@ -102,11 +103,11 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def make_cfg(redis_url, key_prefix, redis_client) -> Callable[..., config.Config]:
+def make_cfg(redis_url, key_prefix, redis_client) -> Callable[..., Config]:
     """Config on the real test Redis under this test's prefix; ``section__key=value`` overrides.
     (Depends on ``redis_client`` so the prefix's keys are deleted after the test.)"""
 
-    def make(*, aes: bool = True, **overrides: Any) -> config.Config:
+    def make(*, aes: bool = True, **overrides: Any) -> Config:
         raw: dict[str, dict[str, Any]] = {
             "wechat": {"app_id": APP_ID, "app_secret": "test-app-secret-value-0001", "token": TOKEN,
                        "encoding_aes_key": AES_KEY if aes else "", "account_id": ACCOUNT},
@@ -129,7 +130,7 @@ def pusher(fixed_clock) -> Pusher:
 def start_web(aiohttp_client, fixed_clock) -> Callable[..., Awaitable[Any]]:
     """Start a web-role app (no worker, so entries stay in the stream to be counted)."""
 
-    async def start(cfg: config.Config, *, role: str = "web", clock=None, **kw: Any):
+    async def start(cfg: Config, *, role: str = "web", clock=None, **kw: Any):
         return await aiohttp_client(create_app(cfg, role=role, clock=clock or fixed_clock, **kw))
 
     return start

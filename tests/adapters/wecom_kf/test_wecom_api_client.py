@@ -10,7 +10,7 @@ import pytest
 from adapters.wecom_kf.api_client import WecomKfClient, WecomUnavailable, msgid_for
 from adapters.wecom_kf.setup import build_wecom_channel
 from adapters.wecom_kf.token import WecomApiError, WecomTokenProvider, fetch_gettoken
-from bot.config import WecomConfig
+from core.config import WecomConfig
 from core.channel import DELIVERY_ID, SendStatus
 from fakes.wecom_api import DUPLICATE_MSGID
 from tests.fixtures_wechat import session, wecom_client, wecom_fake_fixture  # noqa: F401 (fixtures)

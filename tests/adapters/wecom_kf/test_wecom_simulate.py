@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from adapters.simulator.feed import BOT, USER
-from adapters.simulator.runtime import Simulator
+from bot.simulation.runtime import Simulator
 from bot import config
 
 LIU_YANG = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"

@@ -16,7 +16,7 @@ from wecom_kit import CORP, KFID, PATH, TOKEN, callback, kf_event_xml, sign, wec
 from adapters.wecom_kf.setup import WECOM
 from adapters.wecom_kf.webhook import WecomWebhook
 from bot.app import create_app
-from bot.config import WecomConfig
+from core.config import WecomConfig
 from core.clock import SHOP_TZ, FixedClock
 from tests.fixtures_wechat import wecom_fake_fixture
 

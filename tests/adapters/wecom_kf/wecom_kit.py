@@ -9,6 +9,7 @@ import hashlib
 from typing import Any
 
 from bot import config
+from core.config import Config
 from fakes.wecom_api import encrypt_callback
 
 CORP = "wwkefutest000001"
@@ -19,7 +20,7 @@ AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"  # any 43 base64 charact
 PATH = "/wecom"
 
 
-def wecom_config(redis_url: str, key_prefix: str, api_base: str, **sections: dict[str, Any]) -> config.Config:
+def wecom_config(redis_url: str, key_prefix: str, api_base: str, **sections: dict[str, Any]) -> Config:
     raw: dict[str, dict[str, Any]] = {
         "wechat": {"app_id": "wx00aa11bb22cc33ee", "app_secret": "oa-secret", "token": "oaToken01",
                    "encoding_aes_key": AES_KEY},

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from bot.config import BUNDLED_SHOP_DIR, LlmConfig, demo_config
+from bot.config import demo_config
+from core.config import BUNDLED_SHOP_DIR, LlmConfig
 from core.clock import SHOP_TZ, FixedClock
 from core.dialogue.manager import DialogueManager
 from core.dialogue.prompt import PromptBuilder

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import RouterConfig
+from core.config import RouterConfig
 from core.dialogue.router import DEFAULT_THINK_PATTERNS, ThinkingRouter, validate_patterns
 
 SET = Path(__file__).with_name("router_set.jsonl")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import BUNDLED_SHOP_DIR
+from core.config import BUNDLED_SHOP_DIR
 from core.knowledge.index import KnowledgeBase
 
 HERE = Path(__file__).resolve().parent

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot import config
-from bot.config import BUNDLED_SHOP_DIR, ConfigError
+from bot.config import ConfigError
+from core.config import BUNDLED_SHOP_DIR
 
 
 def test_defaults_are_the_calibrated_thresholds_and_bundled_files():

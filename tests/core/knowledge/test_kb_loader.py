@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bot.config import BUNDLED_SHOP_DIR
+from core.config import BUNDLED_SHOP_DIR
 from core.knowledge.loader import KnowledgeError, parse_faq, parse_policy, read_faq, read_policy
 
 _CN = "一二三四五六七八九十"

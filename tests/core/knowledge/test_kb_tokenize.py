@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.config import BUNDLED_SHOP_DIR
+from core.config import BUNDLED_SHOP_DIR
 from core.knowledge.tokenize import Synonyms, normalize_text, teach_words, tokenize
 
 SYN = Synonyms.read(BUNDLED_SHOP_DIR / "synonyms.txt")

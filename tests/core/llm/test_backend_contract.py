@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from llm_testkit import USER, closed_port_url, metric
 
-from bot.config import LlmConfig
+from core.config import LlmConfig
 from core.llm.base import LLMBadRequest, LLMServerError, LLMUnavailable, ModelNotFound
 from core.llm.ollama import OllamaChat
 from core.llm.openai_compat import OpenAIChat

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from llm_testkit import USER, closed_port_url
 
-from bot.config import LlmConfig
+from core.config import LlmConfig
 from core.llm.base import (
     ChatMessage,
     LLMBackend,

@@ -5,19 +5,18 @@ simulated customer types is written into the fake WeCom server's message log
 (``fakes.wecom_api``) and announced with an encrypted, signed ``kf_msg_or_event`` callback POSTed to
 kefu's real WeCom webhook; kefu then pulls it with kf/sync_msg and answers with kf/send_msg, exactly
 as in production. ``WecomPushClient`` has the methods ``adapters.simulator.session.ShopperSession``
-calls on the Official Account client, so the terminal and the web page work unchanged.
+calls on the Official Account client, so the terminal and the web page work unchanged. The
+simulator's credentials (``SIM_*``) fill what a config lacks (``bot.simulation.wecom``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
 import aiohttp
 
 from adapters.simulator.wechat_client import PushResult
-from bot.config import Config, validate
 from fakes.wecom_api import FakeWecomApi
 
 SIM_TOKEN = "kefuSimWecom2026"
@@ -25,24 +24,6 @@ SIM_AES_KEY = "c2ltdWxhdG9yLXdlY29tLWtleS0wMDAwMDAwMDAwMDA"  # 43 base64 charact
 SIM_CORP_ID = "wwsimulator000001"
 SIM_SECRET = "simulator-kf-secret"
 SIM_OPEN_KFID = "wkSIMULATOR0000001"
-
-
-def fake_wecom_api(cfg: Config, clock: Any) -> FakeWecomApi:
-    """The fake server with the config's credentials (or the simulator's own)."""
-    k = cfg.wecom
-    return FakeWecomApi(corp_id=k.corp_id or SIM_CORP_ID, secret=k.secret or SIM_SECRET,
-                        open_kfid=k.open_kfid or SIM_OPEN_KFID, clock=clock)
-
-
-def wecom_sim_config(cfg: Config, fake: FakeWecomApi) -> Config:
-    """``cfg`` with ``[wecom]`` enabled against ``fake`` (credentials it lacks are filled in)."""
-    k = cfg.wecom
-    wecom = dataclasses.replace(k, enabled=True, api_base=fake.url, corp_id=fake.corp_id, secret=fake.secret,
-                                open_kfid=fake.open_kfid, token=k.token or SIM_TOKEN,
-                                encoding_aes_key=k.encoding_aes_key or SIM_AES_KEY)
-    out = dataclasses.replace(cfg, wecom=wecom)
-    validate(out)
-    return out
 
 
 class WecomPushClient:

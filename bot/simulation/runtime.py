@@ -26,9 +26,12 @@ from adapters.simulator import llm_choice
 from adapters.simulator.feed import BOT, SYSTEM, TYPING, ChatEvent, Feed
 from adapters.simulator.session import ShopDirectory, ShopperSession
 from adapters.simulator.wechat_client import WeChatPushClient
-from bot.config import Config, validate
+from bot.app import SERVICES, create_app
+from bot.config import validate
 from bot.services import clock_from_config
 from core.clock import Clock
+from core.config import Config
+from fakes.wechat_api import FakeWeChatApi
 
 log = structlog.get_logger(__name__)
 
@@ -88,7 +91,7 @@ class Simulator:
             raise ValueError(f"llm must be one of {llm_choice.MODES}")
         if platform not in PLATFORMS:
             raise ValueError(f"platform must be one of {PLATFORMS}")
-        self.platform = platform  # "wecom": play 微信客服 instead (adapters/wecom_kf/simulate.py)
+        self.platform = platform  # "wecom": play 微信客服 instead (bot/simulation/wecom.py)
         self.base_cfg = cfg
         self.cfg = cfg
         self.llm_mode_requested = llm
@@ -124,14 +127,11 @@ class Simulator:
             raise
 
     async def _start(self) -> None:
-        from bot.app import create_app
-        from fakes.wechat_api import FakeWeChatApi
-
         self.llm = await llm_choice.choose(self.base_cfg.llm, self.llm_mode_requested)
         self.banner = self.llm.banner
         w = self.base_cfg.wechat
         if self.platform == "wecom":
-            from adapters.wecom_kf.simulate import fake_wecom_api
+            from bot.simulation.wecom import fake_wecom_api
 
             self.fake_api = fake_wecom_api(self.base_cfg, self.clock)
         else:
@@ -142,7 +142,7 @@ class Simulator:
                                     llm_backend="ollama" if self.llm.mode == llm_choice.FAKE else None,
                                     host=self.host, port=self.port)
         if self.platform == "wecom":
-            from adapters.wecom_kf.simulate import wecom_sim_config
+            from bot.simulation.wecom import wecom_sim_config
 
             self.cfg = wecom_sim_config(self.cfg, self.fake_api)
         events = self.fake_api.subscribe()
@@ -166,7 +166,7 @@ class Simulator:
         self._http = aiohttp.ClientSession()
         w = self.cfg.wechat
         if self.platform == "wecom":
-            from adapters.wecom_kf.simulate import WecomPushClient
+            from adapters.simulator.wecom_client import WecomPushClient
 
             self.webhook_url = base + self.cfg.wecom.webhook_path
             self._client = WecomPushClient(self._http, self.webhook_url, self.fake_api, token=self.cfg.wecom.token,
@@ -223,8 +223,6 @@ class Simulator:
     async def reset(self, openid: str) -> None:
         """Forget the conversation: kefu's per-user state (history, pending action, hand-off ...)
         and the simulator's transcript. Queue bookkeeping is left alone (it keeps order)."""
-        from bot.app import SERVICES
-
         assert self.app is not None
         services = self.app[SERVICES]
         pattern = services.keys.user("wecom_kf" if self.platform == "wecom" else PLATFORM, openid, "*")
