@@ -16,7 +16,20 @@ import tomllib
 from pathlib import Path
 from typing import Any, Mapping, get_args, get_origin, get_type_hints
 
-from core.config import Config
+from core.config import (
+    Config,
+    DeliveryConfig,
+    DialogueConfig,
+    HandoffConfig,
+    KnowledgeConfig,
+    LlmConfig,
+    LogConfig,
+    QueueConfig,
+    RedisConfig,
+    RouterConfig,
+    SafetyConfig,
+    ServerConfig,
+)
 
 
 class ConfigError(ValueError):
@@ -169,63 +182,93 @@ def _validate_wechat(cfg: Config) -> None:
         raise ConfigError("wechat.api_base", "must start with http:// or https://")
 
 
-def validate(cfg: Config) -> None:
-    """Cross-field checks. Raises ConfigError naming the first bad key."""
+def _validate_platforms(cfg: Config) -> None:
+    """At least one platform is served; each served one is complete."""
     if cfg.wechat.enabled:
         _validate_wechat(cfg)
     elif not cfg.wecom.enabled:
         raise ConfigError("wechat.enabled", "false needs [wecom] enabled = true: kefu must serve at least one platform")
-    s = cfg.server
-    if not s.webhook_path.startswith("/"):
+    if not cfg.server.webhook_path.startswith("/"):
         raise ConfigError("server.webhook_path", "must start with /")
     _validate_wecom(cfg)
+
+
+def _validate_server(s: ServerConfig) -> None:
     if not 0 <= s.port <= 65535:
         raise ConfigError("server.port", "must be between 0 and 65535")
     if not 0 <= s.metrics_port <= 65535:
         raise ConfigError("server.metrics_port", "must be between 0 and 65535 (0 = the worker role opens no port)")
-    if not re.match(r"^(memory|redis|rediss|unix|redis\+sentinel|redis\+cluster)://", cfg.redis.url):
+
+
+def _validate_redis(r: RedisConfig) -> None:
+    if not re.match(r"^(memory|redis|rediss|unix|redis\+sentinel|redis\+cluster)://", r.url):
         raise ConfigError("redis.url", "must be memory://, redis://, rediss://, unix://, redis+sentinel:// or redis+cluster://")
-    if cfg.redis.url.startswith(("redis+sentinel://", "redis+cluster://")):
+    if r.url.startswith(("redis+sentinel://", "redis+cluster://")):
         from core.storage.connection import parse_multi_host_url
 
         try:
-            parse_multi_host_url(cfg.redis.url)
+            parse_multi_host_url(r.url)
         except ValueError as exc:
             raise ConfigError("redis.url", str(exc)) from None
-    if cfg.dialogue.max_retries < 1:
-        raise ConfigError("dialogue.max_retries", "must be >= 1")
-    if cfg.queue.shards < 1:
+
+
+def _validate_queue(q: QueueConfig) -> None:
+    if q.shards < 1:
         raise ConfigError("queue.shards", "must be >= 1")
-    if cfg.queue.concurrency < 1:
+    if q.concurrency < 1:
         raise ConfigError("queue.concurrency", "must be >= 1")
-    if cfg.queue.dedupe_ttl_s < 300:
+    if q.dedupe_ttl_s < 300:
         raise ConfigError("queue.dedupe_ttl_s", "must be >= 300 (WeChat retries for ~15 s; keep a margin)")
-    if cfg.llm.backend not in {"ollama", "openai"}:
-        raise ConfigError("llm.backend", f"must be \"ollama\" or \"openai\", got {cfg.llm.backend!r}")
-    if cfg.llm.num_ctx < 512:
+
+
+def _validate_llm(llm: LlmConfig) -> None:
+    if llm.backend not in {"ollama", "openai"}:
+        raise ConfigError("llm.backend", f"must be \"ollama\" or \"openai\", got {llm.backend!r}")
+    if llm.num_ctx < 512:
         raise ConfigError("llm.num_ctx", "must be >= 512")
-    for key in ("think_patterns", "no_think_patterns"):
-        for i, pattern in enumerate(getattr(cfg.router, key)):
+
+
+def _validate_router(router: RouterConfig) -> None:
+    for key, patterns in (("think_patterns", router.think_patterns), ("no_think_patterns", router.no_think_patterns)):
+        for i, pattern in enumerate(patterns):
             try:
                 re.compile(pattern)
             except re.error as exc:
                 raise ConfigError(f"router.{key}[{i}]", f"invalid regular expression ({exc})") from None
-    if cfg.dialogue.history_tokens < 0 or cfg.dialogue.max_tool_steps < 0:
-        raise ConfigError("dialogue.history_tokens" if cfg.dialogue.history_tokens < 0 else "dialogue.max_tool_steps",
+
+
+def _validate_dialogue(d: DialogueConfig) -> None:
+    if d.max_retries < 1:
+        raise ConfigError("dialogue.max_retries", "must be >= 1")
+    if d.history_tokens < 0 or d.max_tool_steps < 0:
+        raise ConfigError("dialogue.history_tokens" if d.history_tokens < 0 else "dialogue.max_tool_steps",
                           "must be >= 0")
-    if not re.fullmatch(r"\d{2}:\d{2}-\d{2}:\d{2}", cfg.handoff.hours):
+
+
+def _validate_handoff(h: HandoffConfig) -> None:
+    if not re.fullmatch(r"\d{2}:\d{2}-\d{2}:\d{2}", h.hours):
         raise ConfigError("handoff.hours", "must look like \"09:00-22:00\"")
-    h1, m1, h2, m2 = (int(x) for x in re.findall(r"\d{2}", cfg.handoff.hours))
+    h1, m1, h2, m2 = (int(x) for x in re.findall(r"\d{2}", h.hours))
     if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2):
-        raise ConfigError("handoff.hours", f"{cfg.handoff.hours!r} is not a valid time range")
-    if cfg.handoff.silence_minutes < 1:
+        raise ConfigError("handoff.hours", f"{h.hours!r} is not a valid time range")
+    if h.silence_minutes < 1:
         raise ConfigError("handoff.silence_minutes", "must be >= 1")
-    if cfg.safety.max_messages_per_minute < 0:
+
+
+def _validate_safety(s: SafetyConfig) -> None:
+    if s.max_messages_per_minute < 0:
         raise ConfigError("safety.max_messages_per_minute", "must be >= 0 (0 disables the limit)")
-    if cfg.safety.max_message_chars < 1:
+    if s.max_message_chars < 1:
         raise ConfigError("safety.max_message_chars", "must be >= 1")
-    if cfg.delivery.max_messages_per_turn < 1 or cfg.delivery.max_messages_per_turn > 5:
+
+
+def _validate_delivery(d: DeliveryConfig) -> None:
+    if d.max_messages_per_turn < 1 or d.max_messages_per_turn > 5:
         raise ConfigError("delivery.max_messages_per_turn", "must be 1-5 (WeChat allows 5 per user message)")
+
+
+def _validate_shop(cfg: Config) -> None:
+    """``[shop]`` and the data files it and ``[knowledge]`` point at."""
     if cfg.shop.now:
         from datetime import datetime
 
@@ -244,31 +287,59 @@ def validate(cfg: Config) -> None:
                       ("knowledge.synonyms", cfg.synonyms_path)):
         if not path.is_file():
             raise ConfigError(key, f"file not found: {path}")
-    kn = cfg.knowledge
-    for key in ("min_score", "min_margin"):
-        if not 0.0 <= getattr(kn, key) <= 5.0:
+
+
+def _validate_knowledge(kn: KnowledgeConfig) -> None:
+    for key, value in (("min_score", kn.min_score), ("min_margin", kn.min_margin)):
+        if not 0.0 <= value <= 5.0:
             raise ConfigError(f"knowledge.{key}", "must be between 0 and 5 (see docs/knowledge.md; demo values 0.625 / 0.15)")
     if not 0 <= kn.top_k <= 20:
         raise ConfigError("knowledge.top_k", "must be 0-20 (0 = no references in the prompt)")
     if kn.cache_ttl_s < 0:
         raise ConfigError("knowledge.cache_ttl_s", "must be >= 0 (0 disables the answer cache)")
-    if cfg.log.format not in {"auto", "json", "console"}:
+
+
+def _validate_log(lg: LogConfig) -> None:
+    if lg.format not in {"auto", "json", "console"}:
         raise ConfigError("log.format", "must be auto, json or console")
-    if cfg.log.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    if lg.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ConfigError("log.level", "must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
-    if cfg.admin.enabled and not cfg.admin.password_hash:
+
+
+def _validate_admin(cfg: Config) -> None:
+    a = cfg.admin
+    if a.enabled and not a.password_hash:
         raise ConfigError("admin.password_hash", "missing; run `kefu admin hash-password` and paste its output")
-    if cfg.admin.enabled:
-        if not cfg.admin.password_hash.startswith("$scrypt$"):
+    if a.enabled:
+        if not a.password_hash.startswith("$scrypt$"):
             raise ConfigError("admin.password_hash", "is not a kefu password hash ($scrypt$...); run `kefu admin hash-password`")
-        if not cfg.admin.username.strip():
+        if not a.username.strip():
             raise ConfigError("admin.username", "must not be empty")
         if cfg.server.webhook_path.rstrip("/") == "/admin" or cfg.server.webhook_path.startswith("/admin/"):
             raise ConfigError("server.webhook_path", "must not be under /admin (the ops console lives there)")
-    if not 300 <= cfg.admin.session_ttl_s <= 7 * 86400:
+    if not 300 <= a.session_ttl_s <= 7 * 86400:
         raise ConfigError("admin.session_ttl_s", "must be between 300 (5 minutes) and 604800 (7 days)")
-    if not 1 <= cfg.admin.takeover_minutes <= 7 * 1440:
+    if not 1 <= a.takeover_minutes <= 7 * 1440:
         raise ConfigError("admin.takeover_minutes", "must be between 1 and 10080 (7 days)")
+
+
+def validate(cfg: Config) -> None:
+    """Cross-field checks, one function per section (in this order). Raises ConfigError naming
+    the first bad key."""
+    _validate_platforms(cfg)
+    _validate_server(cfg.server)
+    _validate_redis(cfg.redis)
+    _validate_queue(cfg.queue)
+    _validate_llm(cfg.llm)
+    _validate_router(cfg.router)
+    _validate_dialogue(cfg.dialogue)
+    _validate_handoff(cfg.handoff)
+    _validate_safety(cfg.safety)
+    _validate_delivery(cfg.delivery)
+    _validate_shop(cfg)
+    _validate_knowledge(cfg.knowledge)
+    _validate_log(cfg.log)
+    _validate_admin(cfg)
 
 
 def from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = None, *, check: bool = True) -> Config:

@@ -25,6 +25,7 @@ from typing import Any, Iterable, Iterator, TextIO
 import orjson
 import structlog
 
+from core.config import Config, LogConfig
 from core.masking import mask_text
 
 REDACTED = "[redacted]"
@@ -112,9 +113,9 @@ def _logger_factory(stream: TextIO) -> Any:
     return factory
 
 
-def configure_logging(log_cfg: Any, *, secrets: Iterable[str] = (), stream: TextIO | None = None) -> None:
+def configure_logging(log_cfg: LogConfig, *, secrets: Iterable[str] = (), stream: TextIO | None = None) -> None:
     """Configure structlog and the stdlib root logger once per process (calling again replaces
-    the previous setup). ``log_cfg`` is ``bot.config.LogConfig``; logs go to ``stream`` (stderr).
+    the previous setup). ``log_cfg`` is the ``[log]`` section; logs go to ``stream`` (stderr).
 
     Two routes to the same stream and the same renderer, both through the scrubber:
     * our own events (``structlog.get_logger``) are rendered by structlog itself and written
@@ -161,8 +162,8 @@ def configure_logging(log_cfg: Any, *, secrets: Iterable[str] = (), stream: Text
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the ollama client: one INFO line per LLM call
 
 
-def config_secrets(cfg: Any) -> list[str]:
-    """The secret values in a ``bot.config.Config`` that must never appear in a log line."""
+def config_secrets(cfg: Config) -> list[str]:
+    """The secret values in a ``Config`` that must never appear in a log line."""
     values = [cfg.wechat.app_secret, cfg.wechat.encoding_aes_key, cfg.wechat.token, cfg.llm.api_key,
               cfg.wecom.secret, cfg.wecom.token, cfg.wecom.encoding_aes_key, cfg.admin.password_hash]
     url = cfg.redis.url

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from typing import Any
 
 import aiohttp
@@ -19,6 +20,9 @@ import structlog
 from adapters.wechat_oa.api_client import build_wechat_channel
 from adapters.wechat_oa.handoff_notify import WebhookNotifier
 from bot.services import Services
+from core.channel import Channel
+from core.clock import Clock
+from core.config import Config
 from core.delivery.delivery import Delivery
 from core.delivery.passive import PassiveChannel, PassiveReplies
 from core.dialogue.manager import DialogueManager
@@ -34,6 +38,7 @@ from core.models import IncomingMessage, TurnContext, TurnResult
 from core.safety import RateLimiter, SensitiveFilter
 from core.sessions.store import SessionStore
 from core.shop.json_backend import JsonShopBackend
+from core.storage import KeyBuilder
 from core.tools import build_tool_registry
 from core.turn import TurnHandler
 
@@ -90,6 +95,15 @@ async def _warm_up(llm: LLMBackend) -> None:
         log.warning("llm.warm_up_failed", error=type(exc).__name__, detail=str(exc)[:200])
 
 
+def build_delivery(cfg: Config, channel: Channel, redis: Any, keys: KeyBuilder, clock: Clock, *,
+                   typing: bool) -> Delivery:
+    """Delivery through ``channel`` with the ``[delivery]``, ``[safety]`` and ``[dialogue]`` settings."""
+    words = cfg.safety.sensitive_words
+    return Delivery(channel, redis, keys, max_messages_per_turn=cfg.delivery.max_messages_per_turn,
+                    typing=typing, clock=clock, sensitive_filter=SensitiveFilter(words).apply if words else None,
+                    continuation_ttl_s=cfg.dialogue.session_ttl_s)
+
+
 async def build_handler(services: Services) -> MessageHandler:
     cfg, redis, keys, clock = services.cfg, services.redis, services.keys, services.clock
     stack = contextlib.AsyncExitStack()
@@ -102,12 +116,8 @@ async def build_handler(services: Services) -> MessageHandler:
             passive = PassiveReplies(redis, keys, clock)
             channel: Any = PassiveChannel(passive)
         else:
-            channel = build_wechat_channel(cfg, session, redis, keys, clock)
-        words = cfg.safety.sensitive_words
-        delivery = Delivery(channel, redis, keys, max_messages_per_turn=cfg.delivery.max_messages_per_turn,
-                            typing=cfg.delivery.typing and passive is None, clock=clock,
-                            sensitive_filter=SensitiveFilter(words).apply if words else None,
-                            continuation_ttl_s=cfg.dialogue.session_ttl_s)
+            channel = build_wechat_channel(cfg.wechat, session, redis, keys, clock)
+        delivery = build_delivery(cfg, channel, redis, keys, clock, typing=cfg.delivery.typing and passive is None)
 
         shop = JsonShopBackend(cfg.shop_data_path, redis=redis, keys=keys)
         stack.push_async_callback(shop.close)
@@ -115,7 +125,7 @@ async def build_handler(services: Services) -> MessageHandler:
                                     max_steps=cfg.dialogue.max_tool_steps)
         sessions = SessionStore(redis, keys, history_tokens=cfg.dialogue.history_tokens, ttl_s=cfg.dialogue.session_ttl_s)
 
-        llm = build_llm(cfg)
+        llm = build_llm(cfg.llm)
         stack.push_async_callback(llm.aclose)
         if cfg.llm.warm_up:
             warm = asyncio.create_task(_warm_up(llm), name="kefu-llm-warm-up")
@@ -147,10 +157,12 @@ async def build_handler(services: Services) -> MessageHandler:
             handler.observers.append(services.records.observer(fast_path=handler.fast_path))
         log.info("handler.ready", reply_mode=cfg.wechat.reply_mode, llm=cfg.llm.backend, model=cfg.llm.model)
         if services.wecom is not None:  # [wecom] enabled: the same handler, replies through 微信客服
-            from adapters.wecom_kf.setup import wecom_turn_handler
             from core.handler import PlatformRouter
 
-            wecom = wecom_turn_handler(handler, services.wecom.channel, redis, keys, clock, cfg)
+            # Everything but the delivery is shared (dialogue, tools, knowledge, sessions, handoff,
+            # rate limit); 微信客服 has no typing indicator and no passive replies.
+            wecom = dataclasses.replace(handler, delivery=build_delivery(cfg, services.wecom.channel, redis, keys,
+                                                                         clock, typing=False), passive=None)
             return PlatformRouter({"wechat_oa": handler, "wecom_kf": wecom})
         return handler
     except BaseException:

@@ -87,7 +87,7 @@ def console_ctx(state: ConsoleState, services_key: web.AppKey):  # type: ignore[
 
                 http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
                 stack.push_async_callback(http.close)
-                state.channel = build_wechat_channel(cfg, http, services.redis, services.keys, services.clock)
+                state.channel = build_wechat_channel(cfg.wechat, http, services.redis, services.keys, services.clock)
             sampler = asyncio.create_task(services.records.sample_queue(services.queue.depth),
                                           name="kefu-admin-queue-sampler")
 

@@ -22,11 +22,21 @@ import aiohttp
 import structlog
 from redis.exceptions import RedisError
 
-from adapters.tencent.api import TOKEN_REJECTED, count_delivery, post_api_json, retry_delay
+from adapters.tencent.api import (
+    TOKEN_REJECTED,
+    count_delivery,
+    post_api_json,
+    retry_delay,
+)
 from adapters.tencent.token import ApiError, SharedTokenProvider, mask_token
-from adapters.wechat_oa.token import StableTokenProvider, WeChatApiError, fetch_stable_token
+from adapters.wechat_oa.token import (
+    StableTokenProvider,
+    WeChatApiError,
+    fetch_stable_token,
+)
 from core.channel import SendResult, SendStatus
 from core.clock import Clock
+from core.config import WechatConfig
 from core.metrics import DELIVERIES
 from core.storage import KeyBuilder
 
@@ -216,20 +226,18 @@ class WeChatApiClient:
             log.error("wechat.api.hint", errcode=int(key), hint=hint)
 
 
-def build_wechat_channel(cfg: Any, session: aiohttp.ClientSession, redis: Any, keys: KeyBuilder,
+def build_wechat_channel(w: WechatConfig, session: aiohttp.ClientSession, redis: Any, keys: KeyBuilder,
                          clock: Clock) -> WeChatApiClient:
-    """The production wiring: a stable-token provider shared through Redis plus the client."""
-    w = cfg.wechat
+    """The production wiring for ``[wechat]``: a stable-token provider shared through Redis plus the client."""
     tokens = StableTokenProvider(session, redis, keys, api_base=w.api_base, app_id=w.app_id,
                                  app_secret=w.app_secret, clock=clock)
     return WeChatApiClient(session, tokens, api_base=w.api_base, clock=clock)
 
 
-async def check_wechat_api(cfg: Any) -> tuple[bool, str]:
+async def check_wechat_api(w: WechatConfig) -> tuple[bool, str]:
     """For ``kefu check``: can this server get an access token? Asks WeChat directly (normal mode,
     which never disturbs the token other processes use) so a cached token cannot hide a wrong
     secret or a missing IP-whitelist entry. Returns (ok, one line for ops)."""
-    w = cfg.wechat
     if w.reply_mode == "passive":
         return True, "reply_mode = \"passive\": the 客服 API is not used"
     if not (w.app_id and w.app_secret):

@@ -9,16 +9,14 @@ the shared ``Services`` exist, opens what WeCom needs and closes it on shutdown:
 * on the web role also the ``KfSync`` pull loop (one owned task, cancelled and awaited on
   shutdown) and the ``WecomWebhook``.
 
-The runtime is at ``app[WECOM]`` and, for the worker's handler factory, at ``services.wecom``.
-``wecom_turn_handler`` turns the Official Account's ``TurnHandler`` into one that delivers through
-WeCom (same dialogue, tools, knowledge, sessions), for a handler that routes by ``msg.platform``.
+The runtime is at ``app[WECOM]`` and, for the worker's handler factory, at ``services.wecom``
+(``bot.wiring`` gives WeCom messages a ``TurnHandler`` that delivers through its channel).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable
 
@@ -31,6 +29,7 @@ from adapters.wecom_kf.sync import KfSync
 from adapters.wecom_kf.token import WecomTokenProvider
 from adapters.wecom_kf.webhook import WecomWebhook
 from core.clock import Clock
+from core.config import WecomConfig
 from core.storage import KeyBuilder
 
 log = structlog.get_logger(__name__)
@@ -49,17 +48,15 @@ class WecomRuntime:
 WECOM = web.AppKey("kefu_wecom", WecomRuntime)
 
 
-def build_wecom_channel(cfg: Any, session: aiohttp.ClientSession, redis: Any, keys: KeyBuilder,
+def build_wecom_channel(k: WecomConfig, session: aiohttp.ClientSession, redis: Any, keys: KeyBuilder,
                         clock: Clock) -> WecomKfClient:
-    """The production channel: gettoken shared through Redis plus the 微信客服 client.
-    ``cfg`` is the whole Config (or its ``[wecom]`` section)."""
-    k = getattr(cfg, "wecom", cfg)
+    """The production channel for ``[wecom]``: gettoken shared through Redis plus the 微信客服 client."""
     tokens = WecomTokenProvider(session, redis, keys, api_base=k.api_base, corp_id=k.corp_id, secret=k.secret,
                                 clock=clock)
     return WecomKfClient(session, tokens, api_base=k.api_base, open_kfid=k.open_kfid)
 
 
-def setup_wecom(app: web.Application, services_key: web.AppKey[Any], cfg: Any, *, serve_web: bool = True,
+def setup_wecom(app: web.Application, services_key: web.AppKey[Any], cfg: WecomConfig, *, serve_web: bool = True,
                 sync_options: dict[str, Any] | None = None) -> None:
     """Register the WeCom routes (if ``serve_web``) and the cleanup context that opens the runtime.
 
@@ -72,7 +69,7 @@ def setup_wecom(app: web.Application, services_key: web.AppKey[Any], cfg: Any, *
     app.cleanup_ctx.append(_runtime_ctx(services_key, cfg, serve_web, dict(sync_options or {})))
 
 
-def _runtime_ctx(services_key: web.AppKey[Any], cfg: Any, serve_web: bool,
+def _runtime_ctx(services_key: web.AppKey[Any], cfg: WecomConfig, serve_web: bool,
                  sync_options: dict[str, Any]) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         services = app[services_key]
@@ -118,29 +115,11 @@ async def _post(request: web.Request) -> web.StreamResponse:
     return await webhook.post(request)
 
 
-def wecom_turn_handler(base: Any, channel: WecomKfClient, redis: Any, keys: KeyBuilder, clock: Clock,
-                       cfg: Any) -> Any:
-    """A copy of ``base`` (a ``core.turn.TurnHandler``) whose replies leave through WeCom.
-
-    Everything else — dialogue, tools, knowledge, sessions, handoff, rate limit — is shared with
-    ``base``; only the ``Delivery`` differs (its own channel, no typing indicator: 微信客服 has
-    none). ``cfg`` is the whole Config. Never passive: 微信客服 has no passive replies."""
-    from core.delivery.delivery import Delivery
-    from core.safety import SensitiveFilter
-
-    words = cfg.safety.sensitive_words
-    delivery = Delivery(channel, redis, keys, max_messages_per_turn=cfg.delivery.max_messages_per_turn,
-                        typing=False, clock=clock, sensitive_filter=SensitiveFilter(words).apply if words else None,
-                        continuation_ttl_s=cfg.dialogue.session_ttl_s)
-    return dataclasses.replace(base, delivery=delivery, passive=None)
-
-
-async def check_wecom_api(cfg: Any) -> tuple[bool, str]:
+async def check_wecom_api(k: WecomConfig) -> tuple[bool, str]:
     """For ``kefu check``: with ``[wecom] enabled``, can this server get an access token? Asks
     gettoken directly (a cached token could hide a wrong secret or a missing 可信IP entry)."""
     from adapters.wecom_kf.token import WecomApiError, fetch_gettoken
 
-    k = cfg.wecom
     if not k.enabled:
         return True, "[wecom] disabled"
     try:

@@ -22,9 +22,20 @@ from typing import Any, Protocol
 import structlog
 from aiohttp import web
 
-from adapters.tencent.callback import REJECT_BODIES, Reject, parse_callback_xml, read_body
-from adapters.tencent.crypto import CallbackCrypto, DecryptFailed, ReceiverMismatch, SignatureMismatch
+from adapters.tencent.callback import (
+    REJECT_BODIES,
+    Reject,
+    parse_callback_xml,
+    read_body,
+)
+from adapters.tencent.crypto import (
+    CallbackCrypto,
+    DecryptFailed,
+    ReceiverMismatch,
+    SignatureMismatch,
+)
 from core.clock import Clock
+from core.config import WecomConfig
 from core.metrics import ACK_SECONDS, WEBHOOK_REQUESTS
 
 log = structlog.get_logger(__name__)
@@ -40,7 +51,7 @@ class Notifiable(Protocol):
 class WecomWebhook:
     """aiohttp handlers for one WeCom app. ``cfg`` is the ``[wecom]`` section."""
 
-    def __init__(self, cfg: Any, sync: Notifiable, clock: Clock, *, max_body: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, cfg: WecomConfig, sync: Notifiable, clock: Clock, *, max_body: int = MAX_BODY_BYTES) -> None:
         self.cfg = cfg
         self.sync = sync
         self.clock = clock

@@ -57,7 +57,7 @@ async def check_llm(cfg: Config) -> CheckResult:
     """The LLM server answers and has the model (never runs the model)."""
     from core.llm.factory import check_llm as probe
 
-    ok, detail = await probe(cfg)
+    ok, detail = await probe(cfg.llm)
     return CheckResult("llm", ok, detail)
 
 
@@ -67,7 +67,7 @@ async def check_wechat_api(cfg: Config) -> CheckResult:
         return CheckResult("wechat_api", True, "[wechat] enabled = false: not used")
     from adapters.wechat_oa.api_client import check_wechat_api as probe
 
-    ok, detail = await probe(cfg)
+    ok, detail = await probe(cfg.wechat)
     return CheckResult("wechat_api", ok, detail)
 
 
@@ -76,7 +76,7 @@ async def check_wecom_api(cfg: Config) -> CheckResult:
         return CheckResult("wecom_api", True, "[wecom] enabled = false: not used")
     from adapters.wecom_kf.setup import check_wecom_api as probe
 
-    ok, detail = await probe(cfg)
+    ok, detail = await probe(cfg.wecom)
     return CheckResult("wecom_api", ok, detail)
 
 

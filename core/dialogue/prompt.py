@@ -10,10 +10,11 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 from string import Template
-from typing import Any, Callable
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 from core.clock import SHOP_TZ, Clock
+from core.config import Config
 from core.llm.base import ChatMessage
 
 _WEEKDAYS = "一二三四五六日"
@@ -48,7 +49,7 @@ class PromptBuilder:
         self._template = Template(template if template is not None else load_template())
 
     @classmethod
-    def from_config(cls, cfg: Any, clock: Clock, *, policy: Callable[[], str] | None = None) -> "PromptBuilder":
+    def from_config(cls, cfg: Config, clock: Clock, *, policy: Callable[[], str] | None = None) -> "PromptBuilder":
         """``cfg`` is the whole Config. Without ``policy``, ``cfg.policy_path`` is read once, now."""
         text = policy if policy is not None else Path(cfg.policy_path).read_text(encoding="utf-8")
         return cls(text, clock, tz=ZoneInfo(cfg.shop.timezone))

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
+
+from core.config import RouterConfig
 
 log = structlog.get_logger(__name__)
 
@@ -78,7 +79,7 @@ class ThinkingRouter:
         self._no_think = [re.compile(p, re.IGNORECASE) for p in self.no_think_patterns]
 
     @classmethod
-    def from_config(cls, router_cfg: Any) -> "ThinkingRouter":
+    def from_config(cls, router_cfg: RouterConfig) -> "ThinkingRouter":
         """``router_cfg`` is ``[router]`` (``core.config.RouterConfig``); empty lists = defaults."""
         return cls(router_cfg.think_patterns or None, router_cfg.no_think_patterns or None)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from core.config import Config
 from core.knowledge.gate import skip_reason
 from core.knowledge.index import Hit, KnowledgeBase
 from core.metrics import FAST_PATH
@@ -48,7 +49,7 @@ class FastPath:
         self.enabled = enabled
 
     @classmethod
-    def from_config(cls, kb: KnowledgeBase, cfg: Any) -> "FastPath":
+    def from_config(cls, kb: KnowledgeBase, cfg: Config) -> "FastPath":
         k = cfg.knowledge
         return cls(kb, min_score=k.min_score, min_margin=k.min_margin, enabled=k.fast_path)
 

@@ -36,6 +36,7 @@ import numpy as np
 import structlog
 from rank_bm25 import BM25Okapi
 
+from core.config import Config
 from core.knowledge.loader import (
     FaqEntry,
     KnowledgeError,
@@ -213,7 +214,7 @@ class KnowledgeBase:
         self._snap = self._build()
 
     @classmethod
-    def from_config(cls, cfg: Any) -> "KnowledgeBase":
+    def from_config(cls, cfg: Config) -> "KnowledgeBase":
         """Build from a ``core.config.Config`` ([knowledge] faq / policy / synonyms; "" = bundled demo)."""
         return cls(cfg.faq_path, cfg.policy_path, cfg.synonyms_path)
 

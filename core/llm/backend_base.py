@@ -9,11 +9,12 @@ from __future__ import annotations
 from contextlib import aclosing
 from typing import Any, AsyncIterator
 
+from core.config import LlmConfig
 from core.llm.base import ChatChunk, ChatMessage, ChatResponse, LLMError, collect
 from core.metrics import LLM_ERRORS, LLM_TOKENS
 
 
-def sampling(cfg: Any, think: bool) -> dict[str, Any]:
+def sampling(cfg: LlmConfig, think: bool) -> dict[str, Any]:
     """``temperature``, ``top_p`` and ``top_k`` for the mode (Qwen3 recommends different ones
     with and without thinking), from the ``[llm]`` section."""
     if think:

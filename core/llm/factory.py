@@ -6,16 +6,14 @@ server, vLLM first of all (``core.llm.openai_compat``). See docs/llm-backends.md
 
 from __future__ import annotations
 
-from typing import Any
-
+from core.config import LlmConfig
 from core.llm.base import LLMBackend
 
 BACKENDS = ("ollama", "openai")
 
 
-def build_llm(cfg: Any) -> LLMBackend:
-    """The backend for the ``[llm]`` section (or a whole Config). The caller owns it (``aclose()``)."""
-    llm = getattr(cfg, "llm", cfg)
+def build_llm(llm: LlmConfig) -> LLMBackend:
+    """The backend for the ``[llm]`` section. The caller owns it (``aclose()``)."""
     if llm.backend == "ollama":
         from core.llm.ollama import OllamaChat
 
@@ -27,10 +25,9 @@ def build_llm(cfg: Any) -> LLMBackend:
     raise ValueError(f"llm.backend must be one of {', '.join(BACKENDS)}, got {llm.backend!r}")
 
 
-async def check_llm(cfg: Any) -> tuple[bool, str]:
-    """For ``kefu check``: (ok, one line for ops) for whichever backend is configured. Neither
+async def check_llm(llm: LlmConfig) -> tuple[bool, str]:
+    """For ``kefu check``: (ok, one line for ops) for whichever backend ``[llm]`` names. Neither
     check runs the model."""
-    llm = getattr(cfg, "llm", cfg)
     if llm.backend == "openai":
         from core.llm.openai_compat import check_openai
 

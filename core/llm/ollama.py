@@ -28,6 +28,7 @@ import httpx
 import ollama
 import structlog
 
+from core.config import LlmConfig
 from core.llm.backend_base import ChatBackendBase, count_tokens, sampling
 from core.llm.base import (
     ChatChunk,
@@ -75,7 +76,7 @@ def _stats(part: Any) -> dict[str, Any]:
 class OllamaChat(ChatBackendBase):
     """LLMBackend for Ollama. Owns its HTTP client; call ``aclose()`` when done."""
 
-    def __init__(self, cfg: Any) -> None:
+    def __init__(self, cfg: LlmConfig) -> None:
         """``cfg`` is the ``[llm]`` section (``core.config.LlmConfig``)."""
         self.cfg = cfg
         self.model: str = cfg.model
@@ -224,14 +225,13 @@ def _same_model(a: str, b: str) -> bool:
     return norm(a) == norm(b)
 
 
-async def check_llm(cfg: Any) -> tuple[bool, str]:
+async def check_llm(llm: LlmConfig) -> tuple[bool, str]:
     """For ``kefu check``: is Ollama reachable, is the configured model pulled, can it call tools?
 
-    ``cfg`` is the whole Config (or just its ``[llm]`` section). Uses ``/api/tags`` and
-    ``/api/show`` only, so checking never loads the model onto the GPU.
+    ``llm`` is the ``[llm]`` section. Uses ``/api/tags`` and ``/api/show`` only, so checking never
+    loads the model onto the GPU.
     """
-    llm = getattr(cfg, "llm", cfg)
-    if getattr(llm, "backend", "ollama") != "ollama":
+    if llm.backend != "ollama":
         return True, f"llm.backend = {llm.backend}: not an Ollama server, skipped"
     chat = OllamaChat(llm)
     try:

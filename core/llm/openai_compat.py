@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import openai
 import structlog
 
+from core.config import LlmConfig
 from core.llm.backend_base import ChatBackendBase, count_tokens, sampling
 from core.llm.base import (
     ChatChunk,
@@ -147,7 +148,7 @@ class _CallBuffer:
 class OpenAIChat(ChatBackendBase):
     """LLMBackend for OpenAI-compatible servers. Owns its HTTP client; call ``aclose()`` when done."""
 
-    def __init__(self, cfg: Any) -> None:
+    def __init__(self, cfg: LlmConfig) -> None:
         """``cfg`` is the ``[llm]`` section (``core.config.LlmConfig``); ``base_url`` may omit ``/v1``."""
         self.cfg = cfg
         self.model: str = cfg.model
@@ -274,10 +275,9 @@ class OpenAIChat(ChatBackendBase):
         await self._client.close()
 
 
-async def check_openai(cfg: Any) -> tuple[bool, str]:
+async def check_openai(llm: LlmConfig) -> tuple[bool, str]:
     """For ``kefu check``: is the server reachable and does ``/v1/models`` list our model?
     Listing models never runs the model."""
-    llm = getattr(cfg, "llm", cfg)
     chat = OpenAIChat(llm)
     try:
         models = await chat.list_models()

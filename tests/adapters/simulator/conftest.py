@@ -41,7 +41,7 @@ class EchoHandler:
 
 async def echo_factory(services: Any) -> EchoHandler:
     http = aiohttp.ClientSession()
-    channel = build_wechat_channel(services.cfg, http, services.redis, services.keys, services.clock)
+    channel = build_wechat_channel(services.cfg.wechat, http, services.redis, services.keys, services.clock)
     return EchoHandler(channel, http)
 
 

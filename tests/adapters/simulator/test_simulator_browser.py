@@ -65,7 +65,7 @@ async def test_typing_indicator_follows_the_fake_api(start_sim, page):
     assert not await page.is_visible("#typing")
     services = sim.app[SERVICES]
     async with aiohttp.ClientSession() as http:  # kefu's own 客服 API client, as the delivery code uses it
-        channel = build_wechat_channel(sim.cfg, http, services.redis, services.keys, sim.clock)
+        channel = build_wechat_channel(sim.cfg.wechat, http, services.redis, services.keys, sim.clock)
         await channel.typing(openid, True)
         await page.wait_for_selector("#typing", state="visible")
         assert await page.is_visible("#typing-title")

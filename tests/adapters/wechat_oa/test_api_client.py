@@ -238,18 +238,18 @@ async def test_logs_never_contain_secret_or_token(make_client, fake, caplog):
 
 async def test_build_wechat_channel_and_check(fake, session, redis_client, keys, fixed_clock):
     cfg = config.demo_config(wechat__app_id=APP_ID, wechat__app_secret=SECRET, wechat__api_base=fake.url)
-    channel = build_wechat_channel(cfg, session, redis_client, keys, fixed_clock)
+    channel = build_wechat_channel(cfg.wechat, session, redis_client, keys, fixed_clock)
     assert (await channel.send_text(USER, "hi")).ok
-    ok, line = await check_wechat_api(cfg)
+    ok, line = await check_wechat_api(cfg.wechat)
     assert ok and "ok" in line
     bad = config.demo_config(wechat__app_id=APP_ID, wechat__app_secret="nope", wechat__api_base=fake.url)
-    ok, line = await check_wechat_api(bad)
+    ok, line = await check_wechat_api(bad.wechat)
     assert not ok and "40125" in line and "wechat.app_secret" in line and "nope" not in line
     down = config.demo_config(wechat__api_base=f"http://127.0.0.1:{free_port()}")
-    ok, line = await check_wechat_api(down)
+    ok, line = await check_wechat_api(down.wechat)
     assert not ok and "cannot reach" in line
     passive = config.demo_config(wechat__reply_mode="passive", wechat__api_base=f"http://127.0.0.1:{free_port()}")
-    assert await check_wechat_api(passive) == (True, "reply_mode = \"passive\": the 客服 API is not used")
+    assert await check_wechat_api(passive.wechat) == (True, "reply_mode = \"passive\": the 客服 API is not used")
 
 
 @pytest.mark.parametrize("errcode", [40001, 42001])
