@@ -111,13 +111,10 @@ async def build_handler(services: Services) -> MessageHandler:
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
         stack.push_async_callback(session.close)
 
-        passive: PassiveReplies | None = None
-        if cfg.wechat.reply_mode == "passive":
-            passive = PassiveReplies(redis, keys, clock)
-            channel: Any = PassiveChannel(passive)
-        else:
-            channel = build_wechat_channel(cfg.wechat, session, redis, keys, clock)
-        delivery = build_delivery(cfg, channel, redis, keys, clock, typing=cfg.delivery.typing and passive is None)
+        passive = cfg.wechat.reply_mode == "passive"
+        channel: Channel = (PassiveChannel(PassiveReplies(redis, keys, clock)) if passive
+                            else build_wechat_channel(cfg.wechat, session, redis, keys, clock))
+        delivery = build_delivery(cfg, channel, redis, keys, clock, typing=cfg.delivery.typing and not passive)
 
         shop = JsonShopBackend(cfg.shop_data_path, redis=redis, keys=keys)
         stack.push_async_callback(shop.close)
@@ -150,7 +147,7 @@ async def build_handler(services: Services) -> MessageHandler:
             limiter=RateLimiter(redis, keys, clock, cfg.safety.max_messages_per_minute),
             model=f"{cfg.llm.backend}:{cfg.llm.model}", menu=dict(cfg.menu),
             max_message_chars=cfg.safety.max_message_chars, references_k=cfg.knowledge.top_k,
-            max_retries=cfg.dialogue.max_retries, passive=passive,
+            max_retries=cfg.dialogue.max_retries,
         )
         handler.stack = stack
         if services.records is not None:  # [admin] enabled: feed the ops console
@@ -162,7 +159,7 @@ async def build_handler(services: Services) -> MessageHandler:
             # Everything but the delivery is shared (dialogue, tools, knowledge, sessions, handoff,
             # rate limit); 微信客服 has no typing indicator and no passive replies.
             wecom = dataclasses.replace(handler, delivery=build_delivery(cfg, services.wecom.channel, redis, keys,
-                                                                         clock, typing=False), passive=None)
+                                                                         clock, typing=False))
             return PlatformRouter({"wechat_oa": handler, "wecom_kf": wecom})
         return handler
     except BaseException:

@@ -3,14 +3,21 @@
 The WeChat OA implementation is ``adapters.wechat_oa.api_client``; tests and the simulator run
 it against ``fakes.wechat_api``. Delivery policy (shaping, splitting, idempotency, caps) lives in
 ``core.delivery`` and only talks to this protocol.
+
+Optional capabilities. ``Channel`` is what every platform can do. What only some can is a small
+protocol of its own below (``HumanTransfer``, ``PushReplies``); a channel has a capability by
+having its methods, and the core asks ``capability(channel, HumanTransfer)`` instead of testing
+for a reply mode or an attribute. A new one (e.g. a tappable menu message, msgmenu) is one more
+protocol here, implemented by the channels that support it and looked up the same way.
 """
 
 from __future__ import annotations
 
 import enum
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar, runtime_checkable
 
 # The idempotency id of the message part being sent (``<turn_id>:<part>``), set by
 # ``core.delivery`` around each ``send_text``. A channel whose API deduplicates by a caller-chosen
@@ -47,3 +54,37 @@ class Channel(Protocol):
     async def send_image(self, user_id: str, media_id: str) -> SendResult: ...
 
     async def typing(self, user_id: str, on: bool) -> None: ...
+
+
+@runtime_checkable
+class HumanTransfer(Protocol):
+    """Capability: hand the conversation to the platform's own human customer service (WeChat
+    passive mode answers the push with ``transfer_customer_service``)."""
+
+    async def transfer(self, user_id: str) -> None: ...
+
+
+@runtime_checkable
+class PushReplies(Protocol):
+    """Capability: answers go back on the platform's own request for the message (WeChat
+    passive replies), not through an API call — so one message per push, and a send must know
+    which push it answers.
+
+    ``replying_to(dedupe_id)`` is held around the whole turn of that push (tasks started inside
+    inherit it); ``forward_late_answer`` makes an answer that missed its own push (the shopper
+    saw "正在思考中…") the reply to this push, for 「继续」: ``False`` = none was waiting."""
+
+    max_messages_per_turn: int
+
+    def replying_to(self, dedupe_id: str) -> AbstractContextManager[None]: ...
+
+    async def forward_late_answer(self, user_id: str, dedupe_id: str) -> bool: ...
+
+
+C = TypeVar("C")
+
+
+def capability(channel: Channel, kind: type[C]) -> C | None:
+    """``channel`` as a ``kind`` capability (``HumanTransfer``, ``PushReplies``), or ``None``
+    when it does not have it."""
+    return channel if isinstance(channel, kind) else None

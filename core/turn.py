@@ -5,7 +5,8 @@
 2. Per-user rate limit (``[safety] max_messages_per_minute``): refused messages get one polite
    warning a minute.
 3. A user handed to a person (in service hours) is left to that person: the bot stays silent.
-4. 「继续」 sends the rest of a long answer (or, in passive mode, an answer that came too late).
+4. 「继续」 sends the rest of a long answer (or, on a channel with ``PushReplies``, an answer that
+   came too late).
 5. "人工"/"投诉" → handoff (transfer in hours, a 留言 with the opening time outside).
 6. FAQ fast path: a general question with a clear FAQ match is answered from the FAQ, no LLM.
 7. Answer cache: an LLM answer to the same general question (same knowledge, same model).
@@ -28,12 +29,23 @@ from typing import Any, Awaitable, Callable
 
 import structlog
 
-from core.delivery.delivery import NOTHING_MORE_REPLY, Delivery, DeliveryReport, is_continue_request
-from core.delivery.passive import PassiveReplies, answering
+from core.channel import HumanTransfer, PushReplies, capability
+from core.delivery.delivery import (
+    NOTHING_MORE_REPLY,
+    Delivery,
+    DeliveryReport,
+    is_continue_request,
+)
 from core.dialogue.manager import DialogueManager
 from core.handler import RetryTurn
 from core.handoff import Handoff
-from core.knowledge import AnswerCache, FastPath, KnowledgeBase, build_references, shareable
+from core.knowledge import (
+    AnswerCache,
+    FastPath,
+    KnowledgeBase,
+    build_references,
+    shareable,
+)
 from core.llm.base import ChatMessage
 from core.models import IncomingMessage, MsgKind, TurnContext, TurnResult
 from core.replies import needs_dialogue, reply_for
@@ -66,14 +78,12 @@ class TurnHandler:
     max_message_chars: int = 1000
     references_k: int = 4
     max_retries: int = 30  # times a message kept in degraded mode is retried before a handoff
-    passive: PassiveReplies | None = None
     observers: list[TurnObserver] = field(default_factory=list)
 
     # -- MessageHandler -------------------------------------------------------------------
     async def handle(self, msg: IncomingMessage, ctx: TurnContext) -> TurnResult:
         started = time.perf_counter()
-        scope = answering(msg.dedupe_id()) if self.passive is not None else contextlib.nullcontext()
-        with structlog.contextvars.bound_contextvars(turn_id=ctx.turn_id), scope:
+        with structlog.contextvars.bound_contextvars(turn_id=ctx.turn_id), self._replying_to(msg):
             try:
                 result = await self._handle(msg, ctx)
             except RetryTurn:
@@ -87,8 +97,7 @@ class TurnHandler:
             return result
 
     async def on_give_up(self, msg: IncomingMessage, ctx: TurnContext, error: BaseException) -> None:
-        scope = answering(msg.dedupe_id()) if self.passive is not None else contextlib.nullcontext()
-        with structlog.contextvars.bound_contextvars(turn_id=ctx.turn_id), scope:
+        with structlog.contextvars.bound_contextvars(turn_id=ctx.turn_id), self._replying_to(msg):
             log.error("turn.given_up", error=type(error).__name__, attempt=ctx.attempt)
             with contextlib.suppress(Exception):
                 await self.handoff.start(msg.platform, msg.user_id, "failure", msg.effective_text or "")
@@ -167,8 +176,9 @@ class TurnHandler:
         if result.handoff_reason:
             decision = await self.handoff.start(platform, user, result.handoff_reason, text)
             outcome = "handoff"
-            if decision.transfer and self.passive is not None:
-                await self.delivery.channel.transfer(user)  # type: ignore[attr-defined]
+            transfer = capability(self.delivery.channel, HumanTransfer) if decision.transfer else None
+            if transfer is not None:
+                await transfer.transfer(user)
             elif not decision.in_hours:
                 extra = await self._send(msg, ctx, decision.reply, suffix="handoff")
                 report = DeliveryReport(report.delivered + extra.delivered,
@@ -180,7 +190,8 @@ class TurnHandler:
 
     async def _continue(self, msg: IncomingMessage, ctx: TurnContext) -> TurnResult:
         platform, user = msg.platform, msg.user_id
-        if self.passive is not None and await self.passive.forward_pending(platform, user, msg.dedupe_id()):
+        push = capability(self.delivery.channel, PushReplies)
+        if push is not None and await push.forward_late_answer(user, msg.dedupe_id()):
             return TurnResult("continued", [], {"forwarded": True})
         report = await self.delivery.deliver_continuation(platform, user, ctx.turn_id)
         if report is None:
@@ -189,13 +200,19 @@ class TurnHandler:
 
     async def _hand_off(self, msg: IncomingMessage, ctx: TurnContext, reason: str, text: str) -> TurnResult:
         decision = await self.handoff.start(msg.platform, msg.user_id, reason, text)
-        if decision.transfer and self.passive is not None:
-            await self.delivery.channel.transfer(msg.user_id)  # type: ignore[attr-defined]
+        transfer = capability(self.delivery.channel, HumanTransfer) if decision.transfer else None
+        if transfer is not None:
+            await transfer.transfer(msg.user_id)
             return TurnResult("handoff", [], {"reason": reason, "in_hours": True})
         report = await self._send(msg, ctx, decision.reply)
         return self._result("handoff", report, reason=reason, in_hours=decision.in_hours)
 
     # -- helpers --------------------------------------------------------------------------
+    def _replying_to(self, msg: IncomingMessage) -> contextlib.AbstractContextManager[None]:
+        """On a ``PushReplies`` channel every send of this turn answers ``msg``'s push."""
+        push = capability(self.delivery.channel, PushReplies)
+        return push.replying_to(msg.dedupe_id()) if push is not None else contextlib.nullcontext()
+
     async def _cached(self, text: str) -> str | None:
         if not shareable(text):
             return None

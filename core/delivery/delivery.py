@@ -34,12 +34,16 @@ from typing import AsyncContextManager, Callable
 
 import structlog
 
-from core.channel import Channel
+from core.channel import Channel, PushReplies, capability
 from core.clock import Clock
 from core.delivery.markdown import to_plain_text
 from core.delivery.split import fit_parts, split_text, take_prefix, utf8_len
-from core.delivery.turn import CLAIM_LUA, PLAN_LUA, DeliveryReport, Plan, TurnRun
-from core.delivery.typing_indicator import SHOW_AFTER_S, TYPING_REFRESH_S, TypingIndicator
+from core.delivery.turn import DeliveryReport, Plan, TurnDeps, TurnRun, continuation_key
+from core.delivery.typing_indicator import (
+    SHOW_AFTER_S,
+    TYPING_REFRESH_S,
+    TypingIndicator,
+)
 from core.storage import KeyBuilder
 
 __all__ = ["NOTICE", "Delivery", "DeliveryReport", "ParagraphStreamer", "is_continue_request", "plan_parts"]
@@ -107,7 +111,7 @@ class ParagraphStreamer:
 
     def __init__(self, delivery: "Delivery", platform: str, user_id: str, turn_id: str) -> None:
         self._d = delivery
-        self._run = TurnRun(delivery, platform, user_id, turn_id)
+        self._run = TurnRun(delivery.turn_deps, platform, user_id, turn_id)
         self._streaming: bool | None = None
         self._next = 0
         self._raw: list[str] = []  # paragraphs streamed by this attempt, as the model wrote them
@@ -230,9 +234,10 @@ class Delivery:
         self.sensitive_filter = sensitive_filter
         self.record_ttl_s = record_ttl_s
         self.continuation_ttl_s = continuation_ttl_s
-        self._claim_script = redis.register_script(CLAIM_LUA)
-        self._plan_script = redis.register_script(PLAN_LUA)
         self._indicators: dict[str, set[TypingIndicator]] = {}
+        self.turn_deps = TurnDeps.create(channel, redis, keys, clock, record_ttl_s=record_ttl_s,
+                                         continuation_ttl_s=continuation_ttl_s, wire=self.typing_wire,
+                                         message_sent=self._message_sent)
 
     @property
     def max_bytes(self) -> int:
@@ -240,8 +245,9 @@ class Delivery:
 
     @property
     def max_parts(self) -> int:
-        """The configured cap, lowered by a channel that allows fewer (passive mode: 1)."""
-        return min(self.max_messages_per_turn, getattr(self.channel, "max_messages_per_turn", self.max_messages_per_turn))
+        """The configured cap, lowered by a channel that allows fewer (``PushReplies``: 1 per push)."""
+        push = capability(self.channel, PushReplies)
+        return self.max_messages_per_turn if push is None else min(self.max_messages_per_turn, push.max_messages_per_turn)
 
     def shape(self, text: str) -> str:
         plain = to_plain_text(text)
@@ -255,13 +261,13 @@ class Delivery:
         return ParagraphStreamer(self, platform, user_id, turn_id)
 
     def continuation_key(self, platform: str, user_id: str) -> str:
-        return self.keys.user(platform, user_id, "delivery", "more")
+        return continuation_key(self.keys, platform, user_id)
 
     async def deliver_continuation(self, platform: str, user_id: str, turn_id: str) -> DeliveryReport | None:
         """Answer 「继续」: deliver the kept rest of the latest long answer (itself capped, so it may
         leave a rest again). ``None`` = nothing kept (reply ``NOTHING_MORE_REPLY``). Retry-safe:
         a retried turn re-runs its own plan."""
-        run = TurnRun(self, platform, user_id, turn_id)
+        run = TurnRun(self.turn_deps, platform, user_id, turn_id)
         if await run.load_plan() is None:
             text = await self.redis.get(self.continuation_key(platform, user_id))
             if not text:

@@ -8,10 +8,11 @@ reply is not documented; replies near 2048 UTF-8 bytes are reported to work (sam
 
 How the pieces meet:
 
-* The worker runs the normal turn code with ``Delivery(PassiveChannel(replies), ...)``; the turn is
-  wrapped in ``with answering(msg.dedupe_id()):`` so each message it sends is published for that
-  push. ``PassiveChannel.max_messages_per_turn == 1``: Delivery then sends one message per turn and
-  keeps the rest of a long answer for 「继续」 itself.
+* The worker runs the normal turn code with ``Delivery(PassiveChannel(replies), ...)``.
+  ``PassiveChannel`` has the ``core.channel.PushReplies`` capability: the turn is wrapped in
+  ``with channel.replying_to(msg.dedupe_id()):`` (``answering``) so each message it sends is
+  published for that push, and ``max_messages_per_turn == 1`` makes Delivery send one message per
+  turn and keep the rest of a long answer for 「继续」 itself.
 * The webhook (any process) waits on Redis for the push's answer, so a retry that lands on another
   process gets the same answer. The first message published for a push is its reply; anything
   published after that, or never picked up, is "pending" for the user (``take_pending``).
@@ -31,12 +32,12 @@ called after the push was enqueued) only waits::
     if answer == TRANSFER: return convert.transfer_to_human_xml(...)
     return convert.text_reply_xml(msg, answer, ...) if answer else "success"
 
-The worker answers every push, canned replies included, inside ``with answering(msg.dedupe_id()):``;
-for 「继续」 (``core.delivery.delivery.is_continue_request``) it first tries
-``await replies.forward_pending(platform, user_id, msg.dedupe_id())`` (an answer that came too late
-becomes this push's reply), else ``delivery.deliver_continuation(...)`` (the rest of a long answer),
-else it delivers ``NOTHING_MORE_REPLY``. A handoff with ``transfer=True`` calls
-``PassiveChannel.transfer(user_id)``. ``take_pending`` is there for a webhook that wants to answer
+The worker answers every push, canned replies included, inside ``channel.replying_to(...)``; for
+「继续」 (``core.delivery.delivery.is_continue_request``) it first tries
+``channel.forward_late_answer(user_id, msg.dedupe_id())`` (an answer that came too late becomes
+this push's reply), else ``delivery.deliver_continuation(...)`` (the rest of a long answer), else
+it delivers ``NOTHING_MORE_REPLY``. A handoff with ``transfer=True`` calls ``channel.transfer``
+(the ``core.channel.HumanTransfer`` capability). ``take_pending`` is there for a webhook that wants to answer
 「继续」 itself without the queue.
 
 Residual risk: an answer returned by the last try but reaching WeChat after its 5 s is lost.
@@ -279,7 +280,8 @@ class PassiveReplies:
 
 
 class PassiveChannel:
-    """``core.channel.Channel`` for passive mode: "sending" publishes into ``PassiveReplies``."""
+    """``core.channel.Channel`` for passive mode: "sending" publishes into ``PassiveReplies``.
+    Capabilities: ``PushReplies`` and ``HumanTransfer``."""
 
     max_messages_per_turn = 1  # one reply per push; Delivery keeps the rest for 「继续」
 
@@ -297,6 +299,12 @@ class PassiveChannel:
 
     async def typing(self, user_id: str, on: bool) -> None:
         return None  # no typing indicator without the 客服 API
+
+    def replying_to(self, dedupe_id: str) -> contextlib.AbstractContextManager[None]:
+        return answering(dedupe_id)
+
+    async def forward_late_answer(self, user_id: str, dedupe_id: str) -> bool:
+        return await self._replies.forward_pending(self.platform, user_id, dedupe_id)
 
     async def transfer(self, user_id: str) -> None:
         """Hand the current push to WeChat's customer-service system (handoff in passive mode)."""

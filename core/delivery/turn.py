@@ -1,20 +1,26 @@
 """The Redis records of one turn's delivery and the sending of single parts (see
-``core.delivery.delivery`` for the idempotency scheme and its crash windows)."""
+``core.delivery.delivery`` for the idempotency scheme and its crash windows).
+
+``TurnRun`` gets everything it uses from a ``TurnDeps`` that ``Delivery`` builds once and hands to
+each run: the channel, Redis and its two scripts, the clock, the record lifetimes and two hooks
+into the typing indicator. It never sees the ``Delivery`` itself, so this module does not import
+``core.delivery.delivery`` (which imports this one).
+"""
 
 from __future__ import annotations
 
 import json
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Callable
 
 import structlog
 
-from core.channel import DELIVERY_ID, SendStatus
+from core.channel import DELIVERY_ID, Channel, SendStatus
+from core.clock import Clock
 from core.delivery.split import split_text, utf8_len
 from core.metrics import UNDELIVERED
-
-if TYPE_CHECKING:
-    from core.delivery.delivery import Delivery
+from core.storage import KeyBuilder
 
 log = structlog.get_logger(__name__)
 
@@ -77,11 +83,43 @@ class Plan:
         return cls(list(d["parts"]), bool(d.get("more")))
 
 
+def continuation_key(keys: KeyBuilder, platform: str, user_id: str) -> str:
+    """Where the rest of a user's latest long answer waits for 「继续」."""
+    return keys.user(platform, user_id, "delivery", "more")
+
+
+@dataclass(frozen=True)
+class TurnDeps:
+    """What delivering a turn needs, built once per ``Delivery`` (``TurnDeps.create``).
+
+    ``wire(user_id)`` is held around each message to that user (the lock of the user's open
+    typing indicators); ``message_sent(user_id)`` tells those indicators a message went out.
+    """
+
+    channel: Channel
+    redis: Any  # redis.asyncio.Redis (or fakeredis)
+    keys: KeyBuilder
+    clock: Clock
+    record_ttl_s: int
+    continuation_ttl_s: int
+    wire: Callable[[str], AbstractAsyncContextManager[object]]
+    message_sent: Callable[[str], None]
+    claim: Any  # CLAIM_LUA, registered on ``redis``
+    store_plan: Any  # PLAN_LUA, registered on ``redis``
+
+    @classmethod
+    def create(cls, channel: Channel, redis: Any, keys: KeyBuilder, clock: Clock, *, record_ttl_s: int,
+               continuation_ttl_s: int, wire: Callable[[str], AbstractAsyncContextManager[object]],
+               message_sent: Callable[[str], None]) -> TurnDeps:
+        return cls(channel, redis, keys, clock, record_ttl_s, continuation_ttl_s, wire, message_sent,
+                   claim=redis.register_script(CLAIM_LUA), store_plan=redis.register_script(PLAN_LUA))
+
+
 @dataclass
 class TurnRun:
     """One attempt at delivering one turn: the Redis records plus the report being built."""
 
-    d: Delivery
+    deps: TurnDeps
     platform: str
     user_id: str
     turn_id: str
@@ -90,11 +128,11 @@ class TurnRun:
 
     @property
     def key(self) -> str:
-        return self.d.keys.user(self.platform, self.user_id, "turn", self.turn_id)
+        return self.deps.keys.user(self.platform, self.user_id, "turn", self.turn_id)
 
     @property
     def more_key(self) -> str:
-        return self.d.continuation_key(self.platform, self.user_id)
+        return continuation_key(self.deps.keys, self.platform, self.user_id)
 
     @property
     def failed(self) -> bool:
@@ -104,13 +142,13 @@ class TurnRun:
         return f"{self.turn_id}:{index}"
 
     async def load_plan(self) -> Plan | None:
-        raw = await self.d.redis.hget(self.key, "plan")
+        raw = await self.deps.redis.hget(self.key, "plan")
         return Plan.loads(raw) if raw else None
 
     async def load_records(self) -> tuple[Plan | None, list[str]]:
         """The stored plan and the texts of parts 0..k-1 already claimed (by any attempt, up to
         the first gap), in one read."""
-        fields = await self.d.redis.hgetall(self.key)
+        fields = await self.deps.redis.hgetall(self.key)
         raw = fields.get("plan")
         return (Plan.loads(raw) if raw else None), self._claimed_texts(fields)
 
@@ -126,9 +164,9 @@ class TurnRun:
         return Plan.loads(raw) if raw else None
 
     async def _store_plan(self, plan: Plan, remainder: str, unless: str) -> str:
-        return await self.d._plan_script(
+        return await self.deps.store_plan(
             keys=[self.key, self.more_key],
-            args=[plan.dumps(), remainder, self.d.record_ttl_s, self.d.continuation_ttl_s, unless],
+            args=[plan.dumps(), remainder, self.deps.record_ttl_s, self.deps.continuation_ttl_s, unless],
         )
 
     def _claimed_texts(self, fields: dict[str, str]) -> list[str]:
@@ -138,7 +176,7 @@ class TurnRun:
         return out
 
     def _now(self) -> str:
-        return f"{self.d.clock.timestamp():.3f}"
+        return f"{self.deps.clock.timestamp():.3f}"
 
     async def send_part(self, index: int, text: str) -> bool:
         """Deliver part ``index`` unless already delivered; ``False`` = stop the turn."""
@@ -152,10 +190,10 @@ class TurnRun:
     async def _send(self, pid: str, text: str, *, record_text: bool, fresh_only: bool = False) -> bool | None:
         if pid in self.done:
             return True
-        r = self.d.redis
-        marker = await self.d._claim_script(
+        r = self.deps.redis
+        marker = await self.deps.claim(
             keys=[self.key],
-            args=[f"s:{pid}", f"t:{pid}", f"sending@{self._now()}", text if record_text else "", self.d.record_ttl_s,
+            args=[f"s:{pid}", f"t:{pid}", f"sending@{self._now()}", text if record_text else "", self.deps.record_ttl_s,
                   "1" if fresh_only else "0"],
         )
         if marker == "records@":
@@ -170,10 +208,10 @@ class TurnRun:
             return True
         delivery_id = DELIVERY_ID.set(pid)
         try:
-            async with self.d.typing_wire(self.user_id):  # never overlapping our Typing requests
-                result = await self.d.channel.send_text(self.user_id, text)
+            async with self.deps.wire(self.user_id):  # never overlapping our Typing requests
+                result = await self.deps.channel.send_text(self.user_id, text)
                 if result.ok:
-                    self.d._message_sent(self.user_id)
+                    self.deps.message_sent(self.user_id)
         except Exception as exc:  # the message may or may not have left: keep the marker
             log.warning("delivery_error", turn_id=self.turn_id, part=pid, error=repr(exc))
             return self._stop("failed", 0)
@@ -197,13 +235,13 @@ class TurnRun:
     async def _send_pieces(self, pid: str, text: str) -> bool:
         limit = utf8_len(text) // 2
         if limit < MIN_PART_BYTES:
-            await self.d.redis.hdel(self.key, f"s:{pid}", f"t:{pid}")
+            await self.deps.redis.hdel(self.key, f"s:{pid}", f"t:{pid}")
             return self._stop("too_long", 45002)
         pieces = [p.strip() for p in split_text(text, limit) if p.strip()]
         for j, piece in enumerate(pieces):
             if not await self._send(f"{pid}.{j}", piece, record_text=False):
                 return False
-        await self.d.redis.hset(self.key, f"s:{pid}", f"sent@{self._now()}")
+        await self.deps.redis.hset(self.key, f"s:{pid}", f"sent@{self._now()}")
         self.done.add(pid)
         return True
 
