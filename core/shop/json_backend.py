@@ -1,7 +1,8 @@
 """The demo shop over a shop.json file (examples/shop/shop.json).
 
-The file is read once and never written: returns the bot files are kept in memory, and also in
-Redis when a client is given, so every worker process sees them and they survive restarts.
+The file is read once and never written: returns the bot files are kept by RecordedWrites
+(core/shop/recorded_writes.py) — in Redis when a client is given, so every worker process sees
+them and they survive restarts.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from core.shop.models import (
     ReturnLine,
     TrackingEvent,
 )
+from core.shop.recorded_writes import RecordedWrites
 from core.storage.keys import KeyBuilder
 
 log = structlog.get_logger(__name__)
@@ -171,23 +173,6 @@ def parse_shop(data: dict[str, Any], source: str = "shop.json") -> tuple[list[Cu
     return out["customers"], out["products"], out["orders"], out["coupons"]
 
 
-def _case_to_json(case: AfterSale) -> str:
-    return json.dumps({
-        "id": case.id, "kind": case.kind, "type": case.type, "reason": case.reason,
-        "items": [[ln.product_id, ln.size, ln.qty] for ln in case.items], "status": case.status,
-        "applied_at": case.applied_at.isoformat() if case.applied_at else None,
-        "goods_refund_cents": case.goods_refund_cents, "shipping_refund_cents": case.shipping_refund_cents,
-        "refund_cents": case.refund_cents, "return_shipping_paid_by": case.return_shipping_paid_by, "note": case.note,
-    }, ensure_ascii=False)
-
-
-def _case_from_json(text: str) -> AfterSale:
-    d = json.loads(text)
-    d["items"] = tuple(ReturnLine(p, s, int(q)) for p, s, q in d["items"])
-    d["applied_at"] = _dt(d["applied_at"])
-    return AfterSale(source="bot", **d)
-
-
 class JsonShopBackend(ShopBackend):
     """``JsonShopBackend(path)`` — in-memory returns; pass ``redis`` and ``keys`` to share them."""
 
@@ -205,11 +190,7 @@ class JsonShopBackend(ShopBackend):
         self._product_list = products
         self._orders = {o.id: o for o in orders}
         self._coupons = {c.code: c for c in coupons}
-        if (redis is None) != (keys is None):
-            raise ValueError("pass both redis and keys, or neither")
-        self._redis = redis
-        self._keys = keys
-        self._memory_returns: dict[str, dict[str, AfterSale]] = {}
+        self._writes = RecordedWrites(redis, keys)
 
     # -- reads -----------------------------------------------------------------------------
     async def get_customer(self, openid: str) -> Customer | None:
@@ -236,21 +217,8 @@ class JsonShopBackend(ShopBackend):
         return self._coupons.get(code)
 
     # -- returns ---------------------------------------------------------------------------
-    def _returns_key(self, order_id: str) -> str:
-        assert self._keys is not None
-        return self._keys.glob("shop", "returns", order_id)
-
-    async def _recorded(self, order_id: str) -> list[AfterSale]:
-        if self._redis is not None:
-            raw = await self._redis.hgetall(self._returns_key(order_id))
-            cases = [_case_from_json(v) for v in raw.values()]
-        else:
-            cases = list(self._memory_returns.get(order_id, {}).values())
-        cases.sort(key=lambda c: (c.applied_at.timestamp() if c.applied_at else 0.0, c.id))
-        return cases
-
     async def _with_returns(self, order: Order) -> Order:
-        recorded = await self._recorded(order.id)
+        recorded = await self._writes.cases(order.id)
         if not recorded:
             return order
         return replace(order, after_sales=order.after_sales + tuple(recorded))
@@ -259,7 +227,7 @@ class JsonShopBackend(ShopBackend):
         base = self._orders.get(request.order_id)
         if base is None or base.openid != request.openid:
             raise ReturnConflict("order not found for this customer")
-        existing = await self._find_case(request.order_id, request.request_id)
+        existing = await self._writes.find_case(request.order_id, request.request_id)
         if existing is not None:
             return existing
         order = await self._with_returns(base)
@@ -283,20 +251,9 @@ class JsonShopBackend(ShopBackend):
             note="由智能客服提交",
             source="bot",
         )
-        if self._redis is not None:
-            stored = await self._redis.hsetnx(self._returns_key(request.order_id), request.request_id, _case_to_json(case))
-            if not stored:
-                again = await self._find_case(request.order_id, request.request_id)
-                assert again is not None
-                return again
-        else:
-            self._memory_returns.setdefault(request.order_id, {})[request.request_id] = case
+        case, added = await self._writes.add_case(request.order_id, request.request_id, case)
+        if not added:
+            return case
         log.info("return_recorded", order_id=request.order_id, case_id=case.id, kind=case.kind,
                  lines=len(case.items), goods_refund_cents=case.goods_refund_cents)
         return case
-
-    async def _find_case(self, order_id: str, request_id: str) -> AfterSale | None:
-        if self._redis is not None:
-            raw = await self._redis.hget(self._returns_key(order_id), request_id)
-            return _case_from_json(raw) if raw else None
-        return self._memory_returns.get(order_id, {}).get(request_id)
