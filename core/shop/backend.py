@@ -3,6 +3,9 @@ implements it over shop.json (core/shop/json_backend.py).
 
 Ownership is part of the interface: ``get_order(openid, order_id)`` returns None both for an order
 that does not exist and for one that belongs to someone else, so no caller can tell the two apart.
+Writes (returns, exchanges, cancellations) carry the pending action's id as ``request_id``: the
+same request twice records one thing. Every method raises ShopUnavailable when the shop cannot
+answer — never a false "not found".
 """
 
 from __future__ import annotations
@@ -20,7 +23,13 @@ class ShopUnavailable(Exception):
 
 
 class ReturnConflict(Exception):
-    """A return could not be recorded because the order changed (e.g. lines already returned)."""
+    """A return or exchange could not be recorded because the order changed (e.g. lines already in
+    an after-sale case), or the order is not this customer's."""
+
+
+class OrderConflict(Exception):
+    """The order's state no longer allows the write (e.g. it shipped before the cancel arrived), or
+    it is not this customer's order."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,31 @@ class ReturnRequest:
     shipping_refund_cents: int
     whole_order: bool
     requested_at: datetime  # the confirmation time (from the turn's clock)
+
+
+@dataclass(frozen=True)
+class ExchangeRequest:
+    """A confirmed exchange: ``line`` goes back, the same product in ``new_size`` comes out."""
+
+    request_id: str  # idempotency key (the pending action's id)
+    openid: str
+    order_id: str
+    line: ReturnLine  # what the shopper sends back: product_id, size, qty
+    new_size: str  # the size wanted instead (same product)
+    reason: str
+    requested_at: datetime
+
+
+@dataclass(frozen=True)
+class CancelRequest:
+    """A confirmed cancellation of an order that has not shipped."""
+
+    request_id: str
+    openid: str
+    order_id: str
+    reason: str
+    refund_cents: int  # what goes back to the payer (0 for 待付款)
+    requested_at: datetime
 
 
 class ShopBackend(ABC):
@@ -69,6 +103,20 @@ class ShopBackend(ABC):
     async def create_return(self, request: ReturnRequest) -> AfterSale:
         """Record a confirmed return. Calling it again with the same ``request_id`` returns the
         same case without recording it twice. Raises ReturnConflict if the order no longer allows it."""
+
+    @abstractmethod
+    async def create_exchange(self, request: ExchangeRequest) -> AfterSale:
+        """Record a confirmed exchange as an AfterSale of kind KIND_EXCHANGE on the order (items =
+        the line sent back, new_size = the size wanted). Same request_id again → the same case,
+        nothing recorded twice. ReturnConflict if the order is not this customer's or the line
+        cannot be exchanged any more (unknown line, already in an after-sale case)."""
+
+    @abstractmethod
+    async def cancel_order(self, request: CancelRequest) -> Order:
+        """Cancel an order still 待付款 or 待发货: returns the order as now stored (status 已取消,
+        cancelled_at, cancel_reason, cancel_refund_cents). Same request_id again → the same
+        cancelled order. OrderConflict if its status no longer allows it, and also (like a
+        missing order) if it is not this customer's order."""
 
     async def close(self) -> None:
         """Release connections (HTTP backends). The JSON backend has nothing to close."""

@@ -16,8 +16,17 @@ from typing import Any
 
 import structlog
 
-from core.shop.backend import ReturnConflict, ReturnRequest, ShopBackend
+from core.shop.backend import (
+    CancelRequest,
+    ExchangeRequest,
+    OrderConflict,
+    ReturnConflict,
+    ReturnRequest,
+    ShopBackend,
+)
 from core.shop.models import (
+    CANCELLED,
+    KIND_EXCHANGE,
     KIND_NO_REASON,
     KIND_QUALITY,
     KIND_REJECTION,
@@ -27,18 +36,22 @@ from core.shop.models import (
     Customer,
     Order,
     OrderItem,
+    OwnedCoupon,
+    PAID_NOT_SHIPPED,
+    PENDING_PAYMENT,
     Payment,
     Presale,
     Product,
     ReturnLine,
     TrackingEvent,
 )
-from core.shop.recorded_writes import RecordedWrites
+from core.shop.recorded_writes import Cancellation, RecordedWrites
 from core.storage.keys import KeyBuilder
 
 log = structlog.get_logger(__name__)
 
 BOT_RETURN_STATUS = "已提交，待客服审核（24小时内）"
+CANCELLABLE = (PENDING_PAYMENT, PAID_NOT_SHIPPED)
 
 
 class ShopDataError(ValueError):
@@ -59,6 +72,8 @@ def _date(value: Any) -> date | None:
 
 
 def _kind_of(type_text: str) -> str:
+    if "换货" in type_text:
+        return KIND_EXCHANGE
     if "拒收" in type_text:
         return KIND_REJECTION
     if "质量" in type_text:
@@ -81,6 +96,7 @@ def _after_sale(order_id: str, raw: dict[str, Any]) -> AfterSale:
         return_shipping_paid_by=raw.get("return_shipping_paid_by", ""),
         note=raw.get("note", ""),
         source="shop",
+        new_size=raw.get("new_size", "") or "",
     )
 
 
@@ -149,6 +165,11 @@ def _customer(raw: dict[str, Any]) -> Customer:
         openid=raw["openid"], name=raw["name"], phone=raw["phone"], member_level=raw["member_level"],
         birthday=_date(raw.get("birthday")), bound_at=_date(raw.get("bound_at")),
         points_balance=int(raw.get("points_balance", 0)), spend_12m_cents=int(raw.get("spend_12m_cents", 0)),
+        unionid=raw.get("unionid") or None,
+        coupons=tuple(
+            OwnedCoupon(str(c["code"]), _dt(c.get("obtained_at")), _dt(c.get("expires_at")), c.get("used_order_id") or None)
+            for c in raw.get("coupons", [])
+        ),
     )
 
 
@@ -216,12 +237,17 @@ class JsonShopBackend(ShopBackend):
     async def get_coupon(self, code: str) -> Coupon | None:
         return self._coupons.get(code)
 
-    # -- returns ---------------------------------------------------------------------------
+    # -- writes ----------------------------------------------------------------------------
     async def _with_returns(self, order: Order) -> Order:
+        """The order from the file with what the bot recorded on it (cases, a cancellation)."""
         recorded = await self._writes.cases(order.id)
-        if not recorded:
-            return order
-        return replace(order, after_sales=order.after_sales + tuple(recorded))
+        if recorded:
+            order = replace(order, after_sales=order.after_sales + tuple(recorded))
+        cancelled = await self._writes.cancellation(order.id)
+        if cancelled is not None:
+            order = replace(order, status=CANCELLED, cancelled_at=cancelled.cancelled_at, cancel_reason=cancelled.reason,
+                            cancel_refund_cents=cancelled.refund_cents)
+        return order
 
     async def create_return(self, request: ReturnRequest) -> AfterSale:
         base = self._orders.get(request.order_id)
@@ -257,3 +283,51 @@ class JsonShopBackend(ShopBackend):
         log.info("return_recorded", order_id=request.order_id, case_id=case.id, kind=case.kind,
                  lines=len(case.items), goods_refund_cents=case.goods_refund_cents)
         return case
+
+    async def create_exchange(self, request: ExchangeRequest) -> AfterSale:
+        base = self._orders.get(request.order_id)
+        if base is None or base.openid != request.openid:
+            raise ReturnConflict("order not found for this customer")
+        existing = await self._writes.find_case(request.order_id, request.request_id)
+        if existing is not None:
+            return existing
+        order = await self._with_returns(base)
+        ln = request.line
+        item = next((i for i in order.items if i.product_id == ln.product_id and i.size == ln.size), None)
+        if item is None or not 1 <= ln.qty <= item.qty or order.returned_qty(ln.product_id, ln.size) > 0:
+            raise ReturnConflict(f"line {ln.product_id}/{ln.size} cannot be exchanged")
+        case = AfterSale(
+            id=f"EX{request.order_id[-6:]}{request.request_id[:8].upper()}",
+            kind=KIND_EXCHANGE,
+            type="换货",
+            reason=request.reason,
+            items=(ln,),
+            status=BOT_RETURN_STATUS,
+            applied_at=request.requested_at,
+            note="由智能客服提交",
+            source="bot",
+            new_size=request.new_size,
+        )
+        case, added = await self._writes.add_case(request.order_id, request.request_id, case)
+        if added:
+            log.info("exchange_recorded", order_id=request.order_id, case_id=case.id, qty=ln.qty)
+        return case
+
+    async def cancel_order(self, request: CancelRequest) -> Order:
+        base = self._orders.get(request.order_id)
+        if base is None or base.openid != request.openid:
+            raise OrderConflict("order not found for this customer")
+        stored = await self._writes.cancellation(request.order_id)
+        if stored is None:
+            if base.status not in CANCELLABLE:
+                raise OrderConflict(f"order is {base.status}")
+            if base.status == PENDING_PAYMENT and base.pay_deadline is not None and request.requested_at >= base.pay_deadline:
+                raise OrderConflict("order was already cancelled for non-payment")
+            stored, added = await self._writes.add_cancellation(request.order_id, Cancellation(
+                request_id=request.request_id, cancelled_at=request.requested_at, reason=request.reason,
+                refund_cents=request.refund_cents))
+            if added:
+                log.info("cancellation_recorded", order_id=request.order_id, refund_cents=request.refund_cents)
+        if stored.request_id != request.request_id:
+            raise OrderConflict("order is already cancelled")
+        return await self._with_returns(base)

@@ -32,11 +32,22 @@ CANCELLED = "已取消"
 KIND_NO_REASON = "no_reason"
 KIND_QUALITY = "quality"
 KIND_REJECTION = "rejection"
+KIND_EXCHANGE = "exchange"  # same product, another size (variant): request_exchange
 
 
 def local_date(ts: datetime) -> date:
     """The shop-calendar date of an aware time (deadlines count shop days)."""
     return ts.astimezone(SHOP_TZ).date()
+
+
+@dataclass(frozen=True)
+class OwnedCoupon:
+    """A coupon in a customer's wallet."""
+
+    code: str  # Coupon.code
+    obtained_at: datetime | None = None
+    expires_at: datetime | None = None
+    used_order_id: str | None = None  # None = not used yet
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,8 @@ class Customer:
     bound_at: date | None = None  # phone bound = member; the new-customer coupon is issued then
     points_balance: int = 0
     spend_12m_cents: int = 0
+    unionid: str | None = None  # the same person across the shop's WeChat apps, where the backend has it
+    coupons: tuple[OwnedCoupon, ...] = ()  # the wallet: claimed, issued or exchanged coupons, used or not
 
 
 @dataclass(frozen=True)
@@ -131,7 +144,7 @@ class ReturnLine:
 
 @dataclass(frozen=True)
 class AfterSale:
-    """One after-sale case (return/refund) on an order: from the shop's data or filed by the bot."""
+    """One after-sale case (return/refund/exchange) on an order: from the shop's data or filed by the bot."""
 
     id: str
     kind: str  # KIND_*
@@ -145,7 +158,8 @@ class AfterSale:
     refund_cents: int | None = None
     return_shipping_paid_by: str = ""
     note: str = ""
-    source: str = "shop"  # "shop" (in the data) | "bot" (filed through request_return)
+    source: str = "shop"  # "shop" (in the data) | "bot" (filed through request_return / request_exchange)
+    new_size: str = ""  # exchanges: the size (variant) wanted instead
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """What the bot wrote on top of read-only shop data (the JSON backend's file is never rewritten):
-after-sale cases it filed, kept in Redis when a client is given — so every worker process sees
+after-sale cases it filed (returns, exchanges) and orders it cancelled, kept in Redis when a client is given — so every worker process sees
 them and they survive restarts — or in memory for a single process (tests, one-off scripts).
 
 Each record is stored under the request id of the confirmed pending action, with a
@@ -9,6 +9,7 @@ set-if-absent, so the same confirmation arriving twice (or in two workers at onc
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ def case_to_json(case: AfterSale) -> str:
         "applied_at": case.applied_at.isoformat() if case.applied_at else None,
         "goods_refund_cents": case.goods_refund_cents, "shipping_refund_cents": case.shipping_refund_cents,
         "refund_cents": case.refund_cents, "return_shipping_paid_by": case.return_shipping_paid_by, "note": case.note,
+        "new_size": case.new_size,
     }, ensure_ascii=False)
 
 
@@ -37,8 +39,28 @@ def case_from_json(text: str) -> AfterSale:
     return AfterSale(source="bot", **d)
 
 
+@dataclass(frozen=True)
+class Cancellation:
+    """An order the bot cancelled (one per order: the first confirmed request wins)."""
+
+    request_id: str
+    cancelled_at: datetime
+    reason: str
+    refund_cents: int
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "cancelled_at": self.cancelled_at.isoformat()}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Cancellation":
+        d = json.loads(text)
+        return cls(request_id=d["request_id"], cancelled_at=datetime.fromisoformat(d["cancelled_at"]),
+                   reason=d["reason"], refund_cents=int(d["refund_cents"]))
+
+
 class RecordedWrites:
-    """After-sale cases by order id and request id; ``redis`` and ``keys`` together, or neither."""
+    """After-sale cases by order id and request id, and cancellations by order id; ``redis`` and
+    ``keys`` together, or neither."""
 
     def __init__(self, redis: Any = None, keys: KeyBuilder | None = None) -> None:
         if (redis is None) != (keys is None):
@@ -46,6 +68,7 @@ class RecordedWrites:
         self._redis = redis
         self._keys = keys
         self._memory_cases: dict[str, dict[str, AfterSale]] = {}
+        self._memory_cancellations: dict[str, Cancellation] = {}
 
     def _cases_key(self, order_id: str) -> str:
         assert self._keys is not None
@@ -80,3 +103,26 @@ class RecordedWrites:
             return stored[request_id], False
         stored[request_id] = case
         return case, True
+
+    def _cancellation_key(self, order_id: str) -> str:
+        assert self._keys is not None
+        return self._keys.glob("shop", "cancellations", order_id)
+
+    async def cancellation(self, order_id: str) -> Cancellation | None:
+        if self._redis is not None:
+            raw = await self._redis.get(self._cancellation_key(order_id))
+            return Cancellation.from_json(raw) if raw else None
+        return self._memory_cancellations.get(order_id)
+
+    async def add_cancellation(self, order_id: str, record: Cancellation) -> tuple[Cancellation, bool]:
+        """Record the order's cancellation unless it has one: (the stored record, newly added?)."""
+        if self._redis is not None:
+            if not await self._redis.set(self._cancellation_key(order_id), record.to_json(), nx=True):
+                again = await self.cancellation(order_id)
+                assert again is not None
+                return again, False
+            return record, True
+        if order_id in self._memory_cancellations:
+            return self._memory_cancellations[order_id], False
+        self._memory_cancellations[order_id] = record
+        return record, True
