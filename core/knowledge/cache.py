@@ -17,14 +17,12 @@ from typing import Any
 import structlog
 from redis.exceptions import RedisError
 
-from core.knowledge.gate import skip_reason
+from core.knowledge.shareable import shareable
 from core.metrics import ANSWER_CACHE
 from core.storage import KeyBuilder
 
 log = structlog.get_logger(__name__)
 
-# gate reasons that make a question unsafe (or pointless) to share an answer for
-_NOT_SHAREABLE = {"empty", "injection", "person", "complaint", "personal", "chitchat"}
 MAX_ANSWER_CHARS = 4000
 
 
@@ -32,11 +30,6 @@ def normalize_question(text: str) -> str:
     """Full-width → half-width (NFKC), lower case, punctuation, symbols and whitespace removed."""
     text = unicodedata.normalize("NFKC", text).lower()
     return "".join(c for c in text if unicodedata.category(c)[0] not in "PSZC")
-
-
-def shareable(question: str) -> bool:
-    """True when an answer to this question may be shared between customers."""
-    return bool(normalize_question(question)) and skip_reason(question) not in _NOT_SHAREABLE
 
 
 class AnswerCache:

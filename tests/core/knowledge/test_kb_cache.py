@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
-from core.knowledge.cache import AnswerCache, normalize_question, shareable
+from core.knowledge.cache import AnswerCache, normalize_question
+from core.knowledge.shareable import shareable
 from core.storage import open_redis
 from tests.support import free_port
 
