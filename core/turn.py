@@ -9,11 +9,13 @@
    came too late).
 5. "人工"/"投诉" → handoff (transfer in hours, a 留言 with the opening time outside).
 6. FAQ fast path: a general question with a clear FAQ match is answered from the FAQ, no LLM.
-7. Answer cache: an LLM answer to the same general question (same knowledge, same model).
+7. Answer cache: an LLM answer to the same general, self-contained question (same knowledge, same
+   model), written by the model from that question and the knowledge alone — only a turn with no
+   history and no pending action stores one (``core.knowledge.shareable`` has the rules).
 8. The dialogue (LLM + tools), streamed paragraph by paragraph, with the typing indicator on.
    Degraded mode (LLM down) sends its holding reply once and keeps the message for retry
    (``RetryTurn``) — at most ``max_retries`` times, then it is handed to a person; answers that
-   used personal tools are never cached.
+   used any tool are never cached.
 
 Every reply leaves through ``core.delivery.Delivery`` with delivery ids derived from the turn id,
 so a turn retried after a crash never sends a part twice. If the queue gives up on a message
@@ -37,6 +39,7 @@ from core.delivery.delivery import (
     is_continue_request,
 )
 from core.dialogue.manager import DialogueManager
+from core.dialogue.result import DialogueResult
 from core.handler import RetryTurn
 from core.handoff import Handoff
 from core.knowledge import (
@@ -136,6 +139,7 @@ class TurnHandler:
             return await self._hand_off(msg, ctx, reason, text)
 
         self.kb.reload_if_changed()
+        context_free = False
         if await self.pending.peek(platform, user) is None:
             faq = self.fast_path.answer(text)
             if faq is not None:
@@ -143,14 +147,19 @@ class TurnHandler:
                                                                  ChatMessage("assistant", faq.answer)])
                 return self._result("faq", await self._send(msg, ctx, faq.answer),
                                     faq_id=faq.faq_id, score=round(faq.score, 3), margin=round(faq.margin, 3))
-            cached = await self._cached(text)
-            if cached is not None:
-                await self.sessions.append_turn(platform, user, [ChatMessage("user", text),
-                                                                 ChatMessage("assistant", cached)])
-                return self._result("cache", await self._send(msg, ctx, cached))
-        return await self._converse(msg, ctx, text)
+            if self.cache.enabled and shareable(text):
+                cached = await self.cache.get(text, self.kb, self.model)
+                if cached is not None:
+                    await self.sessions.append_turn(platform, user, [ChatMessage("user", text),
+                                                                     ChatMessage("assistant", cached)])
+                    return self._result("cache", await self._send(msg, ctx, cached))
+                # No pending action and no history: the model's prompt will hold only this question
+                # and the shop's knowledge, so its answer may be shared (see _cacheable).
+                context_free = await self.sessions.is_empty(platform, user)
+        return await self._converse(msg, ctx, text, context_free=context_free)
 
-    async def _converse(self, msg: IncomingMessage, ctx: TurnContext, text: str) -> TurnResult:
+    async def _converse(self, msg: IncomingMessage, ctx: TurnContext, text: str, *,
+                        context_free: bool = False) -> TurnResult:
         platform, user = msg.platform, msg.user_id
         references = build_references(self.kb, text, self.references_k)
         streamer = self.delivery.stream(platform, user, ctx.turn_id)
@@ -184,8 +193,8 @@ class TurnHandler:
                 report = DeliveryReport(report.delivered + extra.delivered,
                                         report.undelivered_reason or extra.undelivered_reason,
                                         report.errcodes + extra.errcodes)
-        elif outcome == "llm" and not result.personal and report.ok and shareable(text):
-            await self.cache.put(text, self.kb.content_hash(), self.model, result.text, personal=False)
+        elif context_free and report.ok and _cacheable(result):
+            await self.cache.put(text, self.kb, self.model, result.text)
         return self._result(outcome, report, **info)
 
     async def _continue(self, msg: IncomingMessage, ctx: TurnContext) -> TurnResult:
@@ -213,11 +222,6 @@ class TurnHandler:
         push = capability(self.delivery.channel, PushReplies)
         return push.replying_to(msg.dedupe_id()) if push is not None else contextlib.nullcontext()
 
-    async def _cached(self, text: str) -> str | None:
-        if not shareable(text):
-            return None
-        return await self.cache.get(text, self.kb.content_hash(), self.model)
-
     async def _send(self, msg: IncomingMessage, ctx: TurnContext, text: str, *, suffix: str = "") -> DeliveryReport:
         turn_id = f"{ctx.turn_id}:{suffix}" if suffix else ctx.turn_id
         return await self.delivery.deliver(msg.platform, msg.user_id, turn_id, text)
@@ -236,3 +240,11 @@ class TurnHandler:
                 await observer(msg, ctx, result)
             except Exception as exc:  # noqa: BLE001 - records must never break a turn
                 log.warning("turn.observer_failed", error=type(exc).__name__)
+
+
+def _cacheable(result: DialogueResult) -> bool:
+    """The model answered from its prompt alone: no tool was called (tool results are personal, or
+    catalogue facts the knowledge hash does not cover), nothing personal was touched, no action was
+    proposed, and the answer is the model's own (not the empty-answer or wrap-up fallback)."""
+    return (result.outcome == "llm" and not result.tool_calls and not result.personal and not result.handoff_reason
+            and not any(result.info.get(k) for k in ("pending", "empty_answer", "step_limit", "partial_sent")))

@@ -96,6 +96,11 @@ class SessionStore:
         dropped = await self._append(keys=[self.key(platform, user_id)], args=[self.history_tokens, self.ttl_s, entry])
         return int(dropped or 0)
 
+    async def is_empty(self, platform: str, user_id: str) -> bool:
+        """True when the user has no history (a new conversation, or one forgotten or reset): the
+        answer cache stores only answers written without any."""
+        return not await self._redis.exists(self.key(platform, user_id))
+
     async def clear(self, platform: str, user_id: str) -> None:
         await self._redis.delete(self.key(platform, user_id))
 

@@ -71,6 +71,16 @@ async def test_empty_turn_writes_nothing(redis, keys):
     assert not await redis.exists(s.key(P, U))
 
 
+async def test_is_empty_until_a_turn_is_kept_and_again_after_a_reset(redis, keys):
+    # the answer cache stores only answers written with no history: this is how the turn knows
+    s = store(redis, keys)
+    assert await s.is_empty(P, U)
+    await s.append_turn(P, U, turn(1))
+    assert not await s.is_empty(P, U) and await s.is_empty(P, "oSomebodyElse")
+    await s.clear(P, U)
+    assert await s.is_empty(P, U)
+
+
 def test_token_estimate_counts_cjk_digits_and_ascii():
     assert estimate_tokens("") == 0
     assert estimate_tokens("你好") == 2
