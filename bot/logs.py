@@ -5,7 +5,8 @@ Every event passes two guards before it is rendered, whoever logged it:
   ``*_token``, ``*_secret`` ...) have their value replaced by ``[redacted]``, and the configured
   secret values themselves are cut out of any text (a URL or an exception message may carry one);
 * every string value (also inside dicts, lists and tracebacks) goes through
-  ``core.masking.mask_text``, so phone and ID numbers are masked even when someone logs raw text.
+  ``core.masking.mask_personal``, so phone and ID numbers and street addresses are masked even when
+  someone logs raw text (a shopper's message, a model's tool argument).
 
 ``turn_id`` is a context variable: bind it with ``bind_turn(turn_id)`` and every event logged in
 that task carries it, so one conversation turn can be followed from the webhook to delivery.
@@ -26,7 +27,7 @@ import orjson
 import structlog
 
 from core.config import Config, LogConfig
-from core.masking import mask_text
+from core.masking import mask_personal
 
 REDACTED = "[redacted]"
 _SECRET_KEY_RE = re.compile(
@@ -53,7 +54,7 @@ class _Scrubber:
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        return mask_text(text)
+        return mask_personal(text)
 
     def _value(self, value: Any, depth: int = 0) -> Any:
         if depth > 8:

@@ -6,6 +6,13 @@ person is told: passive mode answers ``transfer_customer_service`` (``HandoffDec
 客服 API mode calls the ``Notifier`` (e.g. ``adapters.wechat_oa.handoff_notify.WebhookNotifier``).
 Outside hours nobody can pick up: the shopper is told when a person will answer (policy: 留言次日
 9:00起依次回复), the bot keeps answering, and the notifier still gets the 留言.
+
+Why a handoff happened is a *kind* from a fixed set (``HANDOFF_REASONS``): it is the
+``kefu_handoffs_total`` label, the notification's headline and what the record stores. The model
+hands over with ``transfer_to_human(reason=…)`` in its own words, and those words may hold the
+shopper's phone or address: any reason outside the set becomes the kind ``"model"``, and the words
+become a *note*, masked (``core.masking.mask_personal``) and clipped before they are stored or
+sent — they never become a metric label or a log field.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from typing import Protocol
 import structlog
 
 from core.clock import SHOP_TZ, Clock
-from core.masking import mask_text
+from core.masking import mask_personal
 from core.metrics import HANDOFFS
 from core.storage import KeyBuilder
 
@@ -34,10 +41,28 @@ _HUMAN = re.compile(r"人工|真人客服|活人|转客服|找客服|联系客�
 _COMPLAINT = re.compile(r"投诉|举报|12315|消协|消费者协会|太差了|太差劲|差评|垃圾|骗子|欺诈|坑人|什么破|维权")
 
 
-class Notifier(Protocol):
-    """Tells the shop's people a conversation needs them (implemented outside core)."""
+# human / complaint: the shopper's words (wants_human); user_request: degraded mode; failure: the
+# queue gave up on a message; llm_unavailable: the model stayed away; model: transfer_to_human.
+HANDOFF_REASONS = frozenset({"human", "complaint", "user_request", "failure", "llm_unavailable", "model"})
+MODEL_REASON = "model"
+NOTE_CHARS = 200
+LAST_TEXT_CHARS = 500
 
-    async def notify(self, platform: str, user_id: str, reason: str, last_text: str) -> None: ...
+
+def handoff_kind(reason: str, note: str = "") -> tuple[str, str]:
+    """``(kind, masked note)`` for a handoff requested with ``reason``: a reason outside
+    ``HANDOFF_REASONS`` (the model's own words) is the kind "model" and becomes the note."""
+    if reason not in HANDOFF_REASONS:
+        reason, note = MODEL_REASON, note or str(reason)
+    note = mask_personal(" ".join(note.split()))
+    return reason, note if len(note) <= NOTE_CHARS else note[: NOTE_CHARS - 1] + "…"
+
+
+class Notifier(Protocol):
+    """Tells the shop's people a conversation needs them (implemented outside core). ``reason`` is
+    one of ``HANDOFF_REASONS``; ``last_text`` and ``note`` arrive masked."""
+
+    async def notify(self, platform: str, user_id: str, reason: str, last_text: str, *, note: str = "") -> None: ...
 
 
 @dataclass(frozen=True)
@@ -120,29 +145,33 @@ class Handoff:
     def _key(self, platform: str, user_id: str) -> str:
         return self._keys.user(platform, user_id, "handoff")
 
-    async def start(self, platform: str, user_id: str, reason: str, last_text: str = "") -> HandoffDecision:
-        """Hand the user to a person (in hours) or take a 留言 (outside hours)."""
+    async def start(self, platform: str, user_id: str, reason: str, last_text: str = "", *,
+                    note: str = "") -> HandoffDecision:
+        """Hand the user to a person (in hours) or take a 留言 (outside hours). ``reason``: one of
+        ``HANDOFF_REASONS``, or the model's own words (then kind "model", see ``handoff_kind``)."""
+        reason, note = handoff_kind(reason, note)
         now = self._clock.now()
         HANDOFFS.labels(reason=reason).inc()
         in_hours = self.in_service_hours(now)
         until = None
         if in_hours:
             until = now + timedelta(minutes=self.silence_minutes)
-            record = json.dumps({"reason": reason, "since": now.timestamp(), "until": until.timestamp()})
+            record = json.dumps({"reason": reason, "note": note, "since": now.timestamp(), "until": until.timestamp()},
+                                ensure_ascii=False)
             # Redis expiry only cleans up; is_silenced compares with the injected clock.
             await self._redis.set(self._key(platform, user_id), record, ex=self.silence_minutes * 60 + 60)
-        notified = await self._notify(platform, user_id, reason, last_text)
+        notified = await self._notify(platform, user_id, reason, last_text, note)
         log.info("handoff", platform=platform, user_id=user_id, reason=reason, in_hours=in_hours, notified=notified)
         if in_hours:
             reply = REPLY_COMPLAINT if reason == "complaint" else REPLY_TRANSFER
             return HandoffDecision(reply, True, True, reason, until, notified)
         return HandoffDecision(self.after_hours_reply(now, reason), False, False, reason, None, notified)
 
-    async def _notify(self, platform: str, user_id: str, reason: str, last_text: str) -> bool:
+    async def _notify(self, platform: str, user_id: str, reason: str, last_text: str, note: str) -> bool:
         if self.notifier is None:
             return False
         try:
-            await self.notifier.notify(platform, user_id, reason, mask_text(last_text))
+            await self.notifier.notify(platform, user_id, reason, mask_personal(last_text[:LAST_TEXT_CHARS]), note=note)
         except Exception as exc:  # the shopper still gets an answer; ops see the log line
             log.warning("handoff_notify_failed", platform=platform, user_id=user_id, error=repr(exc))
             return False

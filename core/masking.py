@@ -23,6 +23,7 @@ Two strengths:
 from __future__ import annotations
 
 import re
+from typing import Any
 
 # Mainland mobile numbers (optionally +86), not embedded in longer digit runs (order numbers).
 _MOBILE_RE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)")
@@ -36,6 +37,8 @@ _RUN = r"[\u4e00-\u9fffA-Za-z0-9#\-－]*"
 _STREET_RE = re.compile(
     r"[^\s\d省市区县镇乡，。,.!?！？：:；;、（）()]{1,10}(?:路|街|大道|大街|巷|弄|胡同|里)\s*\d+\s*(?:号|弄|巷)" + _RUN
 )
+# every street or building match has a digit followed by one of these: a cheap test first
+_ADDRESS_HINT_RE = re.compile(r"\d\s*[号弄巷栋幢座单室]")
 _BUILDING_RE = re.compile(
     r"(?:\d+\s*(?:号楼|栋|幢|座|单元)\s*)+(?:\d+\s*(?:室|层|楼|号)?)?|\d{3,4}\s*室"
 )
@@ -73,5 +76,20 @@ def mask_personal(text: str) -> str:
     if not text:
         return text
     text = mask_text(text)
+    if text.isascii() or not _ADDRESS_HINT_RE.search(text):  # most log values: no address can be there
+        return text
     text = _STREET_RE.sub(MASK, text)
     return _BUILDING_RE.sub(MASK, text)
+
+
+def mask_values(value: Any, depth: int = 0) -> Any:
+    """A copy of a JSON-like value (tool arguments) with every string ``mask_personal``-ed."""
+    if isinstance(value, str):
+        return mask_personal(value)
+    if depth >= 8:
+        return "…"  # no tool argument is nested this deep; nothing unmasked gets through
+    if isinstance(value, dict):
+        return {k: mask_values(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_values(v, depth + 1) for v in value]
+    return value

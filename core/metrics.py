@@ -1,6 +1,10 @@
 """Prometheus metrics, defined once so every module uses the same names.
 
 Exposed by the web role at ``/metrics``. Values are per process; Prometheus sums across processes.
+
+Label values come only from fixed sets in our code (outcomes, result names, shard numbers, tool
+names from the registry, ``core.handoff.HANDOFF_REASONS``) — never from text a shopper or the model
+wrote: such text may hold personal data, and every new value is a new time series kept forever.
 """
 
 from __future__ import annotations
@@ -28,5 +32,5 @@ ANSWER_CACHE = Counter("kefu_answer_cache_total", "LLM answer cache lookups", ["
 DELIVERIES = Counter("kefu_deliveries_total", "客服 API sends by outcome and errcode", ["status", "errcode"])
 UNDELIVERED = Counter("kefu_undelivered_total", "Replies that could not be delivered", ["reason"])
 TOKEN_FETCHES = Counter("kefu_access_token_fetches_total", "stable_token requests actually sent", ["result"])
-HANDOFFS = Counter("kefu_handoffs_total", "Conversations handed to a person", ["reason"])
+HANDOFFS = Counter("kefu_handoffs_total", "Conversations handed to a person", ["reason"])  # HANDOFF_REASONS
 RATE_LIMITED = Counter("kefu_rate_limited_total", "Messages refused by the per-user rate limit")

@@ -36,6 +36,7 @@ from core.dialogue.prompt import PromptBuilder
 from core.dialogue.result import DialogueResult
 from core.dialogue.router import ThinkingRouter
 from core.llm.base import ChatMessage, LLMBackend, LLMError, ToolCall
+from core.masking import mask_values
 from core.models import IncomingMessage, TurnContext
 from core.sessions.store import SessionStore
 from core.tools.context import ToolContext
@@ -221,7 +222,8 @@ class DialogueManager:
             log.warning("dialogue.identity_args_dropped", tool=call.name,
                         keys=sorted(set(call.arguments) - set(args)))
         result = await self.tools.call(call.name, args, tctx)
-        state.records.append({"name": call.name, "arguments": args, "ok": result.ok, "personal": result.personal,
+        state.records.append({"name": call.name, "arguments": mask_values(args), "ok": result.ok,  # the model's words
+                              "personal": result.personal,
                               "result": result.content[:TOOL_RESULT_PREVIEW]})  # already masked; for the console
         state.personal = state.personal or result.personal
         if result.handoff_reason:

@@ -80,6 +80,17 @@ def test_exceptions_and_nested_values_are_masked(log_stream):
     assert event["items"] == ["139****2222", {"deep": "139****3333"}]
 
 
+def test_street_addresses_are_masked_whoever_logs_them(log_stream):
+    # e.g. a tool argument the model wrote, or a stdlib library echoing a request
+    configure_logging(LogConfig(format="json"), stream=log_stream)
+    structlog.get_logger("t").info("tool_bad_arguments", error="参数 地址 北京市朝阳区建国路88号院3号楼1201室 含未知字段")
+    logging.getLogger("some.library").warning("saw 上海市浦东新区张杨路123号4栋501室")
+    text = log_stream.getvalue()
+    for leak in ("建国路", "1201", "张杨路", "501"):
+        assert leak not in text
+    assert "北京市朝阳区****" in text and "上海市浦东新区****" in text
+
+
 def test_bound_turn_id_reaches_every_event_and_is_restored(log_stream):
     configure_logging(LogConfig(format="json"), stream=log_stream)
     log = structlog.get_logger("t")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pytest
 from prometheus_client import REGISTRY
 
 from core.clock import SHOP_TZ, FixedClock
-from core.handoff import REPLY_COMPLAINT, REPLY_TRANSFER, Handoff
+from core.handoff import HANDOFF_REASONS, NOTE_CHARS, REPLY_COMPLAINT, REPLY_TRANSFER, Handoff, handoff_kind
 
 P, USER = "wechat_oa", "oHANDOFF_test_user_00001"
 
@@ -18,10 +19,12 @@ class RecordingNotifier:
 
     def __init__(self, fail: bool = False) -> None:
         self.calls: list[tuple[str, str, str, str]] = []
+        self.notes: list[str] = []
         self.fail = fail
 
-    async def notify(self, platform, user_id, reason, last_text):
+    async def notify(self, platform, user_id, reason, last_text, *, note=""):
         self.calls.append((platform, user_id, reason, last_text))
+        self.notes.append(note)
         if self.fail:
             raise ConnectionError("robot down")
 
@@ -68,6 +71,27 @@ async def test_in_hours_transfers_and_silences_until_expiry(redis_client, keys, 
     assert await h.is_silenced(P, USER)
     fixed_clock.advance(61)
     assert not await h.is_silenced(P, USER)  # the bot answers again
+
+
+async def test_a_reason_in_the_models_words_is_kind_model_with_a_masked_note(redis_client, keys, fixed_clock):
+    notifier = RecordingNotifier()
+    h = Handoff(redis_client, keys, fixed_clock, notifier=notifier)
+    words = "顾客要求改地址到上海市浦东新区张杨路123号4栋501室，电话13912345678" + "，很着急" * 60
+    before = handoffs("model")
+    decision = await h.start(P, USER, words)
+    assert decision.reason == "model" and handoffs("model") == before + 1
+    assert handoffs(words) == 0  # never a label of its own
+    (note,) = notifier.notes
+    assert note.startswith("顾客要求改地址到上海市浦东新区****，电话139****5678") and len(note) <= NOTE_CHARS
+    stored = json.loads(await redis_client.get(keys.user(P, USER, "handoff")))
+    assert stored["reason"] == "model" and stored["note"] == note
+    for leak in ("张杨路", "501", "13912345678"):
+        assert leak not in note
+
+
+@pytest.mark.parametrize("reason", sorted(HANDOFF_REASONS))
+def test_our_own_reasons_are_kept_as_they_are(reason):
+    assert handoff_kind(reason) == (reason, "")
 
 
 async def test_release_hands_back_at_once(redis_client, keys, fixed_clock):

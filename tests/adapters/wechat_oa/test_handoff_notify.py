@@ -44,7 +44,21 @@ async def test_posts_a_robot_readable_message(robot, session):
     (body,) = received
     assert body["msgtype"] == "text" and "投诉" in body["text"]["content"] and "oUSER1" in body["text"]["content"]
     assert body["kefu"] == {"event": "handoff", "platform": "wechat_oa", "user_id": "oUSER1",
-                            "reason": "complaint", "last_text": "衣服质量太差了"}
+                            "reason": "complaint", "note": "", "last_text": "衣服质量太差了"}
+
+
+async def test_the_models_reason_arrives_as_a_masked_note_under_the_kind_model(robot, session, redis_client, keys,
+                                                                               fixed_clock):
+    url, received, _ = robot
+    h = Handoff(redis_client, keys, fixed_clock, notifier=WebhookNotifier(session, url))
+    decision = await h.start("wechat_oa", "oUSER3", "顾客要求上门取件，电话13912345678，住建国路88号院3号楼1201室",
+                             last_text="快递送到浦东新区张杨路123号4栋501室却说没人")
+    assert decision.reason == "model" and decision.notified
+    (body,) = received
+    assert body["kefu"]["reason"] == "model" and body["kefu"]["note"].startswith("顾客要求上门取件，电话139****5678")
+    assert "智能客服转人工" in body["text"]["content"] and "说明：顾客要求上门取件" in body["text"]["content"]
+    for leak in ("13912345678", "建国路", "1201", "张杨路", "501"):
+        assert leak not in str(body)
 
 
 async def test_refusals_raise_and_handoff_goes_on(robot, session, redis_client, keys, fixed_clock):
