@@ -198,6 +198,9 @@ def _validate_server(s: ServerConfig) -> None:
         raise ConfigError("server.port", "must be between 0 and 65535")
     if not 0 <= s.metrics_port <= 65535:
         raise ConfigError("server.metrics_port", "must be between 0 and 65535 (0 = the worker role opens no port)")
+    for key in ("header_timeout_s", "body_timeout_s", "keepalive_timeout_s"):
+        if not 0 < getattr(s, key) <= 3600:
+            raise ConfigError(f"server.{key}", "must be more than 0 and at most 3600 seconds")
 
 
 def _validate_redis(r: RedisConfig) -> None:

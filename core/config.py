@@ -22,6 +22,9 @@ class ServerConfig:
     shutdown_grace_s: float = 20.0
     public_url: str = ""  # e.g. "https://kefu.example.com"; shown by `kefu check`
     metrics_port: int = 0  # worker role: serve /metrics, /healthz, /readyz on this port (0 = no listener)
+    header_timeout_s: float = 10.0  # a request's header block must arrive within this (from its first byte)
+    body_timeout_s: float = 10.0  # and its whole body within this after the headers
+    keepalive_timeout_s: float = 75.0  # an idle connection is closed after this (above nginx's upstream 60 s)
 
 
 @dataclass

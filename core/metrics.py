@@ -15,6 +15,8 @@ ACK_SECONDS = Histogram(
     "kefu_ack_seconds", "Webhook time from request to answer", ["result"],
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+HTTP_TIMEOUTS = Counter("kefu_http_timeouts_total", "Connections closed for a late header block or body",
+                        ["phase"])  # header | body
 WEBHOOK_REQUESTS = Counter("kefu_webhook_requests_total", "Webhook requests by HTTP status", ["status"])
 DUPLICATES = Counter("kefu_duplicate_pushes_total", "Pushes recognised as WeChat retries of a stored message")
 QUEUE_DEPTH = Gauge("kefu_queue_depth", "Entries in the stream not yet delivered to a worker", ["shard"])

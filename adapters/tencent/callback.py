@@ -15,7 +15,8 @@ from aiohttp import web
 from adapters.tencent.xml_safety import UnsafeXml, XmlRejected, parse_xml
 
 # plain-text bodies of the refusals
-REJECT_BODIES = {400: "bad request", 403: "forbidden", 413: "payload too large", 503: "service unavailable"}
+REJECT_BODIES = {400: "bad request", 403: "forbidden", 408: "request timeout", 413: "payload too large",
+                 503: "service unavailable"}
 
 
 class Reject(Exception):
@@ -29,16 +30,21 @@ class Reject(Exception):
 
 
 async def read_body(request: web.Request, max_body: int) -> bytes:
-    """The request body, refused with 413 once it (or its Content-Length) passes ``max_body``."""
+    """The request body, refused with 413 once it (or its Content-Length) passes ``max_body``, and
+    with 408 when it does not arrive in time (``[server] body_timeout_s``, bot.connection_deadlines)
+    or the client goes away."""
     if request.content_length is not None and request.content_length > max_body:
         raise Reject(413, "too_large", f"Content-Length {request.content_length} > {max_body}")
     chunks: list[bytes] = []
     size = 0
-    while chunk := await request.content.read(16384):
-        size += len(chunk)
-        if size > max_body:
-            raise Reject(413, "too_large", f"body larger than {max_body} bytes")
-        chunks.append(chunk)
+    try:
+        while chunk := await request.content.read(16384):
+            size += len(chunk)
+            if size > max_body:
+                raise Reject(413, "too_large", f"body larger than {max_body} bytes")
+            chunks.append(chunk)
+    except (TimeoutError, ConnectionError) as exc:
+        raise Reject(408, "timeout", f"body not received: {type(exc).__name__}") from None
     return b"".join(chunks)
 
 

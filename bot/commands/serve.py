@@ -4,6 +4,8 @@ On a signal the process stops accepting connections, lets in-flight webhook requ
 the worker finish its turns (each within ``[server] shutdown_grace_s``), closes Redis and exits 0.
 The worker role has no HTTP listener (unless ``[server] metrics_port`` is set: then it serves
 /metrics, /healthz and /readyz there), so web and worker processes can share one config file.
+Every connection keeps the ``[server]`` header, body and keep-alive deadlines
+(``bot.connection_deadlines``).
 """
 
 from __future__ import annotations
@@ -62,9 +64,11 @@ async def serve(cfg: Config, *, role: str = "all") -> int:
     from aiohttp import web
 
     from bot.app import create_app, serves_web
+    from bot.connection_deadlines import DeadlineAppRunner, Deadlines
 
     app = create_app(cfg, role=role)
-    runner = web.AppRunner(app, shutdown_timeout=cfg.server.shutdown_grace_s, access_log=None, handle_signals=False)
+    runner = DeadlineAppRunner(app, Deadlines.from_config(cfg.server), shutdown_timeout=cfg.server.shutdown_grace_s,
+                               access_log=None, handle_signals=False)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
