@@ -16,6 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Mapping, get_args, get_origin, get_type_hints
 
+from bot.config_secrets import is_secret_key, url_has_password
 from core.config import (
     Config,
     DeliveryConfig,
@@ -49,6 +50,14 @@ def _section_types() -> dict[str, type]:
     return {f.name: hints[f.name] for f in dataclasses.fields(Config) if f.name not in _FREEFORM_SECTIONS}
 
 
+def _shown(key: str, value: Any) -> str:
+    """How a wrong value appears in a ConfigError: as written, except a secret's (a mistyped
+    secret is still a secret — the error line lands in terminals, CI logs and tickets)."""
+    if is_secret_key(key) or url_has_password(value):
+        return f"a value of type {type(value).__name__} (not shown: it holds a secret)"
+    return repr(value)
+
+
 def _coerce(key: str, value: Any, typ: Any, *, from_env: bool) -> Any:
     """Convert ``value`` to ``typ`` or raise ConfigError naming ``key``."""
     origin = get_origin(typ)
@@ -71,18 +80,18 @@ def _coerce(key: str, value: Any, typ: Any, *, from_env: bool) -> Any:
             return value
         if from_env and isinstance(value, str) and value.lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
             return value.lower() in {"1", "true", "yes", "on"}
-        raise ConfigError(key, f"expected true or false, got {value!r}")
+        raise ConfigError(key, f"expected true or false, got {_shown(key, value)}")
     if typ is int:
         if isinstance(value, bool):
-            raise ConfigError(key, f"expected an integer, got {value!r}")
+            raise ConfigError(key, f"expected an integer, got {_shown(key, value)}")
         if isinstance(value, int):
             return value
         if from_env and isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
             return int(value)
-        raise ConfigError(key, f"expected an integer, got {value!r}")
+        raise ConfigError(key, f"expected an integer, got {_shown(key, value)}")
     if typ is float:
         if isinstance(value, bool):
-            raise ConfigError(key, f"expected a number, got {value!r}")
+            raise ConfigError(key, f"expected a number, got {_shown(key, value)}")
         if isinstance(value, (int, float)):
             return float(value)
         if from_env and isinstance(value, str):
@@ -90,11 +99,11 @@ def _coerce(key: str, value: Any, typ: Any, *, from_env: bool) -> Any:
                 return float(value)
             except ValueError:
                 pass
-        raise ConfigError(key, f"expected a number, got {value!r}")
+        raise ConfigError(key, f"expected a number, got {_shown(key, value)}")
     if typ is str:
         if isinstance(value, str):
             return value
-        raise ConfigError(key, f"expected a string, got {value!r}")
+        raise ConfigError(key, f"expected a string, got {_shown(key, value)}")
     raise ConfigError(key, f"unsupported type {typ!r}")  # pragma: no cover - programming error
 
 

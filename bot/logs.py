@@ -26,14 +26,11 @@ from typing import Any, Iterable, Iterator, TextIO
 import orjson
 import structlog
 
+from bot.config_secrets import SECRET_NAME_RE
 from core.config import Config, LogConfig
 from core.masking import mask_personal
 
 REDACTED = "[redacted]"
-_SECRET_KEY_RE = re.compile(
-    r"(^|_)(secret|token|password|passwd|aes_key|api_key|apikey|authorization|cookie|credentials?)(_|$)",
-    re.IGNORECASE,
-)  # access_token, app_secret, encoding_aes_key, password_hash ... but not prompt_tokens
 _HANDLER_NAME = "kefu"
 _MIN_SECRET_LEN = 6  # shorter values would cut ordinary words out of log lines
 
@@ -41,7 +38,7 @@ _MIN_SECRET_LEN = 6  # shorter values would cut ordinary words out of log lines
 @functools.lru_cache(maxsize=4096)
 def _is_secret_key(key: Any) -> bool:
     """Cached: log lines use a small, fixed set of key names, checked on every line."""
-    return isinstance(key, str) and bool(_SECRET_KEY_RE.search(key))
+    return isinstance(key, str) and bool(SECRET_NAME_RE.search(key))
 
 
 class _Scrubber:

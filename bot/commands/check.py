@@ -1,5 +1,7 @@
 """``kefu check``: is this config ready to go live? Prints one line per check and what to paste
-into the WeChat admin console; exits 1 if any check fails.
+into the WeChat admin console; exits 1 if any check fails. Secrets are shown by their last 4
+characters (``--show-secrets``: in full), and a config file that holds secrets but is readable by
+group or others gets a ``!`` warning line (``bot.config_secrets``).
 
 Adding a check: write ``async def check_x(cfg: Config) -> CheckResult`` (fast, no side effects)
 and append it to ``CHECKS``. Each check runs with a timeout; an exception counts as a failure, so
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from bot import config
+from bot.config_secrets import exposure_warning, masked
 from core.config import Config
 
 CHECK_TIMEOUT_S = 10.0
@@ -104,20 +107,22 @@ def webhook_url(cfg: Config) -> str:
     return base + s.webhook_path
 
 
-def admin_console_lines(cfg: Config) -> list[str]:
-    """What ops paste into 设置与开发 → 基本配置 → 服务器配置 of the Official Account."""
+def admin_console_lines(cfg: Config, *, show_secrets: bool = False) -> list[str]:
+    """What ops paste into 设置与开发 → 基本配置 → 服务器配置 of the Official Account. The Token and
+    the EncodingAESKey are shown as ``****`` + their last 4 characters unless ``show_secrets``."""
     w = cfg.wechat
+    shown = (lambda value: value) if show_secrets else masked
     if not w.enabled:
         return ["Official Account: not served ([wechat] enabled = false); 微信客服 callback path: "
                 f"{cfg.wecom.webhook_path}"]
     lines = [
         "WeChat admin console (设置与开发 → 基本配置 → 服务器配置):",
         f"  URL (服务器地址):              {webhook_url(cfg)}",
-        f"  Token (令牌):                  {w.token}",
+        f"  Token (令牌):                  {shown(w.token)}",
     ]
     if w.encoding_aes_key:
         lines += [
-            f"  EncodingAESKey (消息加解密密钥): {w.encoding_aes_key}",
+            f"  EncodingAESKey (消息加解密密钥): {shown(w.encoding_aes_key)}",
             "  消息加解密方式:                安全模式 (safe mode); 兼容模式 (compatible) also works",
         ]
     else:
@@ -128,6 +133,8 @@ def admin_console_lines(cfg: Config) -> list[str]:
     if not cfg.server.public_url:
         lines.append("  note: set server.public_url to the address WeChat reaches from the internet "
                      "(http port 80 or https port 443)")
+    if not show_secrets:
+        lines.append("  (secrets shown by their last 4 characters; kefu check --show-secrets prints them in full)")
     return lines
 
 
@@ -139,6 +146,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                     "into the WeChat admin console. Exit status 1 if any check fails.",
     )
     p.add_argument("--config", metavar="PATH", help="TOML config file (default: environment variables only)")
+    p.add_argument("--show-secrets", action="store_true",
+                   help="print the Token and EncodingAESKey in full (default: only their last 4 characters)")
     return p
 
 
@@ -148,7 +157,10 @@ def run(args: argparse.Namespace) -> int:
     results += asyncio.run(run_checks(cfg))
     for r in results:
         print(f"{'✓' if r.ok else '✗'} {r.name}: {r.detail}")
+    exposed = exposure_warning(args.config) if args.config else None
+    if exposed:
+        print(f"! config: {exposed}")  # a warning: the config works, but others on this host can read it
     print()
-    for line in admin_console_lines(cfg):
+    for line in admin_console_lines(cfg, show_secrets=args.show_secrets):
         print(line)
     return 0 if all(r.ok for r in results) else 1

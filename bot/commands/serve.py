@@ -18,6 +18,7 @@ import sys
 import structlog
 
 from bot import __version__, config
+from bot.config_secrets import exposure_warning
 from bot.logs import config_secrets, configure_logging
 from core.config import Config
 
@@ -41,6 +42,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)  # ConfigError -> one line, exit 2 (bot/cli.py)
     configure_logging(cfg.log, secrets=config_secrets(cfg))
+    exposed = exposure_warning(args.config) if args.config else None
+    if exposed:
+        log.warning("config.readable_by_others", detail=exposed)
     return run_loop(serve(cfg, role=args.role))
 
 

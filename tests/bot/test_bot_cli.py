@@ -120,7 +120,7 @@ async def test_check_good_config_prints_admin_console_values(write_config, servi
     assert "✓ config:" in out and "✓ redis:" in out and "✓ llm:" in out and "✓ wechat_api:" in out
     assert "✗" not in out
     assert "https://kefu.example.com/wechat" in out
-    assert TOKEN in out and AES_KEY in out
+    assert f"****{TOKEN[-4:]}" in out and f"****{AES_KEY[-4:]}" in out  # full values: --show-secrets
     assert "安全模式" in out and "兼容模式" in out
     assert APP_SECRET not in out
 
