@@ -2,22 +2,33 @@
 
 jieba prints to stderr and spends about a second building its prefix dictionary, so one segmenter
 is created lazily per process (thread-safe), its logger is set to WARNING, and its dictionary cache
-lives in a kefu-specific temp directory so later processes load it in a fraction of that time. Shop
+lives in a kefu-specific temp directory so later processes load it in a fraction of that time.
+That directory's name is predictable (``$TMPDIR/kefu-jieba-<uid>``) and jieba trusts what it finds
+there, so it must be ours alone: created with mode 0700, and refused — with a log line, and a fresh
+private directory for this process instead — when it is not a real directory, not owned by us, or
+open to group or others (``jieba_cache_dir``). Shop
 words (every word of the synonym list, FAQ tags) are taught to the segmenter, because the default
 dictionary splits terms such as 折后价 or 顺丰加急 into meaningless pieces.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import re
+import shutil
+import stat
 import tempfile
 import threading
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
+
+import structlog
+
+log = structlog.get_logger(__name__)
 
 _LOCK = threading.Lock()
 _SEGMENTER = None  # jieba.Tokenizer, created on first use
@@ -51,6 +62,38 @@ def normalize_text(text: str) -> str:
     return _CN_NUMBER_RE.sub(lambda m: str(v) if (v := _cn_to_int(m.group(1))) is not None else m.group(1), text)
 
 
+def jieba_cache_dir(base: Path | None = None) -> Path:
+    """``<base>/kefu-jieba-<uid>`` (base: the system temp dir) when it is a private directory of
+    ours — created so if missing — else a new private directory for this process, removed at exit."""
+    base = Path(tempfile.gettempdir()) if base is None else base
+    if not hasattr(os, "getuid"):  # Windows: per-user temp directories, no modes to check
+        path = base / "kefu-jieba"
+        path.mkdir(exist_ok=True)
+        return path
+    path = base / f"kefu-jieba-{os.getuid()}"
+    try:
+        path.mkdir(mode=0o700)  # the umask can only narrow 0700
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        return _private_fallback(path, f"cannot create it ({exc.strerror})")
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):  # a symlink or a file somebody put there
+        return _private_fallback(path, "not a directory")
+    if st.st_uid != os.getuid():
+        return _private_fallback(path, f"owned by uid {st.st_uid}")
+    if st.st_mode & 0o077:
+        return _private_fallback(path, f"mode {stat.S_IMODE(st.st_mode):04o} lets others in")
+    return path
+
+
+def _private_fallback(refused: Path, reason: str) -> Path:
+    path = Path(tempfile.mkdtemp(prefix="kefu-jieba-"))  # 0700, ours, unpredictable name
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    log.warning("jieba.cache_dir_refused", path=str(refused), reason=reason, using=str(path))
+    return path
+
+
 def _segmenter():
     global _SEGMENTER
     if _SEGMENTER is None:
@@ -61,9 +104,7 @@ def _segmenter():
                 logging.getLogger("jieba").setLevel(logging.WARNING)
                 jieba.setLogLevel(logging.WARNING)
                 seg = jieba.Tokenizer()
-                cache_dir = Path(tempfile.gettempdir()) / f"kefu-jieba-{os.getuid() if hasattr(os, 'getuid') else 'u'}"
-                cache_dir.mkdir(mode=0o700, exist_ok=True)
-                seg.tmp_dir = str(cache_dir)
+                seg.tmp_dir = str(jieba_cache_dir())
                 seg.initialize()
                 _SEGMENTER = seg
     return _SEGMENTER
