@@ -92,12 +92,14 @@ class IncomingMessage:
         return None
 
     def dedupe_id(self) -> str:
-        """Identity of a push across WeChat's retries: MsgId, else user + CreateTime (+ event)."""
+        """Identity of a push across the platform's retries: platform + user + MsgId, else platform
+        + user + CreateTime (+ event). A MsgId is only unique within one account of one platform:
+        two users, or a WeChat and a WeCom message, may carry the same one."""
         if self.msg_id:
-            return f"m:{self.msg_id}"
+            return f"m:{self.platform}:{self.user_id}:{self.msg_id}"
         ts = int(self.created_at.timestamp())
         ev = f":{self.event.name}:{self.event.key}" if self.event else f":{self.raw_type}"
-        return f"e:{self.user_id}:{ts}{ev}"
+        return f"e:{self.platform}:{self.user_id}:{ts}{ev}"
 
     def to_dict(self) -> dict[str, Any]:
         # Field by field, not dataclasses.asdict: asdict deep-copies every value, a measurable

@@ -25,11 +25,14 @@ redis.call('XADD', KEYS[4], '*', 'data', ARGV[4], 'seq', seq, 'turn_id', ARGV[5]
 return seq
 """
 
-# KEYS: dedupe, seq, done, stream
+# KEYS: dedupe, seq, done, stream[, legacy dedupe]
 # ARGV: dedupe_ttl_s, max_len, counter_ttl_s, data, turn_id, received_at, platform, user_id
 # Returns the new seq; nil for a duplicate; -1 when the stream is full (nothing stored).
+# The legacy dedupe key is the mark a version before issue 14 set (MsgId only): a push it stored
+# and WeChat retries after the upgrade is still a duplicate. It is only read, so none exist one
+# dedupe_ttl_s after the upgrade.
 ENQUEUE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
+if redis.call('EXISTS', KEYS[1]) == 1 or (KEYS[5] and redis.call('EXISTS', KEYS[5]) == 1) then
   return false
 end
 if redis.call('XLEN', KEYS[4]) >= tonumber(ARGV[2]) then

@@ -106,6 +106,16 @@ class StreamQueue:
     def dedupe_key(self, msg: IncomingMessage) -> str:
         return self.keys.queue(self.shard_of(msg.platform, msg.user_id), "dedupe", msg.dedupe_id())
 
+    def legacy_dedupe_key(self, msg: IncomingMessage) -> str:
+        """The mark versions before issue 14 set (MsgId alone; user + time for events), read by
+        ENQUEUE so a push retried across the upgrade is not stored twice. Remove once every
+        deployment has run this version for ``dedupe_ttl_s``."""
+        if msg.msg_id:
+            legacy = f"m:{msg.msg_id}"
+        else:
+            legacy = msg.dedupe_id().replace(f"e:{msg.platform}:", "e:", 1)
+        return self.keys.queue(self.shard_of(msg.platform, msg.user_id), "dedupe", legacy)
+
     def deferred_key(self, shard: int) -> str:
         return self.keys.queue(shard, "deferred")
 
@@ -136,7 +146,8 @@ class StreamQueue:
         args = [self.dedupe_ttl_s, self.max_len, COUNTER_TTL_S, orjson.dumps(msg.to_dict()),  # UTF-8 JSON bytes
                 turn_id or uuid.uuid4().hex, received_at.isoformat(), msg.platform, msg.user_id]
         try:
-            seq = await self._enqueue([self.dedupe_key(msg), seq_key, done_key, self.keys.stream(shard)], args)
+            seq = await self._enqueue([self.dedupe_key(msg), seq_key, done_key, self.keys.stream(shard),
+                                       self.legacy_dedupe_key(msg)], args)
         except _UNAVAILABLE as exc:
             raise QueueUnavailable(f"redis enqueue failed: {type(exc).__name__}: {exc}") from exc
         if seq is None:

@@ -30,7 +30,7 @@ def test_text_message_becomes_a_core_message_that_survives_the_queue():
     assert (msg.platform, msg.user_id, msg.account_id, msg.kind) == ("wecom_kf", USER, KFID, MsgKind.TEXT)
     assert msg.text == "我的订单2026110130007784到哪了" and msg.effective_text == msg.text
     assert msg.created_at == datetime(2026, 11, 25, 11, 10, tzinfo=SHOP_TZ)
-    assert msg.dedupe_id() == "m:from_msgid_4622416642169452483"  # the queue deduplicates by msgid
+    assert msg.dedupe_id() == f"m:wecom_kf:{USER}:from_msgid_4622416642169452483"  # platform + user + msgid
     assert IncomingMessage.from_dict(msg.to_dict()) == msg
 
 

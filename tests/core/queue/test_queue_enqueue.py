@@ -76,6 +76,33 @@ async def test_events_are_deduped_by_user_create_time_and_event(redis_client, qu
     assert len(await all_entries(redis_client, queue)) == 5
 
 
+async def test_the_same_msg_id_from_two_users_or_two_platforms_is_two_messages(redis_client, keys, queue):
+    # MsgIds are unique per account and platform, not across them: the dedupe key is platform + user + MsgId
+    shard = keys.shard_of("wechat_oa", "oUserA")
+    neighbour = next(u for u in (f"oUser{i}" for i in range(1000)) if keys.shard_of("wechat_oa", u) == shard)
+    assert await queue.enqueue(text_msg("oUserA", "在吗", msg_id="1000006"), received_at=T0) is True
+    assert await queue.enqueue(text_msg(neighbour, "发货了吗", msg_id="1000006"), received_at=T0) is True
+    assert await queue.enqueue(text_msg("oUserA", "你好", msg_id="1000006", platform="wecom_kf"), received_at=T0) is True
+    assert await queue.enqueue(text_msg(neighbour, "发货了吗", msg_id="1000006"), received_at=later(5)) is False  # a retry
+    texts = sorted(json.loads(fields["data"])["text"] for _, fields in await all_entries(redis_client, queue))
+    assert texts == ["你好", "发货了吗", "在吗"]
+
+
+async def test_a_push_stored_before_the_upgrade_is_still_a_duplicate_when_retried_after_it(redis_client, keys, queue):
+    # kefu before issue 14 marked pushes as dedupe:m:<MsgId>; WeChat retries one across the upgrade
+    msg = text_msg("oUserA", "在吗", msg_id="1000007")
+    old_mark = keys.queue(keys.shard_of(msg.platform, msg.user_id), "dedupe", "m:1000007")
+    assert old_mark != queue.dedupe_key(msg)
+    await redis_client.set(old_mark, "1", ex=600)
+    assert await queue.enqueue(msg, received_at=T0) is False
+    sub = event_msg("oUserA", "subscribe")  # events were keyed by user + CreateTime + event
+    old_event_mark = keys.queue(keys.shard_of(sub.platform, sub.user_id), "dedupe",
+                                f"e:oUserA:{int(T0.timestamp())}:subscribe:")
+    await redis_client.set(old_event_mark, "1", ex=600)
+    assert await queue.enqueue(sub, received_at=T0) is False
+    assert await all_entries(redis_client, queue) == []
+
+
 async def test_entries_carry_per_user_seq_and_the_message(redis_client, queue, keys):
     sent = [text_msg("oUserA", f"a{i}") for i in range(3)] + [text_msg("oUserB", f"b{i}") for i in range(2)]
     for msg in sent:
