@@ -88,8 +88,8 @@ class _GuardedConnection(asyncio.Protocol):
             self._arm(self._deadlines.header_s, self._header_late)
         self._handler.data_received(data)
 
-    def eof_received(self) -> bool | None:
-        return self._handler.eof_received()
+    def eof_received(self) -> None:
+        self._handler.eof_received()  # returns None: the transport closes its side
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._cancel()

@@ -21,7 +21,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -92,7 +92,7 @@ def _hhmm(t: time) -> str:
 class Handoff:
     def __init__(
         self,
-        redis,
+        redis: Any,
         keys: KeyBuilder,
         clock: Clock,
         *,

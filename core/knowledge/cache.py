@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 from redis.exceptions import RedisError
 
-from core.knowledge.shareable import KnowledgeSource, answer_not_shareable, shared_knowledge, shareable
+from core.knowledge.shareable import KnowledgeSource, answer_not_shareable, shareable, shared_knowledge
 from core.metrics import ANSWER_CACHE
 from core.storage import KeyBuilder
 
@@ -75,7 +75,7 @@ class AnswerCache:
             log.warning("answer_cache.dropped", reason=refused)
             return None
         ANSWER_CACHE.labels(result="hit" if value is not None else "miss").inc()
-        return value
+        return str(value) if value is not None else None
 
     async def put(self, question: str, kb: KnowledgeSource, model: str, answer: str) -> bool:
         """Store an LLM answer for ``ttl_s`` seconds. Only for an answer the model wrote from the

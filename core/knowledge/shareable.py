@@ -98,10 +98,13 @@ MIN_NUMBER_DIGITS = 5  # prices, counts, days and years are shorter; order, phon
 _MASKED_RE = re.compile(r"[\w\u4e00-\u9fff]\*|\*[\w\u4e00-\u9fff]|\d[x×]{3,}\d")
 _MARKDOWN_BOLD_RE = re.compile(r"\*\*([^*\n]+)\*\*|__([^_\n]+)__")
 _MARKDOWN_BULLET_RE = re.compile(r"^\s*\*\s+", re.MULTILINE)
-_TLD = r"(?:com|cn|net|org|top|xyz|cc|io|me|vip|shop|link|ly|co|info|biz|club|site|online|store|app|tk|ink|fun|pub|asia|hk|tw)"
-_LINK_RE = re.compile(rf"(?:https?://|www\.)[^\s，。！？、；）)]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.{_TLD}\b(?:/[^\s，。！？、；）)]*)?")
+_TLD = (r"(?:com|cn|net|org|top|xyz|cc|io|me|vip|shop|link|ly|co|info|biz|club|site|online|store|app|tk|ink|fun"
+        r"|pub|asia|hk|tw)")
+_LINK_RE = re.compile(rf"(?:https?://|www\.)[^\s，。！？、；）)]+"
+                      rf"|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.{_TLD}\b(?:/[^\s，。！？、；）)]*)?")
 _EMAIL_RE = re.compile(r"[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}")
-_CONTACT_WORD = r"微信|微 信|weixin|wechat|vx|v信|wx|威信|薇信|加v|加微|qq|扣扣|企鹅|电话|手机|联系方式|tel|whatsapp|telegram|tg|邮箱|email|e-mail"
+_CONTACT_WORD = (r"微信|微 信|weixin|wechat|vx|v信|wx|威信|薇信|加v|加微|qq|扣扣|企鹅|电话|手机|联系方式|tel|whatsapp"
+                 r"|telegram|tg|邮箱|email|e-mail")
 _CONTACT_RE = re.compile(rf"(?:{_CONTACT_WORD})[\s:：号是为:-]{{0,6}}([a-z0-9][a-z0-9_.\-]{{3,}})")
 # a Latin token with a digit, "-" or "_" in it: an account name, a shop code, a coupon to type in
 _ID_RE = re.compile(r"(?<![a-z0-9_\-])([a-z][a-z0-9_\-]*[0-9_\-][a-z0-9_\-]*)(?![a-z0-9_\-])")

@@ -24,7 +24,7 @@ import threading
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import structlog
 
@@ -94,7 +94,7 @@ def _private_fallback(refused: Path, reason: str) -> Path:
     return path
 
 
-def _segmenter():
+def _segmenter() -> Any:  # jieba.Tokenizer (jieba has no type hints)
     global _SEGMENTER
     if _SEGMENTER is None:
         with _LOCK:

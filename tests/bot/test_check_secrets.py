@@ -40,7 +40,8 @@ def test_a_mistyped_secret_is_not_echoed_in_the_config_error(write_config, comma
     lines[key] = line
     result = kefu(command, "--config", write_config("[wechat]\n" + "".join(lines.values())))
     assert result.returncode == 2
-    assert result.stderr.startswith(f"kefu: config error: wechat.{key}: expected a string, got a value of type int (not shown")
+    assert result.stderr.startswith(f"kefu: config error: wechat.{key}: expected a string, "
+                                    "got a value of type int (not shown")
     assert line.split(" = ")[1].strip() not in result.stderr
 
 

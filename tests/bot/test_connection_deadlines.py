@@ -118,7 +118,8 @@ async def test_clients_within_the_deadlines_are_served_and_kept_alive(make_cfg, 
             async with asyncio.timeout(GUARD):
                 status = await reader.readline()
                 headers = await reader.readuntil(b"\r\n\r\n")
-                length = int(next(h.split(b":")[1] for h in headers.split(b"\r\n") if h.lower().startswith(b"content-length")))
+                length = next(int(h.split(b":")[1]) for h in headers.split(b"\r\n")
+                              if h.lower().startswith(b"content-length"))
                 assert (status.split()[1], await reader.readexactly(length)) == (b"200", b"success")
         writer.close()
 

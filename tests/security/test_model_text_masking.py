@@ -16,8 +16,8 @@ import json
 from typing import Any
 
 from adapters.admin.passwords import DUMMY_HASH
-from core.config import LogConfig
 from bot.logs import config_secrets, configure_logging
+from core.config import LogConfig
 from core.handoff import HANDOFF_REASONS
 from fakes import ollama as fo
 from tests.adapters.wechat_oa.test_handoff_notify import robot  # noqa: F401 - fixture
@@ -36,7 +36,8 @@ LEAKS = (PHONE, "建国路", "88号院", "1201")
 def model(body: dict[str, Any]) -> fo.Reply:
     if body["messages"][-1]["role"] == "tool":
         return fo.text("已为您转接人工客服，请稍候。")
-    return fo.Reply(content="我帮您转给同事处理。", tool_calls=[{"name": "transfer_to_human", "arguments": {"reason": REASON}}])
+    return fo.Reply(content="我帮您转给同事处理。",
+                    tool_calls=[{"name": "transfer_to_human", "arguments": {"reason": REASON}}])
 
 
 async def test_a_handoff_reason_written_by_the_model_is_masked_everywhere_it_goes(
@@ -47,7 +48,8 @@ async def test_a_handoff_reason_written_by_the_model_is_masked_everywhere_it_goe
     ollama.rule(model)
     client = await start_web(cfg, role="all")
 
-    await send_text(client, pusher, "快递三天没动了，你们能不能派人上门来拿回去", user=STRANGER, msg_id="7700000000000000001")
+    await send_text(client, pusher, "快递三天没动了，你们能不能派人上门来拿回去", user=STRANGER,
+                    msg_id="7700000000000000001")
     await wechat_api.wait_for_delivery(STRANGER, 1, timeout=15)
     await eventually(lambda: received, "the handoff notification")
     metrics = await (await client.get("/metrics")).text()

@@ -67,8 +67,9 @@ def test_jieba_never_writes_its_cache_into_a_planted_folder(tmp_path):
     planted.mkdir()
     planted.chmod(0o777)
     env = {**os.environ, "TMPDIR": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-c", "from core.knowledge.tokenize import tokenize; print(tokenize('运费多少'))"],
-                            capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT, env=env)
+    code = "from core.knowledge.tokenize import tokenize; print(tokenize('运费多少'))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            cwd=PROJECT_ROOT, env=env)
     assert result.returncode == 0, result.stderr
     assert "运费" in result.stdout and "jieba.cache_dir_refused" in result.stdout + result.stderr
     assert list(planted.iterdir()) == []  # nothing written where another user could have planted it

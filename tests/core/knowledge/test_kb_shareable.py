@@ -4,9 +4,9 @@ and which answers may be shown to other shoppers (against the demo shop's real k
 from __future__ import annotations
 
 import pytest
+from kb_testkit import bundled_kb
 
 from core.knowledge.shareable import SharedKnowledge, answer_not_shareable, question_not_shareable, shared_knowledge
-from kb_testkit import bundled_kb
 
 
 @pytest.mark.parametrize("question, reason", [
@@ -26,8 +26,8 @@ def test_questions_that_depend_on_the_conversation_are_not_shareable(question, r
 
 
 @pytest.mark.parametrize("question", [
-    "你们支持花呗分期吗", "周末发货吗", "能开发票吗", "确认收货后还能退吗", "退货以后积分怎么处理", "下午4点以后买的什么时候发",
-    "羽绒服能机洗吗", "几天能到新疆",
+    "你们支持花呗分期吗", "周末发货吗", "能开发票吗", "确认收货后还能退吗", "退货以后积分怎么处理",
+    "下午4点以后买的什么时候发", "羽绒服能机洗吗", "几天能到新疆",
 ])
 def test_general_questions_stay_shareable(question):
     assert question_not_shareable(question) is None
@@ -37,8 +37,9 @@ def test_the_labelled_general_questions_are_not_taken_for_follow_ups():
     # the FAQ dev and held-out sets: every question the gate finds general stays shareable
     import json
 
-    from core.knowledge.gate import skip_reason
     from kb_testkit import DEVSET, HOLDOUT
+
+    from core.knowledge.gate import skip_reason
 
     questions = [json.loads(line)["q"] for path in (DEVSET, HOLDOUT) for line in path.read_text("utf-8").splitlines()
                  if line.strip()]

@@ -82,8 +82,10 @@ async def test_the_same_msg_id_from_two_users_or_two_platforms_is_two_messages(r
     neighbour = next(u for u in (f"oUser{i}" for i in range(1000)) if keys.shard_of("wechat_oa", u) == shard)
     assert await queue.enqueue(text_msg("oUserA", "在吗", msg_id="1000006"), received_at=T0) is True
     assert await queue.enqueue(text_msg(neighbour, "发货了吗", msg_id="1000006"), received_at=T0) is True
-    assert await queue.enqueue(text_msg("oUserA", "你好", msg_id="1000006", platform="wecom_kf"), received_at=T0) is True
-    assert await queue.enqueue(text_msg(neighbour, "发货了吗", msg_id="1000006"), received_at=later(5)) is False  # a retry
+    wecom = text_msg("oUserA", "你好", msg_id="1000006", platform="wecom_kf")
+    assert await queue.enqueue(wecom, received_at=T0) is True
+    retry = text_msg(neighbour, "发货了吗", msg_id="1000006")
+    assert await queue.enqueue(retry, received_at=later(5)) is False
     texts = sorted(json.loads(fields["data"])["text"] for _, fields in await all_entries(redis_client, queue))
     assert texts == ["你好", "发货了吗", "在吗"]
 
