@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Iterable, Protocol, Sequence
 
 from core.knowledge.gate import skip_reason
+from core.knowledge.loader import FaqEntry
 
 # gate reasons that make a question unsafe (or pointless) to share an answer for
 _NOT_SHAREABLE = {"empty", "injection", "person", "complaint", "personal", "chitchat"}
@@ -46,6 +47,7 @@ _FOLLOWUP_RE = re.compile(
     r"|这个|那个|这款|那款|这件|那件|这些|那些|这种|那种|这样|那样|它|上面|上述|刚才|刚刚|前面|之前说|同样|一样"
 )
 _SHORT_FOLLOWUP = 6  # "积分呢", "运费呢": a short question ending in 呢 continues the last one
+_SUBJECTLESS = 2  # "能吗", "多少", "有吗": too short to say what it is about ("有童装吗" is fine)
 # Instructions about what other people should be told: never a question for everybody.
 _STEERING_RE = re.compile(
     r"(?:以后|今后|往后|下次|从今|从现在)再?(?:有人|谁|别人|其他人|客人|顾客|用户|大家|任何人)"
@@ -68,10 +70,11 @@ def question_not_shareable(question: str) -> str | None:
     if _STEERING_RE.search(unicodedata.normalize("NFKC", question).lower()):
         return "steering"
     bare = _bare(question)
-    if _ACK_RE.fullmatch(bare.rstrip(_PARTICLES) or bare):
+    core = bare.rstrip(_PARTICLES + "吗")
+    if _ACK_RE.fullmatch(core):
         return "ack"
-    core = bare.rstrip(_PARTICLES)
-    if _FOLLOWUP_RE.search(bare) or (bare.endswith("呢") and len(core) <= _SHORT_FOLLOWUP):
+    if (_FOLLOWUP_RE.search(bare) or (bare.endswith("呢") and len(core) <= _SHORT_FOLLOWUP)
+            or len(core) <= _SUBJECTLESS):
         return "followup"
     return None
 
@@ -90,7 +93,7 @@ class KnowledgeSource(Protocol):
     def policy_text(self) -> str: ...
 
     @property
-    def faq(self) -> Sequence[object]: ...
+    def faq(self) -> Sequence[FaqEntry]: ...
 
 
 _NUMBER_RE = re.compile(r"\d(?:[\d\- ]*\d)?")
@@ -140,8 +143,7 @@ def shared_knowledge(kb: KnowledgeSource) -> SharedKnowledge:
     content_hash = kb.content_hash()
     known = _KNOWN.get(content_hash)
     if known is None:
-        faq = kb.faq
-        texts = [kb.policy_text()] + [f"{getattr(e, 'question', '')}\n{getattr(e, 'answer', '')}" for e in faq]
+        texts = [kb.policy_text()] + [f"{e.question}\n{e.answer}" for e in kb.faq]
         known = SharedKnowledge.from_texts(texts)
         _KNOWN.clear()  # one content is served at a time; an old one is never asked again
         _KNOWN[content_hash] = known
