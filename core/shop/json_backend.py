@@ -24,6 +24,7 @@ from core.shop.backend import (
     ReturnRequest,
     ShopBackend,
 )
+from core.shop.filed import BOT_RETURN_STATUS, return_case
 from core.shop.models import (
     CANCELLED,
     KIND_EXCHANGE,
@@ -50,7 +51,6 @@ from core.storage.keys import KeyBuilder
 
 log = structlog.get_logger(__name__)
 
-BOT_RETURN_STATUS = "已提交，待客服审核（24小时内）"
 CANCELLABLE = (PENDING_PAYMENT, PAID_NOT_SHIPPED)
 
 
@@ -261,23 +261,7 @@ class JsonShopBackend(ShopBackend):
             item = next((i for i in order.items if i.product_id == ln.product_id and i.size == ln.size), None)
             if item is None or ln.qty < 1 or order.returned_qty(ln.product_id, ln.size) + ln.qty > item.qty:
                 raise ReturnConflict(f"line {ln.product_id}/{ln.size} cannot be returned")
-        label = "7天无理由退货" if request.kind == KIND_NO_REASON else "质量问题退货"
-        case = AfterSale(
-            id=f"AS{request.order_id[-6:]}{request.request_id[:8].upper()}",
-            kind=request.kind,
-            type=label if request.whole_order else f"{label}（部分）",
-            reason=request.reason,
-            items=request.lines,
-            status=BOT_RETURN_STATUS,
-            applied_at=request.requested_at,
-            goods_refund_cents=request.goods_refund_cents,
-            shipping_refund_cents=request.shipping_refund_cents,
-            refund_cents=request.goods_refund_cents + request.shipping_refund_cents,
-            return_shipping_paid_by="买家" if request.kind == KIND_NO_REASON else "买家垫付，本店补偿（上限20元）",
-            note="由智能客服提交",
-            source="bot",
-        )
-        case, added = await self._writes.add_case(request.order_id, request.request_id, case)
+        case, added = await self._writes.add_case(request.order_id, request.request_id, return_case(request))
         if not added:
             return case
         log.info("return_recorded", order_id=request.order_id, case_id=case.id, kind=case.kind,
