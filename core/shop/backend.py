@@ -118,5 +118,11 @@ class ShopBackend(ABC):
         cancelled order. OrderConflict if its status no longer allows it, and also (like a
         missing order) if it is not this customer's order."""
 
+    async def check(self) -> str:
+        """Can the shop answer, with everything kefu reads? Returns what was checked (``kefu
+        check``, ``/readyz``); raises ShopUnavailable saying what is wrong. A database checks its
+        schema, an API its health endpoint; the JSON file was read when the backend was built."""
+        return "data file loaded"
+
     async def close(self) -> None:
         """Release connections (HTTP backends). The JSON backend has nothing to close."""
