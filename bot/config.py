@@ -191,6 +191,30 @@ def _validate_wechat(cfg: Config) -> None:
         raise ConfigError("wechat.api_base", "must start with http:// or https://")
 
 
+_SQL_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+
+
+def validate_shop_backend(cfg: Config) -> None:
+    """[shop] backend and the keys it uses (``data`` for json, ``url`` for sql and http); also
+    run alone by `kefu shop import`, which needs no WeChat secrets."""
+    s = cfg.shop
+    if s.backend not in {"json", "sql", "http"}:
+        raise ConfigError("shop.backend", f"must be \"json\", \"sql\" or \"http\", got {s.backend!r}")
+    if s.backend == "json" or s.data:  # the simulator reads the data file's customers with any backend
+        if not cfg.shop_data_path.is_file():
+            raise ConfigError("shop.data", f"file not found: {cfg.shop_data_path}")
+    if s.backend == "sql" and not s.url.startswith(_SQL_SCHEMES):
+        raise ConfigError("shop.url", "backend \"sql\" needs sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB")
+    if s.backend == "http" and not s.url.startswith(("http://", "https://")):
+        raise ConfigError("shop.url", "backend \"http\" needs the shop API's base URL (http:// or https://)")
+    if not 0 < s.timeout_s <= 60:
+        raise ConfigError("shop.timeout_s", "must be more than 0 and at most 60 seconds")
+    if not 0 <= s.read_retries <= 5:
+        raise ConfigError("shop.read_retries", "must be 0-5")
+    if not 0 <= s.cache_ttl_s <= 300:
+        raise ConfigError("shop.cache_ttl_s", "must be 0-300 seconds (0 = no cache)")
+
+
 def _validate_platforms(cfg: Config) -> None:
     """At least one platform is served; each served one is complete."""
     if cfg.wechat.enabled:
@@ -295,7 +319,8 @@ def _validate_shop(cfg: Config) -> None:
         ZoneInfo(cfg.shop.timezone)
     except Exception:
         raise ConfigError("shop.timezone", f"unknown time zone {cfg.shop.timezone!r}") from None
-    for key, path in (("shop.data", cfg.shop_data_path), ("knowledge.faq", cfg.faq_path), ("knowledge.policy", cfg.policy_path),
+    validate_shop_backend(cfg)
+    for key, path in (("knowledge.faq", cfg.faq_path), ("knowledge.policy", cfg.policy_path),
                       ("knowledge.synonyms", cfg.synonyms_path)):
         if not path.is_file():
             raise ConfigError(key, f"file not found: {path}")

@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import Any, AsyncIterator
 from zoneinfo import ZoneInfo
 
-from core.config import Config
+from bot.shop_backend import build_shop
 from core.clock import Clock, OffsetClock, SystemClock
+from core.config import Config
 from core.queue.stream import StreamQueue
 from core.storage import KeyBuilder, open_redis
 
@@ -30,6 +31,7 @@ class Services:
     passive: Any = None  # adapters.wechat_oa.passive.WechatPassiveResponder when reply_mode = "passive"
     wecom: Any = None  # adapters.wecom_kf.setup.WecomRuntime when [wecom] enabled (set by its cleanup ctx)
     records: Any = None  # core.records.Recorder when [admin] enabled (the ops console's data)
+    shop: Any = None  # core.shop.backend.ShopBackend ([shop] backend; bot/shop_backend.py)
 
 
 def clock_from_config(cfg: Config) -> Clock:
@@ -57,6 +59,8 @@ async def open_services(cfg: Config, *, clock: Clock | None = None) -> AsyncIter
         keys = keys_from_config(cfg)
         queue = StreamQueue(redis, keys, dedupe_ttl_s=cfg.queue.dedupe_ttl_s, clock=clock)
         services = Services(cfg=cfg, clock=clock, redis=redis, keys=keys, queue=queue)
+        services.shop = build_shop(cfg, redis, keys)  # one engine / HTTP session per process
+        stack.push_async_callback(services.shop.close)
         if cfg.wechat.reply_mode == "passive":
             from adapters.wechat_oa.passive import WechatPassiveResponder
             from core.delivery.passive import PassiveReplies

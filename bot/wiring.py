@@ -37,7 +37,6 @@ from core.masking import mask_text
 from core.models import IncomingMessage, TurnContext, TurnResult
 from core.safety import RateLimiter, SensitiveFilter
 from core.sessions.store import SessionStore
-from core.shop.json_backend import JsonShopBackend
 from core.storage import KeyBuilder
 from core.tools import build_tool_registry
 from core.turn import TurnHandler
@@ -116,8 +115,7 @@ async def build_handler(services: Services) -> MessageHandler:
                             else build_wechat_channel(cfg.wechat, session, redis, keys, clock))
         delivery = build_delivery(cfg, channel, redis, keys, clock, typing=cfg.delivery.typing and not passive)
 
-        shop = JsonShopBackend(cfg.shop_data_path, redis=redis, keys=keys)
-        stack.push_async_callback(shop.close)
+        shop = services.shop  # opened (and closed) with the process's services
         tools = build_tool_registry(shop, redis, keys, clock, cfg.dialogue.pending_action_ttl_s,
                                     max_steps=cfg.dialogue.max_tool_steps)
         sessions = SessionStore(redis, keys, history_tokens=cfg.dialogue.history_tokens, ttl_s=cfg.dialogue.session_ttl_s)

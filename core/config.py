@@ -93,7 +93,13 @@ class RouterConfig:
 
 @dataclass
 class ShopConfig:
+    backend: str = "json"  # where orders come from: "json" (the data file), "sql" or "http" (docs/shop.md)
     data: str = ""
+    url: str = ""  # sql: a SQLAlchemy URL (sqlite+aiosqlite:///PATH, postgresql+asyncpg://...); http: the shop API's base URL
+    api_key: str = ""  # http: sent as "Authorization: Bearer ..." ("" = no header)
+    timeout_s: float = 5.0  # sql and http: one query or request; a shop slower than this is reported unavailable
+    read_retries: int = 2  # http: extra tries of a failed read (writes are never retried)
+    cache_ttl_s: float = 10.0  # http: how long a read answer is reused (0 = no cache)
     timezone: str = "Asia/Shanghai"
     now: str = ""  # "" = real clock; an ISO time pins the clock (demo data is dated 2026-11-24T10:30+08:00)
 
