@@ -1,7 +1,8 @@
 # Developer entry points. `make test` is what CI runs (through .ci/run).
 #
 #   make venv   create .venv and install kefu with its test extras (again only when pyproject.toml changes)
-#   make test   run the whole suite against a Redis (scripts/ensure-redis.sh finds or starts one)
+#   make test   run the whole suite against a Redis and a PostgreSQL (scripts/ensure-redis.sh and
+#               scripts/ensure-postgres.sh find or start them)
 #   make demo   chat with the bot in the simulator (no WeChat account, no server needed)
 #   make bench  webhook load (vs WeRoBot), end-to-end turns, session memory (docs/performance.md)
 
@@ -24,7 +25,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 test: venv
-	scripts/ensure-redis.sh $(VENV)/bin/pytest -q $(PYTEST_ARGS)
+	scripts/ensure-redis.sh scripts/ensure-postgres.sh $(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 demo: venv
 	$(VENV)/bin/kefu simulate
