@@ -41,6 +41,12 @@ def _seg(value: str) -> str:
     return quote(str(value), safe="")
 
 
+def _addressable(*ids: str) -> bool:
+    """Whether ids can name a resource: an empty, "." or ".." segment would address another
+    path (URLs are normalized), so such an id names nothing."""
+    return all(i.strip() not in ("", ".", "..") for i in ids)
+
+
 class HttpShopBackend(ShopBackend):
     def __init__(self, base_url: str, *, api_key: str = "", timeout_s: float = 5.0, read_retries: int = 2,
                  cache_ttl_s: float = 10.0, session: aiohttp.ClientSession | None = None) -> None:
@@ -67,22 +73,32 @@ class HttpShopBackend(ShopBackend):
 
     # -- reads -------------------------------------------------------------------------------
     async def get_customer(self, openid: str) -> Customer | None:
+        if not _addressable(openid):
+            return None
         return await self._get_record(Customer, f"/customers/{_seg(openid)}")
 
     async def list_orders(self, openid: str) -> list[Order]:
+        if not _addressable(openid):
+            return []
         body = await self._read(f"/customers/{_seg(openid)}/orders")
         return self._records(Order, body, "orders")
 
     async def get_order(self, openid: str, order_id: str) -> Order | None:
+        if not _addressable(openid, order_id):
+            return None
         return await self._get_record(Order, f"/customers/{_seg(openid)}/orders/{_seg(order_id)}")
 
     async def get_product(self, product_id: str) -> Product | None:
+        if not _addressable(product_id):
+            return None
         return await self._get_record(Product, f"/products/{_seg(product_id)}")
 
     async def list_products(self) -> list[Product]:
         return self._records(Product, await self._read("/products"), "products")
 
     async def get_coupon(self, code: str) -> Coupon | None:
+        if not _addressable(code):
+            return None
         return await self._get_record(Coupon, f"/coupons/{_seg(code)}")
 
     async def _get_record(self, cls: type[T], path: str) -> T | None:
@@ -131,6 +147,8 @@ class HttpShopBackend(ShopBackend):
 
     # -- writes ------------------------------------------------------------------------------
     async def create_return(self, request: ReturnRequest) -> AfterSale:
+        if not _addressable(request.openid, request.order_id):
+            raise ReturnConflict("order not found for this customer")
         user = _seg(request.openid)
         path = f"/customers/{user}/orders/{_seg(request.order_id)}/returns"
         status, body = await self._request("POST", path, json=wire.encode(request),

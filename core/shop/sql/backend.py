@@ -97,6 +97,8 @@ class SqlShopBackend(ShopBackend):
 
     # -- reads -------------------------------------------------------------------------------
     async def get_customer(self, openid: str) -> Customer | None:
+        if not _storable(openid):
+            return None
         c = t.customers.c
         query = (select(t.customers).where(or_(c.openid == openid, c.unionid == openid))
                  .order_by((c.openid == openid).desc()).limit(1))
@@ -105,17 +107,23 @@ class SqlShopBackend(ShopBackend):
         return rows.customer_from(row) if row is not None else None
 
     async def list_orders(self, openid: str) -> list[Order]:
+        if not _storable(openid):
+            return []
         query = select(t.orders).where(self._owned_by(openid)).order_by(t.orders.c.created_at.desc(), t.orders.c.id)
         async with self._reading() as conn:
             return await self._assemble(conn, query)
 
     async def get_order(self, openid: str, order_id: str) -> Order | None:
+        if not (_storable(openid) and _storable(order_id)):
+            return None
         query = select(t.orders).where(t.orders.c.id == str(order_id), self._owned_by(openid))
         async with self._reading() as conn:
             found = await self._assemble(conn, query)
         return found[0] if found else None
 
     async def get_product(self, product_id: str) -> Product | None:
+        if not _storable(product_id):
+            return None
         found = await self._products(select(t.products).where(t.products.c.id == product_id))
         return found[0] if found else None
 
@@ -123,6 +131,8 @@ class SqlShopBackend(ShopBackend):
         return await self._products(select(t.products).order_by(t.products.c.position, t.products.c.id))
 
     async def get_coupon(self, code: str) -> Coupon | None:
+        if not _storable(code):
+            return None
         async with self._reading() as conn:
             row = (await conn.execute(select(t.coupons).where(t.coupons.c.code == code))).mappings().first()
         return rows.coupon_from(row) if row is not None else None
@@ -169,6 +179,8 @@ class SqlShopBackend(ShopBackend):
 
     # -- writes ------------------------------------------------------------------------------
     async def create_return(self, request: ReturnRequest) -> AfterSale:
+        if not (_storable(request.openid) and _storable(request.order_id)):
+            raise ReturnConflict("order not found for this customer")
         case = return_case(request)
         try:
             async with asyncio.timeout(self.timeout_s), self.engine.begin() as conn:
@@ -233,6 +245,12 @@ class SqlShopBackend(ShopBackend):
                     raise ShopUnavailable(f"schema: {table.name} is missing or lacks a column "
                                           f"({_describe(exc)}); run `kefu shop import` or see docs/shop.md") from exc
         return f"{self.engine.url.render_as_string(hide_password=True)}: schema complete"
+
+
+def _storable(key: str) -> bool:
+    """Whether a key can be in the database at all: PostgreSQL text cannot hold NUL, so a key
+    with one is simply not there (asking would be an error, which must not read as an outage)."""
+    return "\x00" not in key
 
 
 async def _children(conn: AsyncConnection, table: Any, key: Any, ids: Sequence[str],
