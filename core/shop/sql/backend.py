@@ -87,7 +87,7 @@ class SqlShopBackend(ShopBackend):
         except TimeoutError:
             raise ShopUnavailable(f"database: no answer within {self.timeout_s:g} s") from None
         except (SQLAlchemyError, OSError) as exc:
-            raise ShopUnavailable(f"database: {_describe(exc)}") from exc
+            raise ShopUnavailable(f"database: {describe_error(exc)}") from exc
 
     @staticmethod
     def _owned_by(who: str) -> ColumnElement[bool]:
@@ -211,7 +211,7 @@ class SqlShopBackend(ShopBackend):
         except TimeoutError:
             raise ShopUnavailable(f"database: no answer within {self.timeout_s:g} s") from None
         except (SQLAlchemyError, OSError) as exc:
-            raise ShopUnavailable(f"database: {_describe(exc)}") from exc
+            raise ShopUnavailable(f"database: {describe_error(exc)}") from exc
         log.info("return_recorded", order_id=request.order_id, case_id=case.id, kind=case.kind,
                  lines=len(case.items), goods_refund_cents=case.goods_refund_cents)
         return case
@@ -243,7 +243,7 @@ class SqlShopBackend(ShopBackend):
                     await conn.execute(select(*table.columns).limit(0))
                 except SQLAlchemyError as exc:
                     raise ShopUnavailable(f"schema: {table.name} is missing or lacks a column "
-                                          f"({_describe(exc)}); run `kefu shop import` or see docs/shop.md") from exc
+                                          f"({describe_error(exc)}); run `kefu shop import` or see docs/shop.md") from exc
         return f"{self.engine.url.render_as_string(hide_password=True)}: schema complete"
 
 
@@ -265,7 +265,7 @@ async def _children(conn: AsyncConnection, table: Any, key: Any, ids: Sequence[s
     return grouped
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
     """One line about a database error, without the SQL statement or its parameters."""
     orig = getattr(exc, "orig", None) or exc
     return f"{type(orig).__name__}: {str(orig).splitlines()[0][:200] if str(orig) else ''}"
