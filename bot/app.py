@@ -29,6 +29,7 @@ from core.handler import MessageHandler
 from core.metrics import QUEUE_DEPTH, QUEUE_PENDING
 from core.queue.stream import QueueUnavailable
 from core.queue.worker import Worker, default_consumer_name
+from core.shop.backend import ShopUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -137,7 +138,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Readiness: 200 when Redis answers PING, else 503 (a load balancer should stop sending)."""
+    """Readiness: 200 when Redis answers PING, else 503 (a load balancer should stop sending).
+
+    The body also reports the shop backend (``"shop": "ok"`` or what is wrong). Only a process
+    that answers no webhook (role ``worker``) turns not-ready on it: a web process must keep
+    acking WeChat while the shop is down — the messages wait in Redis and the worker gives the
+    holding reply and retries them — so a shop outage never makes it refuse pushes."""
     services = request.app[SERVICES]
     role = request.app[ROLE]
     try:
@@ -146,7 +152,23 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         reason = f"redis unreachable ({type(exc).__name__})"
         return web.json_response({"ready": False, "reason": reason, "role": role}, status=503)
-    return web.json_response({"ready": True, "role": role})
+    shop = await _shop_state(services)
+    if shop != "ok" and not serves_web(role):
+        return web.json_response({"ready": False, "reason": f"shop unavailable ({shop})", "role": role,
+                                  "shop": shop}, status=503)
+    return web.json_response({"ready": True, "role": role, "shop": shop})
+
+
+async def _shop_state(services: Services) -> str:
+    """"ok", or one line on why the shop backend cannot answer (no secrets: see ShopBackend.check)."""
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            await services.shop.check()
+    except TimeoutError:
+        return f"no answer within {READY_TIMEOUT_S:g} s"
+    except ShopUnavailable as exc:
+        return str(exc)[:200]
+    return "ok"
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -83,7 +83,23 @@ async def check_wecom_api(cfg: Config) -> CheckResult:
     return CheckResult("wecom_api", ok, detail)
 
 
-CHECKS: list[Check] = [check_redis, check_llm, check_wechat_api, check_wecom_api]
+async def check_shop(cfg: Config) -> CheckResult:
+    """The shop backend answers with everything kefu reads (a database: every table or view and
+    column; an API: its health endpoint; the JSON file: it parsed)."""
+    from bot.shop_backend import build_shop, describe
+    from core.shop.backend import ShopUnavailable
+
+    shop = build_shop(cfg)
+    try:
+        detail = await shop.check()
+    except ShopUnavailable as exc:
+        return CheckResult("shop", False, f"{describe(cfg)}: {exc}")
+    finally:
+        await shop.close()
+    return CheckResult("shop", True, f"{describe(cfg)}: {detail}")
+
+
+CHECKS: list[Check] = [check_redis, check_llm, check_wechat_api, check_wecom_api, check_shop]
 
 
 async def _run_one(check: Check, cfg: Config) -> CheckResult:
