@@ -7,6 +7,9 @@ No model is needed for the three things that matter most while it is away:
 * the shopper asks for a person ("人工", "转人工", "投诉") -> hand off (``handoff_reason``);
 * anything else -> a holding reply, and the message is KEPT to be answered when the LLM is back.
 
+The same holding reply and retry serve a shop backend that cannot answer (``shop_unavailable``:
+a tool raised ``ShopUnavailable``), whether the model is up or not.
+
 Contract for keeping a message (the turn handler implements the other half):
 
 * ``DialogueResult.outcome == "degraded"`` and ``retry_later is True``;
@@ -31,6 +34,7 @@ from core.dialogue.result import DialogueResult
 from core.llm.base import ChatMessage, LLMError
 from core.models import IncomingMessage, TurnContext
 from core.sessions.store import SessionStore
+from core.shop.backend import ShopUnavailable
 from core.tools.context import ToolContext
 from core.tools.summaries import find_order_ids, order_summary_text
 
@@ -63,7 +67,10 @@ class DegradedResponder:
 
         order_ids = find_order_ids(text)[:MAX_ORDERS]
         if order_ids:
-            parts = [await order_summary_text(self.tools, tctx, oid) for oid in order_ids]
+            try:
+                parts = [await order_summary_text(self.tools, tctx, oid) for oid in order_ids]
+            except ShopUnavailable:  # the shop is away too: keep the message for both to come back
+                return await self._keep(msg, ctx, {**info, "shop": "unavailable"})
             answer = "\n\n".join(p.strip() for p in parts if p and p.strip())
             if answer:
                 await self._remember(msg, text, answer)
@@ -73,8 +80,17 @@ class DegradedResponder:
                                                    "personal": True} for o in order_ids],
                                       info={**info, "mode": "order_summary"})
 
+        return await self._keep(msg, ctx, info)
+
+    async def shop_unavailable(self, msg: IncomingMessage, ctx: TurnContext) -> DialogueResult:
+        """A tool found the shop backend unable to answer (database or shop API down). Nothing the
+        model would say now is reliable — it could read the outage as "order not found" — so the
+        message is kept exactly as for an LLM outage: one holding reply, answered on a retry."""
+        return await self._keep(msg, ctx, {"degraded": "shop_unavailable"})
+
+    async def _keep(self, msg: IncomingMessage, ctx: TurnContext, info: dict[str, Any]) -> DialogueResult:
         first = await self.sessions.mark_once(msg.platform, msg.user_id, f"holding:{ctx.turn_id}")
-        log.info("degraded.kept", attempt=ctx.attempt, holding_sent=first)
+        log.info("degraded.kept", attempt=ctx.attempt, holding_sent=first, reason=info.get("degraded"))
         return DialogueResult(
             HOLDING_TEXT if first else "", "degraded", retry_later=True,
             info={**info, "mode": "kept", "retry_after_s": self.retry_after_s, "holding_sent_before": not first},

@@ -12,7 +12,8 @@
    ``max_tool_steps`` rounds a further request for tools ends the turn with a polite wrap-up;
 5. the whole turn (user, tool calls, tool results, answer) is appended to the history in one
    atomic write at the very end — a turn that fails half-way leaves no trace;
-6. if the LLM fails (any ``LLMError``), ``core.dialogue.degraded`` answers instead.
+6. if the LLM fails (any ``LLMError``), ``core.dialogue.degraded`` answers instead; if a tool finds
+   the shop unable to answer (``ShopUnavailable``), the message is kept for retry the same way.
 
 Streaming rule: a paragraph is emitted once a blank line ends it. When a model call ends in tool
 calls, its unfinished last paragraph (typically "我帮您查一下") is not emitted — it is kept in the
@@ -39,6 +40,7 @@ from core.llm.base import ChatMessage, LLMBackend, LLMError, ToolCall
 from core.masking import mask_values
 from core.models import IncomingMessage, TurnContext
 from core.sessions.store import SessionStore
+from core.shop.backend import ShopUnavailable
 from core.tools.context import ToolContext
 
 log = structlog.get_logger(__name__)
@@ -139,9 +141,13 @@ class DialogueManager:
         state = _TurnState(turn=[ChatMessage("user", text)])
         try:
             await self._tool_loop(messages, state, tctx, decision.think, emit)
-        except LLMError as exc:
-            log.warning("dialogue.llm_failed", kind=exc.kind, error=str(exc), emitted=len(emit.sent))
-            result = await self.degraded.reply(text, msg, ctx, tctx, error=exc)
+        except (LLMError, ShopUnavailable) as exc:
+            if isinstance(exc, ShopUnavailable):
+                log.warning("dialogue.shop_unavailable", error=str(exc)[:200], emitted=len(emit.sent))
+                result = await self.degraded.shop_unavailable(msg, ctx)
+            else:
+                log.warning("dialogue.llm_failed", kind=exc.kind, error=str(exc), emitted=len(emit.sent))
+                result = await self.degraded.reply(text, msg, ctx, tctx, error=exc)
             result.think = decision.think
             result.llm_ms = max(0.0, state.llm_s - emit.callback_s) * 1000
             result.tool_calls = state.records + result.tool_calls

@@ -49,7 +49,7 @@ class ToolRegistry:
     async def call(self, name: str, arguments: dict, ctx: ToolContext) -> ToolResult:
         """Run one tool for ``ctx``'s user. Unknown tools and bad arguments come back as
         ``ok=False`` with a JSON error the model can read; ``arguments`` may also be JSON text
-        (OpenAI-style) or None."""
+        (OpenAI-style) or None. ``ShopUnavailable`` (the shop cannot answer) is raised."""
         fn = self._tools.get(name) if isinstance(name, str) else None
         if fn is None:
             TOOL_CALLS.labels(tool="unknown", ok="false").inc()
@@ -65,9 +65,12 @@ class ToolRegistry:
         try:
             result = await fn(ctx, **kwargs)
         except ShopUnavailable as exc:
+            # Not the model's mistake and not an answer: raised on to the dialogue, which keeps the
+            # message for retry like an LLM outage (core/dialogue/degraded.py), so the model never
+            # gets the chance to turn an outage into "order not found".
             TOOL_CALLS.labels(tool=name, ok="false").inc()
-            log.warning("tool_shop_unavailable", tool=name, error=str(exc), turn_id=ctx.turn_id)
-            return error_result("shop_unavailable", "店铺系统暂时查询不到，请稍后再试，或转人工客服处理。", personal=True)
+            log.warning("tool_shop_unavailable", tool=name, error=str(exc)[:200], turn_id=ctx.turn_id)
+            raise
         TOOL_CALLS.labels(tool=name, ok="true" if result.ok else "false").inc()
         log.info("tool_called", tool=name, ok=result.ok, turn_id=ctx.turn_id)
         return result
