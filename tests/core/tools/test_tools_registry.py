@@ -228,10 +228,12 @@ class DownShop(JsonShopBackend):
         raise ShopUnavailable("upstream 503")
 
 
-async def test_shop_outage_is_reported_not_raised(redis_client, keys, fixed_clock, ctx_for):
+async def test_shop_outage_is_raised_to_the_dialogue_not_given_to_the_model(redis_client, keys, fixed_clock, ctx_for):
+    """The dialogue keeps the message for retry (tests/faults/test_shop_faults.py); a result the
+    model could read would let it answer "order not found" for an outage."""
     registry = build_tool_registry(DownShop(SHOP_JSON), redis_client, keys, fixed_clock, TTL_S)
-    r = await registry.call("get_order", {"order_id": "2026110130007784"}, ctx_for(LIU))
-    assert not r.ok and r.personal and body(r)["error"] == "shop_unavailable"
+    with pytest.raises(ShopUnavailable):
+        await registry.call("get_order", {"order_id": "2026110130007784"}, ctx_for(LIU))
 
 
 async def test_registry_construction(redis_client, keys, fixed_clock):
