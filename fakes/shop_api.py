@@ -45,7 +45,7 @@ class FakeShopApi(ServedFake):
         self._bodies: list[tuple[str, deque[Any]]] = []
         self._latency: dict[str, float] = {}
         self._down = False
-        self.idempotency_keys: list[str] = []  # Idempotency-Key of every write received, in order
+        self.idempotency_keys: list[str] = []  # Idempotency-Key of every write received (faults too), in order
 
     # -- lifecycle -------------------------------------------------------------------------
     def make_app(self) -> web.Application:
@@ -88,6 +88,8 @@ class FakeShopApi(ServedFake):
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         path = request.path
         self._counts[path] += 1
+        if request.method == "POST":
+            self.idempotency_keys.append(request.headers.get("Idempotency-Key", ""))
         for suffix, seconds in self._latency.items():
             if path.endswith(suffix) and seconds > 0:
                 await asyncio.sleep(seconds)
@@ -131,7 +133,6 @@ class FakeShopApi(ServedFake):
 
     async def _create_return(self, request: web.Request) -> web.Response:
         key = request.headers.get("Idempotency-Key", "")
-        self.idempotency_keys.append(key)
         try:
             body = await request.json()
             ret = wire.decode(ReturnRequest, body, "return")

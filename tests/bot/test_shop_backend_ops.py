@@ -186,3 +186,23 @@ async def _idle_handler(services):
             raise AssertionError("no turn expected")
 
     return Idle()
+
+
+async def test_one_backend_per_process_used_by_the_worker_and_closed_with_it(redis_url, key_prefix, tmp_path,
+                                                                             aiohttp_client):
+    from bot.wiring import build_handler
+
+    cfg = _cfg(redis_url, key_prefix, backend="sql", url=f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}")
+    app = create_app(cfg, role="web")
+    client = await aiohttp_client(app)
+    services = client.app[SERVICES]
+    assert isinstance(services.shop, SqlShopBackend)
+    handler = await build_handler(services)
+    try:
+        assert handler.dialogue.tools.shop is services.shop  # the worker's tools share the process's engine
+    finally:
+        await handler.aclose()
+    assert (await client.get("/readyz")).status == 200  # closing the handler left the engine open
+    engine = services.shop.engine
+    await client.close()
+    assert engine.pool.checkedout() == 0
