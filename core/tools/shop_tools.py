@@ -14,6 +14,7 @@ from core.shop.money import yuan
 from core.shop.pricing import PriceLine, points_for, price_order
 from core.shop.shipping import ShippingError, carrier_for, delivery_estimate
 from core.tools.context import ToolContext, ToolResult
+from core.tools.guests import guest_result, is_guest
 from core.tools.items import CartItem
 from core.tools.pending import PendingActionStore
 from core.tools.replies import error_result, ok_result, order_not_found
@@ -44,17 +45,22 @@ class ShopTools(ReturnTools):
         }
 
     async def _my_order(self, ctx: ToolContext, order_id: str) -> Order | ToolResult:
-        """The order if it is this user's, else the one not-found answer (wrong format included)."""
+        """The order if it is this user's, else the one not-found answer (wrong format included),
+        or the guest answer when the shop does not know the sender at all (core/tools/guests.py)."""
         order_id = order_id.strip()
         if not ORDER_ID_RE.fullmatch(order_id):
             return error_result("bad_order_id", "订单号应为16位数字，请核对后再查。", personal=True)
         order = await self.shop.get_order(ctx.user_id, order_id)
-        return order_not_found() if order is None else order
+        if order is not None:
+            return order
+        return guest_result() if await is_guest(self.shop, ctx.user_id) else order_not_found()
 
     # -- orders ----------------------------------------------------------------------------
     async def list_my_orders(self, ctx: ToolContext) -> ToolResult:
         """列出当前用户自己的全部订单（最新的在前）：订单号、下单时间、状态、商品和订单实付金额。用户问"我的订单"、没有提供订单号、或需要先找到订单号时调用。"""
         orders = await self.shop.list_orders(ctx.user_id)
+        if not orders and await is_guest(self.shop, ctx.user_id):
+            return guest_result()
         now = ctx.clock.now()
         data: dict[str, Any] = {"orders": [order_brief(o, now) for o in orders]}
         if not orders:

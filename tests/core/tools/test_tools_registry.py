@@ -57,8 +57,8 @@ async def test_list_my_orders_only_lists_mine(registry, ctx_for):
         ids = [o["order_id"] for o in result.data["orders"]]
         assert ids and set(ids) == {i for i, owner in OWNER.items() if owner == user}
         assert result.personal
-    empty = await registry.call("list_my_orders", None, ctx_for("o-stranger"))
-    assert empty.ok and empty.data["orders"] == [] and "没有查到" in empty.data["message"]
+    guest = await registry.call("list_my_orders", None, ctx_for("o-stranger"))  # unknown to the shop
+    assert not guest.ok and guest.data["error"] == "guest" and "人工" in guest.data["message"]
 
 
 # -- model mistakes -----------------------------------------------------------------------------
