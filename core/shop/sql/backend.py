@@ -22,7 +22,7 @@ from datetime import tzinfo
 from typing import Any, AsyncIterator, Sequence
 
 import structlog
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -57,7 +57,10 @@ def create_engine(url: str, *, timeout_s: float = 5.0) -> AsyncEngine:
         connect_args: dict[str, Any] = {"timeout": timeout_s}  # how long a writer waits for the lock
     else:
         connect_args = {"timeout": timeout_s, "command_timeout": timeout_s}
-    return create_async_engine(url, pool_pre_ping=True, pool_timeout=timeout_s, connect_args=connect_args)
+    # PostgreSQL: test a pooled connection before use, so one left broken by a server restart is
+    # replaced instead of failing a shopper's turn. SQLite is a local file: nothing to test.
+    return create_async_engine(url, pool_pre_ping=not scheme.startswith("sqlite"), pool_timeout=timeout_s,
+                               connect_args=connect_args)
 
 
 class SqlShopBackend(ShopBackend):
@@ -151,31 +154,24 @@ class SqlShopBackend(ShopBackend):
 
     async def _assemble(self, conn: AsyncConnection, query: Select[Any], *, skip_request: str = "") -> list[Order]:
         """The orders ``query`` selects, with their items, tracking, and after-sale cases (the
-        shop's, then those filed through the bot); five queries whatever the number of orders."""
+        shop's, then those filed through the bot); five queries whatever the number of orders
+        (every round trip counts: on SQLite each one is a hop to aiosqlite's thread and back)."""
         order_rows = (await conn.execute(query)).mappings().all()
         if not order_rows:
             return []
         ids = [r["id"] for r in order_rows]
         items = await _children(conn, t.order_items, t.order_items.c.order_id, ids)
         events = await _children(conn, t.tracking_events, t.tracking_events.c.order_id, ids)
-        shop_cases = await _children(conn, t.after_sales, t.after_sales.c.order_id, ids,
-                                     order=(t.after_sales.c.applied_at, t.after_sales.c.id))
-        case_lines = await _children(conn, t.after_sale_items, t.after_sale_items.c.after_sale_id,
-                                     [c["id"] for cs in shop_cases.values() for c in cs])
-        r = t.requests.c
-        filed = (await conn.execute(select(t.requests).where(r.order_id.in_(ids), r.action.in_(CASE_ACTIONS),
-                                                             r.request_id != skip_request)
-                                    .order_by(r.requested_at, r.case_id))).mappings().all()
-        filed_lines = await _children(conn, t.request_lines, t.request_lines.c.request_id,
-                                      [f["request_id"] for f in filed])
-        bot_cases: dict[str, list[AfterSale]] = defaultdict(list)
-        for f in filed:
-            bot_cases[f["order_id"]].append(rows.after_sale_from(f, filed_lines[f["request_id"]], self.tz, source="bot"))
-        out = []
-        for o in order_rows:
-            cases = [rows.after_sale_from(c, case_lines[c["id"]], self.tz, source="shop") for c in shop_cases[o["id"]]]
-            out.append(rows.order_from(o, items[o["id"]], events[o["id"]], cases + bot_cases[o["id"]], self.tz))
-        return out
+        a, r = t.after_sales.c, t.requests.c
+        cases: dict[str, list[AfterSale]] = defaultdict(list)
+        for row, lines in await _with_lines(conn, t.after_sales, a.id, t.after_sale_items, t.after_sale_items.c.after_sale_id,
+                                            a.order_id.in_(ids), (a.applied_at, a.id)):
+            cases[row["order_id"]].append(rows.after_sale_from(row, lines, self.tz, source="shop"))
+        for row, lines in await _with_lines(conn, t.requests, r.request_id, t.request_lines, t.request_lines.c.request_id,
+                                            and_(r.order_id.in_(ids), r.action.in_(CASE_ACTIONS),
+                                                 r.request_id != skip_request), (r.requested_at, r.case_id)):
+            cases[row["order_id"]].append(rows.after_sale_from(row, lines, self.tz, source="bot"))
+        return [rows.order_from(o, items[o["id"]], events[o["id"]], cases[o["id"]], self.tz) for o in order_rows]
 
     # -- writes ------------------------------------------------------------------------------
     async def create_return(self, request: ReturnRequest) -> AfterSale:
@@ -226,13 +222,14 @@ class SqlShopBackend(ShopBackend):
         """The case an earlier delivery of the same request filed (the idempotent answer)."""
         r = t.requests.c
         async with self._reading() as conn:
-            row = (await conn.execute(select(t.requests).where(r.request_id == request.request_id))).mappings().first()
-            if row is None:  # the unique violation was not ours: report it rather than guess
-                raise ShopUnavailable("database: request could not be recorded")
-            if row["openid"] != request.openid or row["order_id"] != request.order_id or row["action"] != "return":
-                raise ReturnConflict("request id already used for another request")
-            lines = await _children(conn, t.request_lines, t.request_lines.c.request_id, [request.request_id])
-        return rows.after_sale_from(row, lines[request.request_id], self.tz, source="bot")
+            found = await _with_lines(conn, t.requests, r.request_id, t.request_lines, t.request_lines.c.request_id,
+                                      r.request_id == request.request_id, (r.request_id,))
+        if not found:  # the unique violation was not ours: report it rather than guess
+            raise ShopUnavailable("database: request could not be recorded")
+        row, lines = found[0]
+        if row["openid"] != request.openid or row["order_id"] != request.order_id or row["action"] != "return":
+            raise ReturnConflict("request id already used for another request")
+        return rows.after_sale_from(row, lines, self.tz, source="bot")
 
     # -- health ------------------------------------------------------------------------------
     async def check(self) -> str:
@@ -245,6 +242,22 @@ class SqlShopBackend(ShopBackend):
                     raise ShopUnavailable(f"schema: {table.name} is missing or lacks a column "
                                           f"({describe_error(exc)}); run `kefu shop import` or see docs/shop.md") from exc
         return f"{self.engine.url.render_as_string(hide_password=True)}: schema complete"
+
+
+async def _with_lines(conn: AsyncConnection, parent: Any, parent_key: Any, line_table: Any, line_key: Any,
+                      where: ColumnElement[bool], order: tuple[Any, ...]) -> list[tuple[Any, list[dict[str, Any]]]]:
+    """Parent rows (after-sale cases, requests) each with its lines, in one query (LEFT JOIN)."""
+    lc = line_table.c
+    query = (select(parent, lc.product_id.label("line_product_id"), lc.size.label("line_size"),
+                    lc.qty.label("line_qty"))
+             .select_from(parent.outerjoin(line_table, line_key == parent_key)).where(where)
+             .order_by(*order, lc.position))
+    grouped: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
+    for row in (await conn.execute(query)).mappings():
+        _, lines = grouped.setdefault(row[parent_key.name], (row, []))
+        if row["line_qty"] is not None:
+            lines.append({"product_id": row["line_product_id"], "size": row["line_size"], "qty": row["line_qty"]})
+    return list(grouped.values())
 
 
 def _storable(key: str) -> bool:
