@@ -65,7 +65,7 @@ def postgres_url() -> Iterator[str]:
     name = f"kefu_test_{uuid.uuid4().hex[:12]}"
     try:
         _admin(f'CREATE DATABASE "{name}"')
-    except Exception as exc:  # pragma: no cover - environment problem, not a test result
+    except Exception as exc:  # noqa: BLE001  # pragma: no cover - environment problem, not a test result
         pytest.fail(f"PostgreSQL not reachable at {POSTGRES_URL}: {type(exc).__name__}: {exc} "
                     "(run `make test`, which starts one, or set KEFU_TEST_POSTGRES_URL)")
     try:

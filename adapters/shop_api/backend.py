@@ -114,9 +114,9 @@ class HttpShopBackend(ShopBackend):
         return [self._decoded(cls, item, f"{field}[{i}]") for i, item in enumerate(items)]
 
     @staticmethod
-    def _decoded(cls: type[T], body: Any, where: str) -> T:
+    def _decoded(record: type[T], body: Any, where: str) -> T:
         try:
-            return wire.decode(cls, body, where)
+            return wire.decode(record, body, where)
         except wire.WireError as exc:
             log.error("shop_api.bad_record", error=str(exc)[:200])
             raise ShopUnavailable(f"shop API: malformed answer ({exc})") from None

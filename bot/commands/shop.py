@@ -22,8 +22,8 @@ from bot import config as config_mod
 from bot.config import ConfigError
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("shop", help="load shop data into the [shop] url database",
+def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = subparsers.add_parser("shop", help="load shop data into the [shop] url database",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="shop_command", metavar="ACTION")
     i = sub.add_parser("import", help="create the schema if missing and load a shop.json (idempotent)")

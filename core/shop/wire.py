@@ -61,7 +61,7 @@ def _decode(typ: Any, data: Any, where: str) -> Any:
                 return None
             raise WireError(f"{where}: null is not allowed")
         return _decode(options[0], data, where)
-    if dataclasses.is_dataclass(typ):
+    if isinstance(typ, type) and dataclasses.is_dataclass(typ):
         if not isinstance(data, dict):
             raise WireError(f"{where}: expected an object, got {type(data).__name__}")
         hints = _hints(typ)
@@ -71,7 +71,8 @@ def _decode(typ: Any, data: Any, where: str) -> Any:
                 kwargs[f.name] = _decode(hints[f.name], data[f.name], f"{where}.{f.name}")
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise WireError(f"{where}.{f.name}: missing")
-        return typ(**kwargs)
+        record: Any = typ
+        return record(**kwargs)
     if origin is tuple:
         if not isinstance(data, list):
             raise WireError(f"{where}: expected an array, got {type(data).__name__}")

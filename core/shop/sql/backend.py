@@ -31,7 +31,8 @@ from core.clock import SHOP_TZ
 from core.shop.backend import ReturnConflict, ReturnRequest, ShopBackend, ShopUnavailable
 from core.shop.filed import return_case
 from core.shop.models import AfterSale, Coupon, Customer, Order, Product
-from core.shop.sql import rows, schema as t
+from core.shop.sql import rows
+from core.shop.sql import schema as t
 
 log = structlog.get_logger(__name__)
 

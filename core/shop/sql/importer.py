@@ -15,7 +15,8 @@ from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.shop.models import Coupon, Customer, Order, Product
-from core.shop.sql import rows, schema as t
+from core.shop.sql import rows
+from core.shop.sql import schema as t
 
 _CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
 

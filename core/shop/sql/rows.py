@@ -24,7 +24,7 @@ from core.shop.models import (
     TrackingEvent,
 )
 
-Row = Mapping[str, Any]
+Row = Mapping[Any, Any]  # a SQLAlchemy RowMapping (or a plain dict)
 
 
 def _local(ts: datetime | None, tz: tzinfo) -> datetime | None:
