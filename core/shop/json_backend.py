@@ -24,7 +24,7 @@ from core.shop.backend import (
     ReturnRequest,
     ShopBackend,
 )
-from core.shop.filed import BOT_RETURN_STATUS, return_case
+from core.shop.filed import cancel_refusal, exchange_case, exchange_refusal, return_case, return_refusal
 from core.shop.models import (
     CANCELLED,
     KIND_EXCHANGE,
@@ -38,8 +38,6 @@ from core.shop.models import (
     Order,
     OrderItem,
     OwnedCoupon,
-    PAID_NOT_SHIPPED,
-    PENDING_PAYMENT,
     Payment,
     Presale,
     Product,
@@ -50,8 +48,6 @@ from core.shop.recorded_writes import Cancellation, RecordedWrites
 from core.storage.keys import KeyBuilder
 
 log = structlog.get_logger(__name__)
-
-CANCELLABLE = (PENDING_PAYMENT, PAID_NOT_SHIPPED)
 
 
 class ShopDataError(ValueError):
@@ -256,11 +252,9 @@ class JsonShopBackend(ShopBackend):
         existing = await self._writes.find_case(request.order_id, request.request_id)
         if existing is not None:
             return existing
-        order = await self._with_returns(base)
-        for ln in request.lines:
-            item = next((i for i in order.items if i.product_id == ln.product_id and i.size == ln.size), None)
-            if item is None or ln.qty < 1 or order.returned_qty(ln.product_id, ln.size) + ln.qty > item.qty:
-                raise ReturnConflict(f"line {ln.product_id}/{ln.size} cannot be returned")
+        refusal = return_refusal(await self._with_returns(base), request.lines)
+        if refusal:
+            raise ReturnConflict(refusal)
         case, added = await self._writes.add_case(request.order_id, request.request_id, return_case(request))
         if not added:
             return case
@@ -275,26 +269,12 @@ class JsonShopBackend(ShopBackend):
         existing = await self._writes.find_case(request.order_id, request.request_id)
         if existing is not None:
             return existing
-        order = await self._with_returns(base)
-        ln = request.line
-        item = next((i for i in order.items if i.product_id == ln.product_id and i.size == ln.size), None)
-        if item is None or not 1 <= ln.qty <= item.qty or order.returned_qty(ln.product_id, ln.size) > 0:
-            raise ReturnConflict(f"line {ln.product_id}/{ln.size} cannot be exchanged")
-        case = AfterSale(
-            id=f"EX{request.order_id[-6:]}{request.request_id[:8].upper()}",
-            kind=KIND_EXCHANGE,
-            type="换货",
-            reason=request.reason,
-            items=(ln,),
-            status=BOT_RETURN_STATUS,
-            applied_at=request.requested_at,
-            note="由智能客服提交",
-            source="bot",
-            new_size=request.new_size,
-        )
-        case, added = await self._writes.add_case(request.order_id, request.request_id, case)
+        refusal = exchange_refusal(await self._with_returns(base), request.line)
+        if refusal:
+            raise ReturnConflict(refusal)
+        case, added = await self._writes.add_case(request.order_id, request.request_id, exchange_case(request))
         if added:
-            log.info("exchange_recorded", order_id=request.order_id, case_id=case.id, qty=ln.qty)
+            log.info("exchange_recorded", order_id=request.order_id, case_id=case.id, qty=request.line.qty)
         return case
 
     async def cancel_order(self, request: CancelRequest) -> Order:
@@ -303,10 +283,9 @@ class JsonShopBackend(ShopBackend):
             raise OrderConflict("order not found for this customer")
         stored = await self._writes.cancellation(request.order_id)
         if stored is None:
-            if base.status not in CANCELLABLE:
-                raise OrderConflict(f"order is {base.status}")
-            if base.status == PENDING_PAYMENT and base.pay_deadline is not None and request.requested_at >= base.pay_deadline:
-                raise OrderConflict("order was already cancelled for non-payment")
+            refusal = cancel_refusal(base, request.requested_at)
+            if refusal:
+                raise OrderConflict(refusal)
             stored, added = await self._writes.add_cancellation(request.order_id, Cancellation(
                 request_id=request.request_id, cancelled_at=request.requested_at, reason=request.reason,
                 refund_cents=request.refund_cents))
