@@ -49,7 +49,8 @@ async def _import(path: Path, url: str, timeout_s: float) -> int:
 
     from core.shop.json_backend import ShopDataError, parse_shop
     from core.shop.sql import create_schema, import_shop, safe_url
-    from core.shop.sql.backend import create_engine, describe_error
+    from core.shop.sql.backend import create_engine
+    from core.shop.sql.fetch import describe_error
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

@@ -49,7 +49,7 @@ async def import_shop(engine: AsyncEngine, customers: Sequence[Customer], produc
         await _insert(conn, t.customer_coupons, [
             {"openid": c.openid, "position": i, "code": oc.code, "obtained_at": oc.obtained_at,
              "expires_at": oc.expires_at, "used_order_id": oc.used_order_id}
-            for c in customers for i, oc in enumerate(getattr(c, "coupons", ()))])
+            for c in customers for i, oc in enumerate(c.coupons)])
 
         product_ids = [p.id for p in products]
         built = [rows.product_rows(p, i) for i, p in enumerate(products)]

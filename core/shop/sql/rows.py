@@ -6,17 +6,20 @@ rows the backend selected. Times read back are shown in the shop's zone (Postgre
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, tzinfo
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Sequence
 
 from core.shop.models import (
+    CANCELLED,
     Address,
     AfterSale,
     Coupon,
     Customer,
     Order,
     OrderItem,
+    OwnedCoupon,
     Payment,
     Presale,
     Product,
@@ -33,7 +36,7 @@ def _local(ts: datetime | None, tz: tzinfo) -> datetime | None:
 
 # -- model -> rows (import) -----------------------------------------------------------------
 def customer_rows(c: Customer) -> dict[str, Any]:
-    return {"openid": c.openid, "unionid": getattr(c, "unionid", None), "name": c.name, "phone": c.phone,
+    return {"openid": c.openid, "unionid": c.unionid, "name": c.name, "phone": c.phone,
             "member_level": c.member_level, "birthday": c.birthday, "bound_at": c.bound_at,
             "points_balance": c.points_balance, "spend_12m_cents": c.spend_12m_cents}
 
@@ -81,7 +84,7 @@ def order_rows(o: Order) -> dict[str, list[dict[str, Any]]]:
               "applied_at": c.applied_at, "goods_refund_cents": c.goods_refund_cents,
               "shipping_refund_cents": c.shipping_refund_cents, "refund_cents": c.refund_cents,
               "return_shipping_paid_by": c.return_shipping_paid_by, "note": c.note,
-              "new_size": getattr(c, "new_size", "")}
+              "new_size": c.new_size}
              for c in o.after_sales if c.source == "shop"]
     case_items = [{"after_sale_id": c.id, "position": i, "product_id": ln.product_id, "size": ln.size, "qty": ln.qty}
                   for c in o.after_sales if c.source == "shop" for i, ln in enumerate(c.items)]
@@ -90,10 +93,12 @@ def order_rows(o: Order) -> dict[str, list[dict[str, Any]]]:
 
 
 # -- rows -> model (reads) ------------------------------------------------------------------
-def customer_from(row: Row) -> Customer:
+def customer_from(row: Row, wallet: Sequence[Row], tz: tzinfo) -> Customer:
     return Customer(openid=row["openid"], name=row["name"], phone=row["phone"], member_level=row["member_level"],
                     birthday=row["birthday"], bound_at=row["bound_at"], points_balance=int(row["points_balance"] or 0),
-                    spend_12m_cents=int(row["spend_12m_cents"] or 0))
+                    spend_12m_cents=int(row["spend_12m_cents"] or 0), unionid=row["unionid"] or None,
+                    coupons=tuple(OwnedCoupon(w["code"], _local(w["obtained_at"], tz), _local(w["expires_at"], tz),
+                                              w["used_order_id"] or None) for w in wallet))
 
 
 def product_from(row: Row, sizes: Sequence[Row]) -> Product:
@@ -123,8 +128,14 @@ def after_sale_from(row: Row, lines: Iterable[Row], tz: tzinfo, *, source: str) 
         applied_at=_local(row["applied_at"] if source == "shop" else row["requested_at"], tz),
         goods_refund_cents=row["goods_refund_cents"], shipping_refund_cents=int(row["shipping_refund_cents"] or 0),
         refund_cents=row["refund_cents"], return_shipping_paid_by=row["return_shipping_paid_by"] or "",
-        note=row["note"] or "", source=source,
+        note=row["note"] or "", source=source, new_size=row["new_size"] or "",
     )
+
+
+def cancelled(order: Order, request: Row, tz: tzinfo) -> Order:
+    """The order as the bot's cancellation (a ``kefu_requests`` row, action "cancel") left it."""
+    return replace(order, status=CANCELLED, cancelled_at=_local(request["requested_at"], tz),
+                   cancel_reason=request["reason"] or "", cancel_refund_cents=request["refund_cents"])
 
 
 def order_from(row: Row, items: Sequence[Row], events: Sequence[Row], cases: Sequence[AfterSale], tz: tzinfo) -> Order:
