@@ -20,7 +20,13 @@ from typing import Any, Awaitable, Callable, Iterable
 from aiohttp import web
 
 from core.shop import wire
-from core.shop.backend import ReturnConflict, ReturnRequest
+from core.shop.backend import (
+    CancelRequest,
+    ExchangeRequest,
+    OrderConflict,
+    ReturnConflict,
+    ReturnRequest,
+)
 from core.shop.json_backend import JsonShopBackend
 from fakes.serving import ServedFake
 
@@ -56,6 +62,8 @@ class FakeShopApi(ServedFake):
         r.add_get("/customers/{user}/orders", self._orders)
         r.add_get("/customers/{user}/orders/{order_id}", self._order)
         r.add_post("/customers/{user}/orders/{order_id}/returns", self._create_return)
+        r.add_post("/customers/{user}/orders/{order_id}/exchanges", self._create_exchange)
+        r.add_post("/customers/{user}/orders/{order_id}/cancel", self._cancel)
         r.add_get("/products", self._products)
         r.add_get("/products/{product_id}", self._product)
         r.add_get("/coupons/{code}", self._coupon)
@@ -132,19 +140,31 @@ class FakeShopApi(ServedFake):
         return _json(wire.encode(coupon)) if coupon else _not_found("coupon")
 
     async def _create_return(self, request: web.Request) -> web.Response:
+        return await self._write(request, ReturnRequest, self.shop.create_return, ReturnConflict, 201)
+
+    async def _create_exchange(self, request: web.Request) -> web.Response:
+        return await self._write(request, ExchangeRequest, self.shop.create_exchange, ReturnConflict, 201)
+
+    async def _cancel(self, request: web.Request) -> web.Response:
+        return await self._write(request, CancelRequest, self.shop.cancel_order, OrderConflict, 200)
+
+    async def _write(self, request: web.Request, record: type[Any], perform: Callable[[Any], Awaitable[Any]],
+                     conflict: type[Exception], status: int) -> web.Response:
+        """Check the request as a shop should (Idempotency-Key = request_id, path = body), then
+        perform it: the JSON backend is idempotent by request id, as the contract asks."""
         key = request.headers.get("Idempotency-Key", "")
         try:
             body = await request.json()
-            ret = wire.decode(ReturnRequest, body, "return")
+            write = wire.decode(record, body, record.__name__)
         except (ValueError, wire.WireError) as exc:
             return _json({"error": "bad_request", "message": str(exc)[:200]}, 400)
-        if not key or key != ret.request_id:
+        if not key or key != write.request_id:
             return _json({"error": "bad_request", "message": "Idempotency-Key must equal request_id"}, 400)
-        if ret.openid != request.match_info["user"] or ret.order_id != request.match_info["order_id"]:
+        if write.openid != request.match_info["user"] or write.order_id != request.match_info["order_id"]:
             return _json({"error": "bad_request", "message": "path and body disagree"}, 400)
         try:
-            case = await self.shop.create_return(ret)
-        except ReturnConflict as exc:
-            status = 404 if "not found" in str(exc) else 409
-            return _json({"error": "not_found" if status == 404 else "conflict", "message": str(exc)}, status)
-        return _json(wire.encode(case), 201)
+            done = await perform(write)
+        except conflict as exc:
+            code = 404 if "not found" in str(exc) else 409
+            return _json({"error": "not_found" if code == 404 else "conflict", "message": str(exc)}, code)
+        return _json(wire.encode(done), status)

@@ -26,7 +26,15 @@ import structlog
 
 from adapters.shop_api.cache import ReadCache
 from core.shop import wire
-from core.shop.backend import ReturnConflict, ReturnRequest, ShopBackend, ShopUnavailable
+from core.shop.backend import (
+    CancelRequest,
+    ExchangeRequest,
+    OrderConflict,
+    ReturnConflict,
+    ReturnRequest,
+    ShopBackend,
+    ShopUnavailable,
+)
 from core.shop.models import AfterSale, Coupon, Customer, Order, Product
 
 log = structlog.get_logger(__name__)
@@ -147,18 +155,29 @@ class HttpShopBackend(ShopBackend):
 
     # -- writes ------------------------------------------------------------------------------
     async def create_return(self, request: ReturnRequest) -> AfterSale:
-        if not _addressable(request.openid, request.order_id):
-            raise ReturnConflict("order not found for this customer")
-        user = _seg(request.openid)
-        path = f"/customers/{user}/orders/{_seg(request.order_id)}/returns"
-        status, body = await self._request("POST", path, json=wire.encode(request),
-                                           headers={"Idempotency-Key": request.request_id})
+        return await self._post(request, request.openid, request.order_id, "returns", AfterSale, ReturnConflict)
+
+    async def create_exchange(self, request: ExchangeRequest) -> AfterSale:
+        return await self._post(request, request.openid, request.order_id, "exchanges", AfterSale, ReturnConflict)
+
+    async def cancel_order(self, request: CancelRequest) -> Order:
+        return await self._post(request, request.openid, request.order_id, "cancel", Order, OrderConflict)
+
+    async def _post(self, request: Any, openid: str, order_id: str, action: str, answer: type[T],
+                    conflict: type[Exception]) -> T:
+        """One write, never retried here: the request id goes as ``Idempotency-Key``, so a replay
+        (the shopper confirms again) is answered with what the first one recorded."""
+        if not _addressable(openid, order_id):
+            raise conflict("order not found for this customer")
+        user = _seg(openid)
+        status, body = await self._request("POST", f"/customers/{user}/orders/{_seg(order_id)}/{action}",
+                                           json=wire.encode(request), headers={"Idempotency-Key": request.request_id})
         self.cache.drop_prefix(f"/customers/{user}/")
         if status in (200, 201):
-            return self._decoded(AfterSale, body, "return")
+            return self._decoded(answer, body, action)
         if status in (404, 409, 422):
             message = body.get("message") if isinstance(body, dict) else None
-            raise ReturnConflict(str(message or "order not found for this customer")[:200])
+            raise conflict(str(message or "order not found for this customer")[:200])
         raise self._failure(status, body)
 
     # -- plumbing ----------------------------------------------------------------------------

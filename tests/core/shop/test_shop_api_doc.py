@@ -10,8 +10,18 @@ import re
 import pytest
 
 from core.config import PROJECT_ROOT
-from core.shop.backend import ReturnRequest
-from core.shop.models import Address, AfterSale, Coupon, Customer, Order, OrderItem, Product, ReturnLine
+from core.shop.backend import CancelRequest, ExchangeRequest, ReturnRequest
+from core.shop.models import (
+    Address,
+    AfterSale,
+    Coupon,
+    Customer,
+    Order,
+    OrderItem,
+    OwnedCoupon,
+    Product,
+    ReturnLine,
+)
 
 DOC = (PROJECT_ROOT / "docs" / "shop-api.yaml").read_text(encoding="utf-8")
 
@@ -22,8 +32,8 @@ def _schema_block(name: str) -> str:
     return match.group(1)
 
 
-@pytest.mark.parametrize("record", [Customer, Product, Coupon, OrderItem, Address, ReturnLine, AfterSale, Order,
-                                    ReturnRequest])
+@pytest.mark.parametrize("record", [Customer, OwnedCoupon, Product, Coupon, OrderItem, Address, ReturnLine, AfterSale,
+                                    Order, ReturnRequest, ExchangeRequest, CancelRequest])
 def test_each_record_schema_matches_its_fields(record):
     block = _schema_block(record.__name__)
     documented = set(re.findall(r"^        (\w+):", block, re.M))
