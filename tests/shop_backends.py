@@ -74,30 +74,50 @@ def postgres_url() -> Iterator[str]:
         _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def demo_records() -> tuple[Any, ...]:
-    return parse_shop(json.loads(SHOP_JSON.read_text(encoding="utf-8")))
+def demo_records(data: Path = SHOP_JSON) -> tuple[Any, ...]:
+    return parse_shop(json.loads(data.read_text(encoding="utf-8")))
 
 
-async def load_demo(backend: SqlShopBackend, *, fresh: bool = True) -> None:
-    """Empty the shop tables and load the demo shop into them."""
+def with_wallets(tmp_path: Path) -> Path:
+    """The demo shop plus what it lacks to prove every field travels: a unionid and coupon wallets
+    (one coupon used on an order, one not) for two members."""
+    data = json.loads(SHOP_JSON.read_text(encoding="utf-8"))
+    for customer in data["customers"]:
+        if customer["name"] == "刘洋":
+            customer["unionid"] = "oUnion_liu_000000000000001"
+            customer["coupons"] = [
+                {"code": "YYF-BDAY20", "obtained_at": "2026-10-20T09:00:00+08:00",
+                 "expires_at": "2026-11-30T23:59:59+08:00", "used_order_id": "2026110130007784"},
+                {"code": "YYF-MJ300", "obtained_at": "2026-11-01T08:00:00+08:00", "expires_at": None,
+                 "used_order_id": None}]
+        if customer["name"] == "林晓雯":
+            customer["coupons"] = [{"code": "YYF-PTS10", "obtained_at": None, "expires_at": None, "used_order_id": None}]
+    path = tmp_path / "shop-with-wallets.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+async def load_demo(backend: SqlShopBackend, *, data: Path = SHOP_JSON, fresh: bool = True) -> None:
+    """Empty the shop tables and load the demo shop (or ``data``) into them."""
     async with backend.engine.begin() as conn:
         if fresh:
             await conn.run_sync(metadata.drop_all)
     await create_schema(backend.engine)
-    await import_shop(backend.engine, *demo_records())
+    await import_shop(backend.engine, *demo_records(data))
 
 
 @contextlib.asynccontextmanager
-async def open_backend(kind: str, *, tmp_path: Path, postgres: str = "", redis: Any = None,
-                       keys: Any = None) -> AsyncIterator[tuple[ShopBackend, Any]]:
-    """(the backend, its fake shop server or None), loaded with the demo shop, closed afterwards."""
+async def open_backend(kind: str, *, tmp_path: Path, postgres: str = "", redis: Any = None, keys: Any = None,
+                       data: Path = SHOP_JSON) -> AsyncIterator[tuple[ShopBackend, Any]]:
+    """(the backend, its fake shop server or None), loaded with the demo shop (or ``data``),
+    closed afterwards."""
     if kind == "json":
-        yield JsonShopBackend(SHOP_JSON, redis=redis, keys=keys), None
+        yield JsonShopBackend(data, redis=redis, keys=keys), None
     elif kind in ("sqlite", "postgres"):
         url = f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}" if kind == "sqlite" else postgres
         backend = SqlShopBackend(url)
         try:
-            await load_demo(backend)
+            await load_demo(backend, data=data)
             yield backend, None
         finally:
             await backend.close()
@@ -105,7 +125,7 @@ async def open_backend(kind: str, *, tmp_path: Path, postgres: str = "", redis: 
         from adapters.shop_api import HttpShopBackend
         from fakes.shop_api import FakeShopApi
 
-        async with FakeShopApi(SHOP_JSON) as fake:
+        async with FakeShopApi(data) as fake:
             backend_http = HttpShopBackend(fake.url, timeout_s=2.0, read_retries=1, cache_ttl_s=10.0)
             try:
                 yield backend_http, fake

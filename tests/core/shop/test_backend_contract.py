@@ -12,10 +12,30 @@ from itertools import product as pairs
 import pytest
 
 from core.clock import SHOP_TZ
-from core.shop.backend import ReturnConflict, ReturnRequest, ShopBackend, ShopUnavailable
-from core.shop.filed import return_case
-from core.shop.models import KIND_NO_REASON, KIND_QUALITY, ReturnLine
-from tests.shop_backends import BACKENDS, demo_records, open_backend
+from core.shop.backend import (
+    CancelRequest,
+    ExchangeRequest,
+    OrderConflict,
+    ReturnConflict,
+    ReturnRequest,
+    ShopBackend,
+    ShopUnavailable,
+)
+from core.shop.filed import exchange_case, return_case
+from core.shop.models import (
+    CANCELLED,
+    KIND_EXCHANGE,
+    KIND_NO_REASON,
+    KIND_QUALITY,
+    ReturnLine,
+)
+from tests.shop_backends import (
+    BACKENDS,
+    SHOP_JSON,
+    demo_records,
+    open_backend,
+    with_wallets,
+)
 from tests.support import free_port
 
 NOW = datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ)
@@ -23,6 +43,9 @@ LIU = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"
 LIN = "oWAFR7_U42fJAHS5lDtgJJgU5pdh"
 LIU_ORDER = "2026111516292049"  # 退款中: P1008 XL, P1010 XL, and P1022 均码 already in the shop's case
 CUSTOMERS, PRODUCTS, ORDERS, COUPONS = demo_records()
+LIN_PENDING_SHIPMENT = "2026112088689617"  # 待发货: can be cancelled
+CHEN_SHIPPED = "2026111905314388"  # 已发货: cannot
+LIU_UNPAID = "2026112433428633"  # 待付款 until 2026-11-24 10:35
 HOSTILE_IDS = ["", " ", ".", "..", "../..", "' OR '1'='1", "2026111516292049' --", "%", "_", "../2026111516292049", "2026111516292049/returns",
                "２０２６１１１５１６２９２０４９", "2026111516292049\x00", "x" * 300]
 
@@ -30,8 +53,8 @@ HOSTILE_IDS = ["", " ", ".", "..", "../..", "' OR '1'='1", "2026111516292049' --
 @pytest.fixture(params=BACKENDS)
 async def shop(request, tmp_path, redis_client, keys):
     postgres = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
-    async with open_backend(request.param, tmp_path=tmp_path, postgres=postgres, redis=redis_client,
-                            keys=keys) as (backend, _fake):
+    async with open_backend(request.param, tmp_path=tmp_path, postgres=postgres, redis=redis_client, keys=keys,
+                            data=with_wallets(tmp_path)) as (backend, _fake):
         yield backend
 
 
@@ -43,8 +66,10 @@ def _return(request_id: str = "req-0001", *, openid: str = LIU, order_id: str = 
 
 
 # -- reads ---------------------------------------------------------------------------------
-async def test_reads_return_exactly_the_shops_records(shop: ShopBackend):
-    for customer in CUSTOMERS:
+async def test_reads_return_exactly_the_shops_records(shop: ShopBackend, tmp_path):
+    customers = demo_records(with_wallets(tmp_path))[0]
+    assert any(c.unionid for c in customers) and any(c.coupons for c in customers)  # the fields travel too
+    for customer in customers:
         assert await shop.get_customer(customer.openid) == customer
         mine = sorted((o for o in ORDERS if o.openid == customer.openid), key=lambda o: o.created_at, reverse=True)
         assert await shop.list_orders(customer.openid) == mine
@@ -153,6 +178,80 @@ async def test_a_returned_line_cannot_be_returned_again(shop: ShopBackend):
         await shop.create_return(_return("req-2"))
 
 
+def _exchange(request_id: str = "req-ex-1", *, openid: str = LIU, line: ReturnLine = ReturnLine("P1008", "XL", 1),
+              new_size: str = "L") -> ExchangeRequest:
+    return ExchangeRequest(request_id=request_id, openid=openid, order_id=LIU_ORDER, line=line, new_size=new_size,
+                           reason="偏大，换小一码", requested_at=NOW)
+
+
+def _cancel(request_id: str = "req-cancel-1", *, openid: str = LIN, order_id: str = LIN_PENDING_SHIPMENT,
+            refund_cents: int = 1000, at: datetime = NOW) -> CancelRequest:
+    return CancelRequest(request_id=request_id, openid=openid, order_id=order_id, reason="不想要了",
+                         refund_cents=refund_cents, requested_at=at)
+
+
+async def test_an_exchange_is_recorded_once_and_shows_on_the_order(shop: ShopBackend):
+    request = _exchange()
+    case = await shop.create_exchange(request)
+    assert case == exchange_case(request) and case.kind == KIND_EXCHANGE and case.new_size == "L"
+    assert await shop.create_exchange(request) == case
+    order = await shop.get_order(LIU, LIU_ORDER)
+    assert order is not None and [c.id for c in order.after_sales].count(case.id) == 1 and order.after_sales[-1] == case
+    with pytest.raises(ReturnConflict):  # the line is in a case now: neither returned nor exchanged again
+        await shop.create_return(_return("req-after-exchange"))
+
+
+@pytest.mark.parametrize("request_", [
+    _exchange(line=ReturnLine("P1022", "均码", 1)),  # in the shop's own after-sale case
+    _exchange(line=ReturnLine("P1008", "XL", 2)),  # more than was bought
+    _exchange(line=ReturnLine("P9999", "XL", 1)),  # not on the order
+    _exchange(openid=LIN),  # another customer's order
+], ids=["in-a-case", "too-many", "not-on-order", "not-hers"])
+async def test_an_exchange_the_order_refuses_is_a_conflict_and_records_nothing(shop: ShopBackend, request_):
+    before = await shop.get_order(LIU, LIU_ORDER)
+    with pytest.raises(ReturnConflict):
+        await shop.create_exchange(request_)
+    assert await shop.get_order(LIU, LIU_ORDER) == before
+
+
+async def test_a_cancellation_is_recorded_once_and_the_order_reads_cancelled(shop: ShopBackend):
+    request = _cancel()
+    order = await shop.cancel_order(request)
+    assert (order.id, order.status, order.cancelled_at, order.cancel_reason, order.cancel_refund_cents) == \
+        (LIN_PENDING_SHIPMENT, CANCELLED, NOW, "不想要了", 1000)
+    assert await shop.cancel_order(request) == order  # the same confirmation again
+    assert await shop.get_order(LIN, LIN_PENDING_SHIPMENT) == order
+    assert next(o for o in await shop.list_orders(LIN) if o.id == LIN_PENDING_SHIPMENT) == order
+    with pytest.raises(OrderConflict):  # another request: already cancelled
+        await shop.cancel_order(_cancel("req-cancel-2"))
+
+
+async def test_concurrent_cancellations_of_one_order_record_one(shop: ShopBackend):
+    results = await asyncio.gather(*(shop.cancel_order(_cancel(f"req-c-{i}")) for i in range(4)),
+                                   return_exceptions=True)
+    done = [r for r in results if not isinstance(r, BaseException)]
+    assert len(done) == 1 and all(isinstance(r, OrderConflict) for r in results if isinstance(r, BaseException))
+
+
+@pytest.mark.parametrize(("who", "order_id", "at"), [
+    ("otA-rxCRZebzSHbFtF39vmbLmjZJ", CHEN_SHIPPED, NOW),  # 陈磊's, shipped already
+    (LIU, LIU_UNPAID, datetime(2026, 11, 24, 10, 36, tzinfo=SHOP_TZ)),  # past its payment deadline
+    (LIU, LIN_PENDING_SHIPMENT, NOW),  # not his order
+    ("o-guest-never-seen", LIN_PENDING_SHIPMENT, NOW),
+], ids=["shipped", "unpaid-past-deadline", "not-his", "guest"])
+async def test_a_cancellation_the_order_refuses_is_a_conflict_and_changes_nothing(shop: ShopBackend, who, order_id, at):
+    owner = next(o.openid for o in ORDERS if o.id == order_id)
+    before = await shop.get_order(owner, order_id)
+    with pytest.raises(OrderConflict):
+        await shop.cancel_order(_cancel(openid=who, order_id=order_id, at=at))
+    assert await shop.get_order(owner, order_id) == before
+
+
+async def test_an_unpaid_order_is_cancelled_before_its_deadline(shop: ShopBackend):
+    order = await shop.cancel_order(_cancel(openid=LIU, order_id=LIU_UNPAID, refund_cents=0))
+    assert order.status == CANCELLED and order.cancel_refund_cents == 0
+
+
 async def test_health_check_passes(shop: ShopBackend):
     assert await shop.check()
 
@@ -168,7 +267,6 @@ async def down_shop(request, tmp_path):
     from adapters.shop_api import HttpShopBackend
     from core.shop.sql import SqlShopBackend
     from fakes.shop_api import FakeShopApi
-    from tests.shop_backends import SHOP_JSON
 
     kind = request.param
     if kind == "http-503":
@@ -192,7 +290,8 @@ async def test_a_shop_that_cannot_answer_is_unavailable_never_not_found(down_sho
     calls = [
         down_shop.get_customer(LIU), down_shop.list_orders(LIU), down_shop.get_order(LIU, LIU_ORDER),
         down_shop.get_product("P1008"), down_shop.list_products(), down_shop.get_coupon("YYF-MJ300"),
-        down_shop.search_products("羽绒服"), down_shop.create_return(_return()), down_shop.check(),
+        down_shop.search_products("羽绒服"), down_shop.create_return(_return()), down_shop.create_exchange(_exchange()),
+        down_shop.cancel_order(_cancel()), down_shop.check(),
     ]
     for call in calls:
         with pytest.raises(ShopUnavailable):
