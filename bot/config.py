@@ -207,6 +207,8 @@ def validate_shop_backend(cfg: Config) -> None:
         raise ConfigError("shop.url", "backend \"sql\" needs sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB")
     if s.backend == "http" and not s.url.startswith(("http://", "https://")):
         raise ConfigError("shop.url", "backend \"http\" needs the shop API's base URL (http:// or https://)")
+    if s.backend == "http" and "@" in s.url.partition("://")[2].partition("/")[0]:
+        raise ConfigError("shop.url", "must not carry user:password@; put the API's token in shop.api_key")
     if not 0 < s.timeout_s <= 60:
         raise ConfigError("shop.timeout_s", "must be more than 0 and at most 60 seconds")
     if not 0 <= s.read_retries <= 5:

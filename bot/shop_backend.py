@@ -41,5 +41,7 @@ def describe(cfg: Config) -> str:
 
         return f"sql {safe_url(s.url)}"
     if s.backend == "http":
-        return f"http {s.url}"
+        scheme, sep, rest = s.url.partition("://")
+        host, slash, path = rest.partition("/")
+        return f"http {scheme}{sep}{host.rsplit('@', 1)[-1]}{slash}{path}"  # never user:password@
     return f"json {cfg.shop_data_path}"

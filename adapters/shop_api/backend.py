@@ -187,7 +187,7 @@ class HttpShopBackend(ShopBackend):
             async with self._client().request(method, self.base_url + path, **kw) as resp:
                 text = await resp.text()
                 status = resp.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:  # ValueError: a URL aiohttp refuses
             raise ShopUnavailable(f"shop API: {type(exc).__name__}") from None
         if not text:
             return status, None

@@ -36,6 +36,7 @@ def _cfg(redis_url: str, key_prefix: str, **shop: object) -> config.Config:
     ({"backend": "sql", "url": "postgresql://u@h/db"}, "shop.url"),  # a sync driver: not async
     ({"backend": "sql", "url": "https://shop.example.com"}, "shop.url"),
     ({"backend": "http", "url": "sqlite+aiosqlite:///x.db"}, "shop.url"),
+    ({"backend": "http", "url": "https://u:pw@s.example.com/v1"}, "shop.url"),  # the token goes in api_key
     ({"backend": "http", "url": "https://s.example.com", "timeout_s": 0}, "shop.timeout_s"),
     ({"backend": "http", "url": "https://s.example.com", "read_retries": 9}, "shop.read_retries"),
     ({"backend": "http", "url": "https://s.example.com", "cache_ttl_s": -1}, "shop.cache_ttl_s"),
@@ -146,6 +147,10 @@ async def test_check_reports_each_backend(redis_url, key_prefix, tmp_path):
     down = await check.check_shop(_cfg(redis_url, key_prefix, backend="sql",
                                        url=f"postgresql+asyncpg://kefu:s3cret-pw@127.0.0.1:{free_port()}/shop"))
     assert not down.ok and "s3cret-pw" not in down.detail and "***" in down.detail
+
+    refused = await check.check_shop(_cfg(redis_url, key_prefix, backend="http", url=f"http://127.0.0.1:{free_port()}/v1",
+                                          api_key="k-secret"))
+    assert not refused.ok and "k-secret" not in refused.detail
 
     async with FakeShopApi(SHOP_JSON, api_key="k1") as fake:
         up = await check.check_shop(_cfg(redis_url, key_prefix, backend="http", url=fake.url, api_key="k1"))
