@@ -15,7 +15,7 @@ from core.knowledge.index import KnowledgeBase
 
 HERE = Path(__file__).resolve().parent
 DEVSET = HERE / "devset.jsonl"
-HOLDOUT = HERE / "holdout.jsonl"
+HELDOUT = HERE / "heldout.jsonl"  # figures only: never used to choose anything (docs/knowledge.md)
 
 
 @functools.cache
