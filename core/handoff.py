@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import structlog
 
 from core.clock import SHOP_TZ, Clock
+from core.keywords import fold, keyword_regex
 from core.masking import mask_personal
 from core.metrics import HANDOFFS
 from core.storage import KeyBuilder
@@ -36,9 +37,24 @@ REPLY_TRANSFER = "正在为您转接人工客服，请稍候…"
 REPLY_COMPLAINT = "非常抱歉给您带来不好的体验。正在为您转接人工客服，请稍候…"
 REPLY_RELEASED = "人工客服已结束接待，接下来由智能客服继续为您服务。"
 
-_NOT_HUMAN = re.compile(r"(不用|不要|不需要|无需|没必要|别)(转)?(人工|客服)|人工智能")
-_HUMAN = re.compile(r"人工|真人客服|活人|转客服|找客服|联系客服")  # not "真人": "有真人图吗"
-_COMPLAINT = re.compile(r"投诉|举报|12315|消协|消费者协会|太差了|太差劲|差评|垃圾|骗子|欺诈|坑人|什么破|维权")
+# Keyword rules (core/keywords.py: never inside a run of digits, so the 12315 in an order number
+# is not a complaint). Read on NFKC-folded, lower-case text.
+_NOT_HUMAN = keyword_regex(r"(不用|不要|不需要|无需|没必要|别)(转)?(人工|客服)|人工智能")
+# a request for a person, even inside a question ("人工几点上班？帮我转人工")
+_ASKS_FOR_HUMAN = keyword_regex(
+    r"转人工|转接人工|转接客服|找人工|要人工|接人工|叫人工|人工服务|真人客服|活人|转客服|找客服|联系客服"
+    r"|^(?:人工|人工客服|客服)[啊呀吧呢哦了!?！？。.~～\s]*$"
+)
+_MENTIONS_HUMAN = keyword_regex(r"人工")  # not "真人": "有真人图吗"
+# a question about the service itself ("人工客服几点上班") is answered, not handed over
+_ABOUT_SERVICE = keyword_regex(r"上班|下班|时间|几点|工作|营业|什么时候|啥时候|在线|电话|周末|节假日")
+_COMPLAINT = keyword_regex(r"投诉|举报|12315|消协|消费者协会|太差了|太差劲|差评|垃圾|骗子|欺诈|坑人|什么破|维权")
+
+
+def asks_about_service(text: str) -> bool:
+    """True when ``text`` asks about the human service (hours, availability, phone) rather than for
+    it. Shared with the FAQ gate, so "人工客服几点上班" is a question everywhere."""
+    return bool(_ABOUT_SERVICE.search(fold(text)))
 
 
 # human / complaint: the shopper's words (wants_human); user_request: degraded mode; failure: the
@@ -110,12 +126,16 @@ class Handoff:
     # -- recognising -------------------------------------------------------------------
     @staticmethod
     def wants_human(text: str | None) -> str | None:
-        """``"complaint"``, ``"human"`` or ``None`` for a shopper's message."""
+        """``"complaint"``, ``"human"`` or ``None`` for a shopper's message. A question about the
+        service ("人工客服几点上班") is ``None``: the FAQ or the model answers it."""
         if not text:
             return None
-        if _COMPLAINT.search(text):
+        t = fold(text)
+        if _COMPLAINT.search(t):
             return "complaint"
-        if _HUMAN.search(text) and not _NOT_HUMAN.search(text):
+        if _NOT_HUMAN.search(t):
+            return None
+        if _ASKS_FOR_HUMAN.search(t) or (_MENTIONS_HUMAN.search(t) and not _ABOUT_SERVICE.search(t)):
             return "human"
         return None
 

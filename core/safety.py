@@ -14,6 +14,7 @@ from typing import Iterable
 import structlog
 
 from core.clock import Clock
+from core.keywords import word_list_regex
 from core.metrics import RATE_LIMITED
 from core.storage import KeyBuilder
 
@@ -82,14 +83,15 @@ class RateLimiter:
 class SensitiveFilter:
     """Replaces configured words (``[safety] sensitive_words``) with ``***`` in outgoing text.
 
-    Longest words first, so "微信支付" wins over "微信"; Latin letters match case-insensitively.
+    Longest words first, so "微信支付" wins over "微信"; Latin letters match case-insensitively; a
+    word never matches inside a longer run of digits (a "110" rule leaves order numbers alone).
     """
 
     MASK = "***"
 
     def __init__(self, words: Iterable[str]) -> None:
         self.words = sorted({w.strip() for w in words if w and w.strip()}, key=len, reverse=True)
-        self._re = re.compile("|".join(map(re.escape, self.words)), re.IGNORECASE) if self.words else None
+        self._re = word_list_regex(self.words, re.IGNORECASE)  # never inside a run of digits (order ids)
 
     def found(self, text: str) -> list[str]:
         return [m.group(0) for m in self._re.finditer(text)] if self._re else []

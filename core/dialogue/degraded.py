@@ -25,12 +25,12 @@ Contract for keeping a message (the turn handler implements the other half):
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import structlog
 
 from core.dialogue.result import DialogueResult
+from core.handoff import Handoff
 from core.llm.base import ChatMessage, LLMError
 from core.models import IncomingMessage, TurnContext
 from core.sessions.store import SessionStore
@@ -44,8 +44,6 @@ HOLDING_TEXT = "抱歉，系统正在繁忙中。您的消息已记录，我们�
 HANDOFF_TEXT = "好的，正在为您转接人工客服，请稍候。人工客服服务时间为每天9:00-22:00。"
 COMPLAINT_TEXT = "非常抱歉给您带来不好的体验，正在为您转接人工客服处理，请稍候。人工客服服务时间为每天9:00-22:00。"
 MAX_ORDERS = 3
-_COMPLAINT = re.compile(r"投诉")
-_HUMAN = re.compile(r"人工|真人|客服电话|找客服")
 
 
 class DegradedResponder:
@@ -58,8 +56,9 @@ class DegradedResponder:
     async def reply(self, text: str, msg: IncomingMessage, ctx: TurnContext, tctx: ToolContext, *,
                     error: LLMError | None = None) -> DialogueResult:
         info: dict[str, Any] = {"degraded": error.kind if error else "forced"}
-        if _COMPLAINT.search(text) or _HUMAN.search(text):
-            reason = "complaint" if _COMPLAINT.search(text) else "user_request"
+        wants = Handoff.wants_human(text)  # the handoff's own rules (digit-safe, hours questions are questions)
+        if wants:
+            reason = "complaint" if wants == "complaint" else "user_request"
             answer = COMPLAINT_TEXT if reason == "complaint" else HANDOFF_TEXT
             await self._remember(msg, text, answer)
             log.info("degraded.handoff", reason=reason)
