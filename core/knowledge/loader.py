@@ -2,7 +2,9 @@
 
 Two sources, both edited by shop staff with ordinary tools:
 
-* the FAQ, a CSV with columns ``id, question, answer, tags`` (tags separated by ``;``);
+* the FAQ, a CSV with columns ``id, question, answer, tags`` (tags separated by ``;``) and an
+  optional ``similar`` column: more phrasings of the same question (相似问), separated by ``|``
+  (or one per line inside the cell). A phrasing is matched like the question itself;
 * the policy, Markdown where every ``## 一、…`` heading opens a section and every numbered rule
   (``1. …``, with its indented sub-bullets) becomes one passage that keeps its section and number, so
   an LLM answer can cite "政策第一节第5条". Sections without numbered rules yield one passage per
@@ -16,16 +18,20 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-FAQ_COLUMNS = ("id", "question", "answer", "tags")
+FAQ_COLUMNS = ("id", "question", "answer", "tags", "similar")
+PHRASING_SEPARATOR = "|"
+MAX_PHRASING_CHARS = 60  # the fast path leaves longer messages to the model (gate.MAX_FAQ_CHARS)
 _FAQ_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 _HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _RULE_RE = re.compile(r"^(\d{1,3})[.、．]\s*(.*)$")
 _BULLET_RE = re.compile(r"^[-*+]\s+(.*)$")
 _SECTION_ORDINAL_RE = re.compile(r"^([一二三四五六七八九十百零〇]+)[、.．]")
 _MARKUP_RE = re.compile(r"\*\*|__|`")
+_PHRASING_SPLIT_RE = re.compile(r"[|\n]")
 
 
 class KnowledgeError(ValueError):
@@ -38,6 +44,24 @@ class FaqEntry:
     question: str
     answer: str
     tags: tuple[str, ...] = ()
+    similar: tuple[str, ...] = ()  # more phrasings of the question (相似问)
+
+    @property
+    def phrasings(self) -> tuple[str, ...]:
+        """The question first, then its other phrasings: every way the entry is matched."""
+        return (self.question, *self.similar)
+
+
+def phrasing_key(text: str) -> str:
+    """Two phrasings with the same key are the same question (NFKC, lower case, no punctuation or
+    spaces)."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return "".join(c for c in text if unicodedata.category(c)[0] not in "PSZC")
+
+
+def split_phrasings(cell: str) -> tuple[str, ...]:
+    """The phrasings of a ``similar`` cell: separated by ``|`` or by line breaks; blanks dropped."""
+    return tuple(p.strip() for p in _PHRASING_SPLIT_RE.split(cell or "") if p.strip())
 
 
 @dataclass(frozen=True)
@@ -74,10 +98,11 @@ def parse_faq(text: str, *, source: str = "faq") -> list[FaqEntry]:
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in FAQ_COLUMNS[:3] if c not in header]
     if missing:
-        raise KnowledgeError(f"{source}: missing column(s) {', '.join(missing)}; the header must be id,question,answer,tags")
+        raise KnowledgeError(f"{source}: missing column(s) {', '.join(missing)}; the header must be id,question,answer,tags[,similar]")
     reader.fieldnames = header
     entries: list[FaqEntry] = []
     seen: set[str] = set()
+    phrasing_owner: dict[str, str] = {}  # phrasing_key -> id of the entry that has it
     for row in reader:
         line = reader.line_num
         fid = (row.get("id") or "").strip()
@@ -94,11 +119,30 @@ def parse_faq(text: str, *, source: str = "faq") -> list[FaqEntry]:
         if not answer:
             raise KnowledgeError(f"{source}:{line}: {fid} has an empty answer")
         tags = tuple(t.strip() for t in re.split(r"[;；,，|]", row.get("tags") or "") if t.strip())
+        similar = split_phrasings(row.get("similar") or "")
+        for phrasing in (question, *similar):
+            _check_phrasing(phrasing, fid, phrasing_owner, f"{source}:{line}")
         seen.add(fid)
-        entries.append(FaqEntry(fid, question, answer, tags))
+        entries.append(FaqEntry(fid, question, answer, tags, similar))
     if not entries:
         raise KnowledgeError(f"{source}: no FAQ entries")
     return entries
+
+
+def _check_phrasing(phrasing: str, fid: str, owner: dict[str, str], where: str) -> None:
+    """One phrasing belongs to one entry: the same question under two entries makes both ambiguous,
+    and a long text is never a question the fast path answers."""
+    if len(phrasing) > MAX_PHRASING_CHARS:
+        raise KnowledgeError(f"{where}: {fid} phrasing {phrasing[:20]!r}… is longer than {MAX_PHRASING_CHARS} "
+                             "characters; write it as a shopper would ask it")
+    key = phrasing_key(phrasing)
+    if not key:
+        raise KnowledgeError(f"{where}: {fid} has a phrasing with no letters or digits: {phrasing!r}")
+    if key in owner:
+        other = owner[key]
+        where_else = "twice" if other == fid else f"also under {other}"
+        raise KnowledgeError(f"{where}: {fid} phrasing {phrasing!r} is {where_else}; one question belongs to one entry")
+    owner[key] = fid
 
 
 def read_policy(path: Path) -> list[PolicyPassage]:

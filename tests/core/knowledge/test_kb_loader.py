@@ -73,6 +73,11 @@ def test_unnumbered_sections_and_preamble_are_kept():
         ("id,question,answer,tags\nfaq-1,问,,\n", ":2: faq-1 has an empty answer"),
         ("id,question,answer,tags\nfaq 1,问,答,\n", "id 'faq 1'"),
         ("id,question,answer,tags\n", "no FAQ entries"),
+        ("id,question,answer,tags,similar\nfaq-1,运费多少,答,,邮费多少|运费多少？\n", ":2: faq-1 phrasing '运费多少？' is twice"),
+        ("id,question,answer,tags,similar\nfaq-1,运费多少,答,,\nfaq-2,包邮吗,答,,运费 多少\n",
+         ":3: faq-2 phrasing '运费 多少' is also under faq-1"),
+        ("id,question,answer,tags,similar\nfaq-1,问,答,," + "|" + "长" * 61 + "\n", "longer than 60 characters"),
+        ("id,question,answer,tags,similar\nfaq-1,问,答,,？？\n", "faq-1 has a phrasing with no letters or digits"),
     ],
 )
 def test_bad_faq_is_reported_with_file_and_line(csv_text, message):
@@ -96,3 +101,19 @@ def test_duplicate_rule_number_in_a_section_is_an_error():
 def test_missing_file_names_the_path(tmp_path):
     with pytest.raises(KnowledgeError, match="nope.csv: cannot read"):
         read_faq(tmp_path / "nope.csv")
+
+
+def test_similar_phrasings_are_read_from_their_own_column():
+    text = ('id,question,answer,tags,similar\n'
+            'faq-1,运费多少？,满199包邮,运费,邮费怎么算| 快递费多少 ||\n'
+            'faq-2,能开发票吗？,可以,发票,"能开票吗\n开发票吗"\n'
+            'faq-3,支持支付宝吗？,不支持,支付,\n')
+    a, b, c = parse_faq(text)
+    assert a.similar == ("邮费怎么算", "快递费多少") and a.phrasings == ("运费多少？", "邮费怎么算", "快递费多少")
+    assert b.similar == ("能开票吗", "开发票吗")  # one per line inside the cell works too
+    assert c.similar == () and c.phrasings == ("支持支付宝吗？",)
+
+
+def test_a_faq_without_the_similar_column_still_loads():
+    (entry,) = parse_faq("id,question,answer,tags\nfaq-1,运费多少？,满199包邮,运费\n")
+    assert entry.similar == ()
