@@ -3,7 +3,8 @@
 * ``kefu kb search QUERY [-k N] [--kind faq|policy] [--json]`` — ranked hits and what the FAQ fast
   path would do with QUERY as a customer message;
 * ``kefu kb eval FILE.jsonl [--sweep [--min-precision P]] [--min-score X] [--min-margin Y] [--json] [-v] [--strict]`` —
-  precision, recall, null false-answer rate and latency of the fast path on a labelled set;
+  precision, recall, null false-answer rate, share left to the model, confusions, candidate
+  questions and latency of the fast path on a labelled set;
   ``--sweep`` tries a grid of thresholds and suggests values for ``[knowledge]``;
 * ``kefu kb reload`` — check the files and print the content hash now in effect.
 
@@ -104,20 +105,29 @@ def _search(args: argparse.Namespace, cfg) -> int:
     for i, h in enumerate(hits, 1):
         label = h.citation if h.kind == "policy" else "FAQ"
         print(f"{i:>2}. {h.id:<12} {h.score:6.3f}  [{label}] {h.title}")
+        if h.kind == "faq":
+            via = f" via {h.phrasing!r}" if h.phrasing != h.title else ""
+            unnamed = f"; does not name {', '.join(map(str, h.unnamed))}" if h.unnamed else ""
+            print(f"    (words {h.word:.3f}, characters {h.char:.3f}{via}{unnamed})")
         for line in h.text.splitlines():
             print(f"    {line}")
     k = cfg.knowledge
-    if decision.result == "hit":
-        verdict = (f"hit {decision.best.id} (score {decision.best.score:.3f} >= {k.min_score}, "
-                   f"margin {decision.margin:.3f} >= {k.min_margin})")
+    best = decision.best
+    if decision.result == "hit" and best is not None:
+        verdict = f"hit {best.id} (score {best.score:.3f} >= {k.min_score}, margin {decision.margin:.3f} >= {k.min_margin})"
     elif decision.result == "skipped":
         verdict = f"skipped ({decision.reason}): goes to the dialogue core"
-    elif decision.best is not None:
-        verdict = (f"miss ({decision.reason}: best {decision.best.id} score {decision.best.score:.3f}, "
+    elif decision.reason == "specific" and best is not None:
+        verdict = (f"miss (specific: best {best.id} does not name {', '.join(map(str, best.unnamed))}): "
+                   "goes to the dialogue core")
+    elif best is not None:
+        verdict = (f"miss ({decision.reason}: best {best.id} score {best.score:.3f}, "
                    f"margin {decision.margin:.3f}; need {k.min_score} / {k.min_margin})")
     else:
         verdict = f"miss ({decision.reason})"
     print(f"fast path: {verdict}")
+    if decision.candidates:
+        print("candidates (猜你想问): " + " | ".join(f"{h.id} {h.title}" for h in decision.candidates))
     return 0
 
 
@@ -149,7 +159,13 @@ def _eval(args: argparse.Namespace, cfg) -> int:
         print(f"answered-precision: {report.precision:.1%}")
         print(f"recall: {report.recall:.1%}")
         print(f"null false-answer rate: {report.null_false_answer_rate:.1%} ({report.null_answered}/{report.nulls})")
-        print(f"latency p50: {report.p50_ms:.2f} ms  p99: {report.p99_ms:.2f} ms")
+        print(f"left to the model: {report.left_to_model_rate:.1%} ({report.cases - report.answered}/{report.cases})")
+        print(f"candidates (猜你想问): offered on {report.offered} missed questions, the right entry among them on "
+              f"{report.offered_right}; offered on {report.null_offered}/{report.nulls} questions the FAQ must not answer")
+        if report.confusions:
+            print("confusions (expected -> answered with): " + ", ".join(
+                f"{e} -> {g}" + (f" x{n}" if n > 1 else "") for e, g, n in report.confusions))
+        print(f"latency p50: {report.p50_ms:.2f} ms  p99: {report.p99_ms:.2f} ms (one decision, question not seen before)")
         print(f"targets (precision >= 95%, recall >= 60%, null false-answers <= 5%): "
               f"{'met' if report.meets_targets() else 'NOT met'}")
         if args.verbose:

@@ -6,9 +6,14 @@ A case is one JSON line ``{"q": "...", "expect": "faq-012"}`` or ``{"q": "...", 
 * answered-precision = correct answers / all answers (answering a null case counts as wrong);
 * recall = correct answers / cases that expect an FAQ entry;
 * null false-answer rate = null cases answered / null cases;
-* latency = wall time of one fast-path decision (gate + tokenisation + ranking), p50 and p99 over
-  the questions; each question's time is the median of a few runs, so one scheduler hiccup on a
-  busy machine does not decide the p99.
+* left to the model = cases not answered / all cases (what the LLM still sees);
+* confusions = (expected, answered with) pairs of the wrong answers, most frequent first;
+* candidates (猜你想问) = on the cases not answered, how often candidate questions were offered
+  and held the expected entry, and how often a null case was offered candidates at all;
+* latency = wall time of one fast-path decision (gate + tokenisation + ranking) for a question
+  the process has not seen (the per-question memos are cleared before each run), p50 and p99
+  over the questions; each question's time is the median of a few runs, so one scheduler hiccup
+  on a busy machine does not decide the p99.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from core.knowledge.fast_path import Decision, FastPath
+from core.knowledge.gate import skip_reason
 from core.knowledge.index import KnowledgeBase
 from core.knowledge.loader import KnowledgeError
 
@@ -52,6 +59,20 @@ class EvalReport:
     p99_ms: float = 0.0
     wrong: list[tuple[EvalCase, str, float, float]] = field(default_factory=list)  # (case, got, score, margin)
     missed: list[tuple[EvalCase, str, Decision]] = field(default_factory=list)  # (case, why, decision)
+    # 猜你想问 on the cases not answered (only with the configured thresholds, not in a sweep)
+    offered: int = 0  # answerable cases not answered that got candidates
+    offered_right: int = 0  # ... whose candidates held the expected entry
+    null_offered: int = 0  # null cases that got candidates
+
+    @property
+    def left_to_model_rate(self) -> float:
+        return (self.cases - self.answered) / self.cases if self.cases else 0.0
+
+    @property
+    def confusions(self) -> list[tuple[str, str, int]]:
+        """(expected or "null", answered with, count) of the wrong answers, most frequent first."""
+        pairs = Counter((c.expect or "null", got) for c, got, _, _ in self.wrong)
+        return [(e, g, n) for (e, g), n in sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))]
 
     @property
     def precision(self) -> float:
@@ -75,6 +96,9 @@ class EvalReport:
             "answerable": self.answerable, "nulls": self.nulls, "answered": self.answered, "correct": self.correct,
             "precision": round(self.precision, 4), "recall": round(self.recall, 4),
             "null_false_answer_rate": round(self.null_false_answer_rate, 4), "null_answered": self.null_answered,
+            "left_to_model_rate": round(self.left_to_model_rate, 4),
+            "candidates": {"offered": self.offered, "offered_right": self.offered_right, "null_offered": self.null_offered},
+            "confusions": [{"expect": e, "got": g, "count": n} for e, g, n in self.confusions],
             "p50_ms": round(self.p50_ms, 3), "p99_ms": round(self.p99_ms, 3), "meets_targets": self.meets_targets(),
             "wrong": [{"q": c.q, "expect": c.expect, "got": got, "score": round(s, 4), "margin": round(m, 4)}
                       for c, got, s, m in self.wrong],
@@ -128,7 +152,8 @@ def _score(decisions: Iterable[tuple[EvalCase, Decision]], min_score: float, min
             r.nulls += 1
         else:
             r.answerable += 1
-        answered = d.best is not None and d.result != "skipped" and d.best.score >= min_score and d.margin >= min_margin
+        answered = (d.best is not None and d.result != "skipped" and not d.best.unnamed
+                    and d.best.score >= min_score and d.margin >= min_margin)
         if answered:
             r.answered += 1
             if d.best.id == case.expect:
@@ -138,35 +163,40 @@ def _score(decisions: Iterable[tuple[EvalCase, Decision]], min_score: float, min
                 if case.expect is None:
                     r.null_answered += 1
         elif case.expect is not None:
-            if d.result == "skipped" or d.best is None:
+            if d.result == "skipped" or d.best is None or d.best.unnamed:
                 why = d.reason
             else:
                 why = "low_score" if d.best.score < min_score else "low_margin"
             r.missed.append((case, why, d))
+            if d.candidates:
+                r.offered += 1
+                r.offered_right += any(h.id == case.expect for h in d.candidates)
+        elif d.candidates:
+            r.null_offered += 1
     r.p50_ms = _percentile(latencies, 50)
     r.p99_ms = _percentile(latencies, 99)
     return r
 
 
 def _decide_all(fast_path: FastPath, cases: Sequence[EvalCase], rounds: int) -> tuple[list[Decision], list[float]]:
-    probe = FastPath(fast_path.kb, min_score=0.0, min_margin=0.0, enabled=fast_path.enabled)
     decisions: list[Decision] = []
     latencies: list[float] = []
     for case in cases:
-        probe.decide(case.q)  # first call warms jieba and caches; not timed
-        d = None
+        d = fast_path.decide(case.q)  # the first call loads jieba and the index; not timed
         runs = []
         for _ in range(max(1, rounds)):
+            fast_path.kb.forget_questions()  # as for a question never seen: tokenised and scored again
+            skip_reason.cache_clear()
             t0 = time.perf_counter()
-            d = probe.decide(case.q)
+            fast_path.decide(case.q)
             runs.append((time.perf_counter() - t0) * 1000)
         latencies.append(statistics.median(runs))
-        decisions.append(d)  # type: ignore[arg-type]
+        decisions.append(d)
     return decisions, latencies
 
 
 def evaluate(fast_path: FastPath, cases: Sequence[EvalCase], *, rounds: int = 5) -> EvalReport:
-    """Run every case through the fast path's thresholds (no metrics are counted)."""
+    """Run every case through the fast path with its thresholds (no metrics are counted)."""
     decisions, latencies = _decide_all(fast_path, cases, rounds)
     return _score(zip(cases, decisions), fast_path.min_score, fast_path.min_margin, latencies)
 

@@ -1,19 +1,23 @@
-"""The knowledge base: BM25 indexes over the FAQ and the policy passages, reloaded when files change.
+"""The knowledge base: the FAQ and the policy passages, searchable, reloaded when files change.
 
 Scores (why two, and what they mean):
 
-* FAQ hits carry a *closeness* in roughly [0, 1+]: the geometric mean of (a) the share of the
-  question's information (IDF mass; unknown words count as rare) that the FAQ entry explains and (b)
-  the entry's BM25 score relative to the score of its own written question. 1 ≈ "asked in the FAQ's
-  own words"; a question with extra unexplained content, or one that touches only a common word of
-  the entry, scores low. The fast path thresholds (``[knowledge] min_score``/``min_margin``) are in
-  these units. BM25 (rank-bm25) picks the candidates; closeness re-ranks them.
-* Policy hits carry (a) alone: the share of the question's information found in the passage.
+* FAQ hits carry a *closeness* of about 0 to 1 (1 ≈ "asked in one of the entry's own
+  phrasings"): words (BM25) and characters over every phrasing of the entry, see faq_match.py.
+  The fast path thresholds (``[knowledge] min_score``/``min_margin``) are in these units. A FAQ
+  hit also says which of the question's specifics (place, size, amount…: specifics.py) the entry
+  does not name.
+* Policy hits carry the share of the question's information (BM25 over IDF mass) found in the
+  passage. The two kinds are on different scales: a search over both merges them by score, which
+  only roughly orders an FAQ entry against a policy rule.
+
+Before matching, a city is read as its province and a foreign country as 海外 (places.py), so
+"乌鲁木齐能发吗" is the question about 新疆 that the FAQ answers.
 
 The index is an immutable snapshot swapped in one assignment, so a reload never disturbs a search
 running in another thread; a failed reload keeps the previous snapshot.
 
-A snapshot remembers the tokens and BM25 scores of the last ``QUERY_MEMO`` questions: one turn
+A snapshot remembers the tokens and scores of the last ``QUERY_MEMO`` questions: one turn
 searches the same text up to three times (the FAQ fast path, then the FAQ and policy halves of the
 prompt's references), and the scores of a question against one snapshot never change, so each
 index is scored once per question (``KnowledgeBase.index_reads`` counts the passes).
@@ -23,20 +27,20 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
 import os
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 import structlog
 
 from core.config import Config
 from core.knowledge.bm25 import BM25Field
+from core.knowledge.faq_match import FaqMatcher, FaqScore
 from core.knowledge.loader import (
     FaqEntry,
     KnowledgeError,
@@ -44,13 +48,13 @@ from core.knowledge.loader import (
     parse_faq,
     parse_policy,
 )
+from core.knowledge.places import as_regions
+from core.knowledge.specifics import Coverage, Specific, find_specifics
 from core.knowledge.tokenize import Synonyms, teach_words, tokenize
 
 log = structlog.get_logger(__name__)
 
 BUNDLED_SYNONYMS = Path(__file__).resolve().parents[2] / "examples" / "shop" / "synonyms.txt"
-ANSWER_WEIGHT = 0.2  # how much words in an FAQ *answer* count, relative to its question and tags
-CANDIDATES = 8  # BM25 candidates re-ranked by closeness
 QUERY_MEMO = 64  # questions whose tokens and scores a snapshot keeps (turns in flight, with room to spare)
 
 
@@ -64,10 +68,20 @@ class Hit:
     section: str = ""  # policy only: "一、退换货政策"
     number: int | None = None  # policy only: rule number within the section
     citation: str = ""  # "政策第一节第5条" / "FAQ faq-003"
+    # FAQ only: the parts of the score, the phrasing that came closest, and the specifics of the
+    # question this entry does not name (core/knowledge/specifics.py: then it is not the answer)
+    word: float = 0.0
+    char: float = 0.0
+    phrasing: str = ""
+    unnamed: tuple[Specific, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "score": round(self.score, 4), "title": self.title,
-                "text": self.text, "section": self.section, "number": self.number, "citation": self.citation}
+        out = {"id": self.id, "kind": self.kind, "score": round(self.score, 4), "title": self.title,
+               "text": self.text, "section": self.section, "number": self.number, "citation": self.citation}
+        if self.kind == "faq":
+            out.update(word=round(self.word, 4), char=round(self.char, 4), phrasing=self.phrasing,
+                       unnamed=[str(s) for s in self.unnamed])
+        return out
 
 
 def _file_signature(path: Path) -> tuple[int, int, int] | None:
@@ -90,30 +104,20 @@ class _Snapshot:
         self.content_hash = content_hash
         self.signatures = signatures
         teach_words(synonyms.words + [t for e in faq for t in e.tags])
-        tok = lambda text: tokenize(text, synonyms)  # noqa: E731
-        questions = [tok(e.question) for e in faq]
-        self.faq_q = BM25Field([q + tok(" ".join(e.tags)) for q, e in zip(questions, faq)])
-        self.faq_a = BM25Field([tok(e.answer) for e in faq])
+        tok = lambda text: tokenize(as_regions(text), synonyms)  # noqa: E731
+        self.matcher = FaqMatcher(faq, tok)
+        self.coverage = [Coverage.of((*e.phrasings, *e.tags), synonyms) for e in faq]
         self.policy = BM25Field([tok(p.section + " " + p.text) for p in passages])
-        # BM25 score of each entry's own question against itself: the "asked in its own words" level
-        self.self_scores = np.array(
-            [max(self._faq_raw(q)[i], 1e-9) for i, q in enumerate(questions)], dtype=float
-        )
-        self.index_reads: Counter[str] = Counter()  # BM25 passes per index ("faq" / "policy")
+        self.index_reads: Counter[str] = Counter()  # scoring passes per index ("faq" / "policy")
         # per-snapshot memos (lru_cache is thread-safe); what they return is never modified
-        self.tokens = functools.lru_cache(maxsize=QUERY_MEMO)(lambda text: tuple(tokenize(text, synonyms)))
+        self.tokens = functools.lru_cache(maxsize=QUERY_MEMO)(lambda text: tuple(tok(text)))
+        self.specifics = functools.lru_cache(maxsize=QUERY_MEMO)(lambda text: find_specifics(text, synonyms))
         self._faq_scores = functools.lru_cache(maxsize=QUERY_MEMO)(self._score_faq)
         self._policy_scores = functools.lru_cache(maxsize=QUERY_MEMO)(self._score_policy)
 
-    def _faq_raw(self, tokens: Sequence[str]) -> np.ndarray:
-        return self.faq_q.scores(tokens) + ANSWER_WEIGHT * self.faq_a.scores(tokens)
-
-    def _score_faq(self, text: str) -> tuple[np.ndarray, float]:
-        tokens = self.tokens(text)
+    def _score_faq(self, text: str) -> tuple[FaqScore, ...]:
         self.index_reads["faq"] += 1
-        raw = self._faq_raw(tokens)
-        raw.setflags(write=False)
-        return raw, self.faq_q.info(tokens)
+        return tuple(self.matcher.score(self.tokens(text)))
 
     def _score_policy(self, text: str) -> tuple[np.ndarray, float]:
         tokens = self.tokens(text)
@@ -125,18 +129,13 @@ class _Snapshot:
     def faq_hits(self, text: str, k: int) -> list[Hit]:
         if not self.faq or not self.tokens(text):
             return []
-        raw, info = self._faq_scores(text)
-        candidates = [int(i) for i in np.argsort(-raw, kind="stable")[: max(CANDIDATES, k)] if raw[i] > 0]
-        scored = []
-        for i in candidates:
-            coverage = raw[i] / info if info > 0 else 0.0
-            closeness = raw[i] / self.self_scores[i]
-            scored.append((math.sqrt(max(coverage, 0.0) * max(closeness, 0.0)), i))
-        scored.sort(key=lambda si: (-si[0], si[1]))
+        specifics = self.specifics(text)
         out = []
-        for score, i in scored[:k]:
-            e = self.faq[i]
-            out.append(Hit(e.id, "faq", float(score), e.question, e.answer, citation=f"FAQ {e.id}"))
+        for s in self._faq_scores(text)[:k]:
+            e = self.faq[s.index]
+            out.append(Hit(e.id, "faq", s.score, e.question, e.answer, citation=f"FAQ {e.id}", word=s.word,
+                           char=s.char, phrasing=e.phrasings[s.phrasing],
+                           unnamed=self.coverage[s.index].missing(specifics)))
         return out
 
     def policy_hits(self, text: str, k: int) -> list[Hit]:
@@ -252,6 +251,13 @@ class KnowledgeBase:
     def tokens(self, text: str) -> list[str]:
         """The words ``search`` uses for ``text`` (the current snapshot's remembered tokenization)."""
         return list(self._snap.tokens(text))
+
+    def forget_questions(self) -> None:
+        """Drop the remembered tokens and scores of recent questions (``kefu kb eval`` times each
+        question as a first sight; serving never needs this)."""
+        snap = self._snap
+        for memo in (snap.tokens, snap.specifics, snap._faq_scores, snap._policy_scores):
+            memo.cache_clear()
 
     @property
     def index_reads(self) -> Counter[str]:

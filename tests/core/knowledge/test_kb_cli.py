@@ -32,11 +32,12 @@ def kefu(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_search_prints_ranked_hits_and_the_fast_path_verdict():
-    r = kefu("search", "可以发顺丰吗？", "-k", "3")
+    r = kefu("search", "可以发顺丰吗？", "-k", "3", "--kind", "faq")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0].startswith(" 1. faq-003") and "[FAQ] 可以发顺丰吗？" in lines[0]
-    assert "每单加收12元" in lines[1]
+    assert lines[1].startswith("    (words ") and "characters" in lines[1]
+    assert "每单加收12元" in lines[2]
     assert sum(1 for x in lines if x[:3].strip().rstrip(".").isdigit()) == 3
     assert lines[-1].startswith("fast path: hit faq-003")
     assert r.stderr == ""  # jieba stays quiet
@@ -75,7 +76,9 @@ def test_eval_on_the_committed_devset_meets_the_targets():
 def test_eval_text_report_and_strict_exit_code(capsys):
     assert main(["kb", "eval", str(DEVSET), "--strict", "-v"]) == 0
     out = capsys.readouterr().out
-    for label in ("answered-precision:", "recall:", "null false-answer rate:", "latency p50:", "p99:", "  missed line "):
+    for label in ("answered-precision:", "recall:", "null false-answer rate:", "left to the model:",
+                  "candidates (猜你想问): offered on", "confusions (expected -> answered with):", "latency p50:", "p99:",
+                  "  missed line "):
         assert label in out
     # absurd thresholds: nothing answered, recall 0 -> --strict fails, plain eval still exits 0
     assert main(["kb", "eval", str(DEVSET), "--min-score", "5", "--strict"]) == 1
@@ -131,7 +134,7 @@ def test_reload_after_an_edit_prints_the_new_hash(shop_copy, tmp_path, capsys):
     after = capsys.readouterr().out
     hash_line = lambda text: next(x for x in text.splitlines() if x.startswith("content hash: "))  # noqa: E731
     assert hash_line(after) != hash_line(before)
-    assert main(["kb", "search", "可以发顺丰吗", "-k", "1", "--config", cfg]) == 0
+    assert main(["kb", "search", "可以发顺丰吗", "-k", "1", "--kind", "faq", "--config", cfg]) == 0
     assert "15元" in capsys.readouterr().out
 
 

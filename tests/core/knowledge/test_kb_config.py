@@ -11,7 +11,7 @@ from core.config import BUNDLED_SHOP_DIR
 
 def test_defaults_are_the_calibrated_thresholds_and_bundled_files():
     cfg = config.demo_config()
-    assert (cfg.knowledge.min_score, cfg.knowledge.min_margin) == (0.625, 0.15)
+    assert (cfg.knowledge.min_score, cfg.knowledge.min_margin) == (0.5, 0.15)
     assert cfg.synonyms_path == BUNDLED_SHOP_DIR / "synonyms.txt" and cfg.synonyms_path.is_file()
 
 

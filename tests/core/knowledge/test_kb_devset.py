@@ -80,3 +80,18 @@ def test_counts_on_a_tiny_set(tmp_path, demo_kb):
     assert r.precision == 0.5 and r.recall == pytest.approx(1 / 3)
     assert [w[1] for w in r.wrong] == ["faq-049"]
     assert [why for _, why, _ in r.missed] == ["low_score"] or [why for _, why, _ in r.missed] == ["no_match"]
+    assert r.confusions == [("faq-047", "faq-049", 1)]
+    assert r.left_to_model_rate == 0.5  # the poem and the order question
+    out = r.as_dict()
+    assert out["confusions"] == [{"expect": "faq-047", "got": "faq-049", "count": 1}]
+    assert out["left_to_model_rate"] == 0.5 and set(out["candidates"]) == {"offered", "offered_right", "null_offered"}
+
+
+def test_candidates_are_counted_on_missed_questions(tmp_path, demo_kb):
+    lines = [{"q": "七天无理由是从哪天算", "expect": "faq-021"},  # ambiguous: candidates hold faq-021
+             {"q": "七天无理由是从哪天算？？", "expect": "faq-022"},  # same candidates, not the expected one
+             {"q": "优惠券怎么用", "expect": None}]  # a null that still gets candidates
+    path = tmp_path / "set.jsonl"
+    path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines), encoding="utf-8")
+    r = evaluate(FastPath(demo_kb, min_score=0.5, min_margin=0.15), read_cases(path, demo_kb), rounds=1)
+    assert (r.answered, r.offered, r.offered_right, r.null_offered) == (0, 2, 1, 1)

@@ -26,7 +26,7 @@ def fast_path() -> FastPath:
     ("text", "faq_id"),
     [("可以发顺丰吗？", "faq-003"), ("亲，请问退款多久到账呀", "faq-029"), ("积分会过期吗", "faq-049"),
      ("可以用什么方式付款", "faq-053"), ("人工客服什么时间上班", "faq-057"), ("投诉电话是多少", "faq-059"),
-     ("ＸＬ尺码不合适能换吗？", "faq-032")],
+     ("７天无理由从哪天开始算？", "faq-021")],
 )
 def test_clear_general_questions_get_the_faq_answer(fast_path, demo_kb, text, faq_id):
     ans = fast_path.answer(text)

@@ -151,12 +151,26 @@ def test_scores_are_not_remembered_across_an_edit(shop_copy):
 
 
 def test_scoring_matches_rank_bm25_exactly(demo_kb):
-    """The index scores from precomputed postings; the numbers must be rank-bm25's, bit for bit
-    (the fast path thresholds were calibrated on them)."""
+    """The BM25 indexes score from precomputed postings; the numbers must be rank-bm25's, bit for
+    bit (policy references and the answer part of FAQ scores were calibrated on them)."""
     snap = demo_kb._snap
     questions = [e.question for e in demo_kb.faq] + [p.text[:30] for p in demo_kb.passages]
     questions += ["运费 运费 顺丰 顺丰", "今天天气怎么样", "", "x"]
     for q in questions:
         tokens = list(snap.tokens(q))
-        for field in (snap.faq_q, snap.faq_a, snap.policy):
+        for field in (snap.matcher.answers, snap.policy):
             assert np.array_equal(field.scores(tokens), field.bm25.get_scores(tokens)), q
+
+
+def test_phrasing_bm25_is_okapi_bm25_when_each_entry_has_one_phrasing():
+    """IDF is counted per entry and term frequency per phrasing; with one phrasing per entry that
+    is plain Okapi BM25 (rank-bm25's formula)."""
+    from rank_bm25 import BM25Okapi
+
+    from core.knowledge.faq_match import _PhrasingWords
+
+    docs = [["运费", "多少"], ["顺丰", "加急", "运费"], ["发票", "电子发票"], ["运费", "运费", "包邮", "门槛"]]
+    words = _PhrasingWords(docs, np.arange(len(docs)), len(docs))
+    reference = BM25Okapi(docs)
+    for query in (["运费"], ["运费", "顺丰"], ["发票", "没有的词"], ["运费", "运费"]):
+        assert np.allclose(words.scores(query), reference.get_scores(query)), query

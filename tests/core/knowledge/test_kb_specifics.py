@@ -7,10 +7,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot import config
+from core.knowledge.fast_path import FastPath
 from core.knowledge.loader import FaqEntry
 from core.knowledge.places import as_regions, find_places
 from core.knowledge.specifics import Coverage, find_specifics
-from kb_testkit import demo_kb  # noqa: F401  (fixtures)
+from kb_testkit import bundled_kb, demo_kb  # noqa: F401  (fixtures)
+
+DEFAULTS = config.from_mapping({}, env={}, check=False).knowledge
+
+
+@pytest.fixture(scope="module")
+def fast_path() -> FastPath:
+    return FastPath(bundled_kb(), min_score=DEFAULTS.min_score, min_margin=DEFAULTS.min_margin)
 
 
 def kinds(text: str) -> list[tuple[str, str]]:
@@ -67,6 +76,33 @@ def test_places_table():
     assert [p.region for p in places] == ["内蒙古", "江苏", "浙江", "上海"] and classes == {"海外"}
     assert as_regions("乌鲁木齐能发吗") == "新疆能发吗" and as_regions("美国能寄吗") == "海外能寄吗"
     assert as_regions("江浙沪几天") == "江浙沪几天"  # the FAQ's own word stays
+
+
+@pytest.mark.parametrize(
+    ("text", "faq_id", "unnamed"),
+    [
+        ("卫衣L发顺丰到新疆", "faq-003", {"place:新疆", "size:l", "product:卫衣"}),  # was "可以。…"
+        ("羽绒服还能无理由退吗", "faq-020", {"product:羽绒服"}),  # was "支持。…"
+        ("寄到广州几天到", None, {"place:广州"}),
+    ],
+)
+def test_specific_questions_get_no_faq_answer_and_no_candidates(fast_path, text, faq_id, unnamed):
+    d = fast_path.decide(text)
+    assert (d.result, d.reason) == ("miss", "specific")
+    assert faq_id is None or d.best.id == faq_id
+    assert {str(s) for s in d.best.unnamed} == unnamed
+    assert d.candidates == () and fast_path.answer(text) is None
+    assert d.as_dict()["unnamed"] == [str(s) for s in d.best.unnamed]
+
+
+@pytest.mark.parametrize(
+    ("text", "faq_id"),
+    [("新疆能发货吗", "faq-005"), ("乌鲁木齐能发吗", "faq-005"), ("满199包邮按实付算吗", "faq-010"),
+     ("羊毛衫怎么洗", "faq-055"), ("可以寄到台湾吗", "faq-006")],
+)
+def test_specifics_the_entry_names_are_answered(fast_path, text, faq_id):
+    ans = fast_path.answer(text)
+    assert ans is not None and ans.faq_id == faq_id
 
 
 def test_a_phrasing_that_names_the_place_makes_the_entry_answer_for_it(demo_kb):
