@@ -42,7 +42,7 @@ REPLY_RELEASED = "人工客服已结束接待，接下来由智能客服继续�
 _NOT_HUMAN = keyword_regex(r"(不用|不要|不需要|无需|没必要|别)(转)?(人工|客服)|人工智能")
 # a request for a person, even inside a question ("人工几点上班？帮我转人工")
 _ASKS_FOR_HUMAN = keyword_regex(
-    r"转人工|转接人工|转接客服|找人工|要人工|接人工|叫人工|人工服务|真人客服|活人|转客服|找客服|联系客服"
+    r"转人工|转接人工|转接客服|找人工|要人工|接人工|叫人工|真人客服|活人|转客服|找客服|联系客服"
     r"|^(?:人工|人工客服|客服)[啊呀吧呢哦了!?！？。.~～\s]*$"
 )
 _MENTIONS_HUMAN = keyword_regex(r"人工")  # not "真人": "有真人图吗"

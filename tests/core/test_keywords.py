@@ -97,14 +97,14 @@ def test_the_sensitive_filter_masks_words_but_not_inside_numbers():
 
 
 @pytest.mark.parametrize("text", ["人工客服几点上班", "人工客服几点上班？", "人工几点有人在线", "人工客服什么时候在线",
-                                  "人工客服电话多少", "人工客服周末上班吗"])
+                                  "人工客服电话多少", "人工客服周末上班吗", "人工服务时间"])
 def test_questions_about_the_service_are_not_requests_for_a_person(text):
     assert Handoff.wants_human(text) is None
     assert asks_about_service(text)
     assert skip_reason(text) != "person"
 
 
-@pytest.mark.parametrize("text", ["人工", "人工！", "转人工", "人工客服", "我要人工", "人工客服在吗", "人工呢",
+@pytest.mark.parametrize("text", ["人工", "人工！", "转人工", "人工客服", "我要人工", "人工客服在吗", "人工呢", "人工服务",
                                   "人工客服几点上班？帮我转人工", "找客服", "联系客服"])
 def test_requests_for_a_person_still_hand_over(text):
     assert Handoff.wants_human(text) == "human"
