@@ -6,7 +6,16 @@
   precision, recall, null false-answer rate, share left to the model, confusions, candidate
   questions and latency of the fast path on a labelled set;
   ``--sweep`` tries a grid of thresholds and suggests values for ``[knowledge]``;
-* ``kefu kb reload`` — check the files and print the content hash now in effect.
+* ``kefu kb reload`` — check the files and print the content hash now in effect;
+* ``kefu kb gaps [--days N] [--limit N] [--json]`` — the general questions the FAQ let through to
+  the model (counted in Redis by the running bot), most asked first, each with what the fast path
+  says now and the command that adds it to the FAQ;
+* ``kefu kb add-phrasing ID TEXT`` — TEXT becomes another phrasing (相似问) of entry ID;
+* ``kefu kb add-entry --question Q --answer A [--tags T;T] [--similar P|P] [--id ID]`` — a new entry.
+
+The two ``add-`` commands write the FAQ file itself (locked, validated, replaced in one rename;
+core/knowledge/learning.py), and every running process follows within about a second. They refuse
+to edit the bundled demo FAQ: copy it and point ``[knowledge] faq`` at your copy.
 
 Every running kefu process re-reads the knowledge files by itself within about a second of an
 edit (mtime check on each turn), so ``reload`` does not signal anything: it validates the files
@@ -18,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -57,6 +67,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     r = sub.add_parser("reload", help="validate the knowledge files and print their content hash")
     r.add_argument("--json", action="store_true", help="machine-readable output")
     common(r)
+
+    g = sub.add_parser("gaps", help="questions the FAQ let through to the model, most asked first")
+    g.add_argument("--days", type=int, default=7, metavar="N", help="look back N days (1-7, default 7)")
+    g.add_argument("--limit", type=int, default=30, metavar="N", help="at most N questions (default 30)")
+    g.add_argument("--json", action="store_true", help="machine-readable output")
+    common(g)
+
+    a = sub.add_parser("add-phrasing", help="add TEXT as another phrasing (相似问) of FAQ entry ID")
+    a.add_argument("faq_id", metavar="ID")
+    a.add_argument("text", metavar="TEXT")
+    a.add_argument("--json", action="store_true", help="machine-readable output")
+    common(a)
+
+    n = sub.add_parser("add-entry", help="add a new FAQ entry")
+    n.add_argument("--question", required=True, help="the question as a shopper asks it")
+    n.add_argument("--answer", required=True, help="the answer, sent to the shopper as it is")
+    n.add_argument("--tags", default="", help="keywords separated by ';'")
+    n.add_argument("--similar", default="", help="more phrasings separated by '|'")
+    n.add_argument("--id", dest="faq_id", help="the new id (default: the next number, e.g. faq-061)")
+    n.add_argument("--json", action="store_true", help="machine-readable output")
+    common(n)
     p.set_defaults(_kb_parser=p)
     return p
 
@@ -74,11 +105,23 @@ def run(args: argparse.Namespace) -> int:
     from core.knowledge.loader import KnowledgeError
 
     cfg = _load_config(args.config)
+    if args.kb_command in ("gaps", "add-phrasing", "add-entry"):
+        _quiet_logs(cfg)
     try:
-        return {"search": _search, "eval": _eval, "reload": _reload}[args.kb_command](args, cfg)
+        return {"search": _search, "eval": _eval, "reload": _reload, "gaps": _gaps, "add-phrasing": _add_phrasing,
+                "add-entry": _add_entry}[args.kb_command](args, cfg)
     except KnowledgeError as exc:
         print(f"kefu kb: {exc}", file=sys.stderr)
         return 1
+
+
+def _quiet_logs(cfg) -> None:
+    """Log lines (a reload's "knowledge_loaded"…) go to stderr and only from WARNING up: stdout is
+    the command's answer, JSON with --json."""
+    from bot.logs import config_secrets, configure_logging
+    from core.config import LogConfig
+
+    configure_logging(LogConfig(level="WARNING", format="console"), secrets=config_secrets(cfg))
 
 
 def _open(cfg):
@@ -188,15 +231,133 @@ def _eval(args: argparse.Namespace, cfg) -> int:
 
 
 def _reload(args: argparse.Namespace, cfg) -> int:
+    from core.knowledge.learning import faq_warnings
+
     kb = _open(cfg)  # raises KnowledgeError (exit 1) when a file is invalid
     info = {"content_hash": kb.content_hash(), "faq_entries": len(kb.faq), "policy_passages": len(kb.passages),
-            "faq": str(kb.faq_path), "policy": str(kb.policy_path), "synonyms": str(kb.synonyms_path)}
+            "faq_phrasings": sum(len(e.phrasings) for e in kb.faq),
+            "faq": str(kb.faq_path), "policy": str(kb.policy_path), "synonyms": str(kb.synonyms_path),
+            "warnings": faq_warnings(kb)}
     if args.json:
         print(json.dumps(info, ensure_ascii=False, indent=2))
         return 0
-    print(f"ok: {info['faq_entries']} FAQ entries ({info['faq']}), {info['policy_passages']} policy passages "
-          f"({info['policy']}), synonyms {info['synonyms']}")
+    print(f"ok: {info['faq_entries']} FAQ entries with {info['faq_phrasings']} phrasings ({info['faq']}), "
+          f"{info['policy_passages']} policy passages ({info['policy']}), synonyms {info['synonyms']}")
+    for warning in info["warnings"]:
+        print(f"warning: {warning}")
     print(f"content hash: {info['content_hash']}")
     print("running kefu processes switch to this content within about a second (they check file mtimes per turn);")
     print("cached LLM answers for the old content are no longer used.")
     return 0
+
+
+# FellThrough keeps this many days (core/records/fallthrough.py DEFAULT_DAYS)
+MAX_GAP_DAYS = 7
+
+
+def _gaps(args: argparse.Namespace, cfg) -> int:
+    import asyncio
+
+    from bot.services import clock_from_config, keys_from_config
+    from core.knowledge.fast_path import FastPath
+    from core.knowledge.learning import gap_suggestion
+    from core.records.fallthrough import FellThrough
+    from core.storage import open_redis
+
+    if not 1 <= args.days <= MAX_GAP_DAYS:
+        raise ConfigError("--days", f"must be 1-{MAX_GAP_DAYS} (the bot keeps {MAX_GAP_DAYS} days)")
+    if args.limit < 1:
+        raise ConfigError("--limit", "must be >= 1")
+
+    async def top() -> list[dict]:
+        redis = open_redis(cfg.redis.url)
+        try:
+            return await FellThrough(redis, keys_from_config(cfg), clock_from_config(cfg), days=args.days).top(args.limit)
+        finally:
+            await redis.aclose()
+
+    from redis.exceptions import RedisError
+
+    try:
+        questions = asyncio.run(top())
+    except (RedisError, OSError) as exc:  # Redis down or unreachable: one line, exit 1
+        print(f"kefu kb gaps: cannot read the questions from Redis at {cfg.redis.url} ({type(exc).__name__})",
+              file=sys.stderr)
+        return 1
+    kb = _open(cfg)
+    fast_path = FastPath.from_config(kb, cfg)
+    rows = []
+    for q in questions:
+        now = fast_path.decide(q["question"]).as_dict()
+        rows.append({**q, "now": now, "suggestion": gap_suggestion(kb, now)})
+    if args.json:
+        print(json.dumps({"days": args.days, "content_hash": kb.content_hash(), "questions": rows},
+                         ensure_ascii=False, indent=2))
+        return 0
+    if not rows:
+        print(f"no questions fell through in the last {args.days} day(s)")
+        return 0
+    config_arg = f" --config {_quote(args.config)}" if args.config else ""
+    for i, row in enumerate(rows, 1):
+        s = row["suggestion"]
+        print(f"{i:>2}. {row['count']:>4}x  {row['question']}")
+        if s["action"] == "answered":
+            print(f"        answered now by {s['faq_id']}")
+        elif s["action"] == "phrasing":
+            print(f"        closest: {s['faq_id']} {s['question']} (score {row['now']['score']:.2f}); if its answer fits:")
+            print(f"        kefu kb add-phrasing {s['faq_id']} {_quote(row['question'])}{config_arg}")
+        else:
+            print("        no entry comes close; a new one:")
+            print(f"        kefu kb add-entry --question {_quote(row['question'])} --answer '...'{config_arg}")
+    return 0
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def _editor(cfg):
+    from core.config import BUNDLED_SHOP_DIR
+    from core.knowledge.learning import FaqEditor
+    from core.knowledge.loader import KnowledgeError
+
+    if cfg.faq_path.resolve() == (BUNDLED_SHOP_DIR / "faq.csv").resolve():
+        raise KnowledgeError(f"{cfg.faq_path} is the bundled demo FAQ; copy it, set [knowledge] faq to the copy "
+                             "and pass --config")
+    return FaqEditor(_open(cfg))
+
+
+def _report_change(args: argparse.Namespace, cfg, editor, change) -> int:
+    """What changed, and what the fast path (already on the new content) does with the text now."""
+    from core.knowledge.fast_path import FastPath
+
+    decision = FastPath.from_config(editor.kb, cfg).decide(change.text)
+    if args.json:
+        print(json.dumps({**change.as_dict(), "fast_path": decision.as_dict()}, ensure_ascii=False, indent=2))
+        return 0
+    what = "phrasing added to" if change.action == "phrasing" else "new entry"
+    print(f"ok: {what} {change.faq_id}: {change.text}")
+    print(f"content hash: {change.content_hash} (running kefu processes switch to it within about a second)")
+    if decision.result == "hit" and decision.best is not None and decision.best.id == change.faq_id:
+        print(f"fast path: now answers it with {change.faq_id}")
+    else:
+        print(f"fast path: does not answer it yet ({decision.result} {decision.reason}); "
+              f"see `kefu kb search {_quote(change.text)}`")
+    return 0
+
+
+def _add_phrasing(args: argparse.Namespace, cfg) -> int:
+    editor = _editor(cfg)
+    return _report_change(args, cfg, editor, editor.add_phrasing(args.faq_id, args.text))
+
+
+def _add_entry(args: argparse.Namespace, cfg) -> int:
+    from core.knowledge.loader import split_phrasings
+
+    editor = _editor(cfg)
+    tags = [t for t in re.split(r"[;；]", args.tags) if t.strip()]
+    change = editor.add_entry(args.question, args.answer, tags=tags, similar=split_phrasings(args.similar),
+                              faq_id=args.faq_id)
+    return _report_change(args, cfg, editor, change)
