@@ -150,21 +150,54 @@ class FaqMatcher:
     def _word_raw(self, tokens: Sequence[str]) -> np.ndarray:
         return self.words.scores(tokens) + ANSWER_WEIGHT * self.answers.scores(tokens)[self.owner]
 
-    def score(self, tokens: Sequence[str]) -> list[FaqScore]:
-        """Every entry scoring at least ``MIN_SCORE``, best first (ties: FAQ order)."""
+    def score(self, tokens: Sequence[str]) -> "FaqRanking":
+        """How close ``tokens`` are to every entry (read the best with ``FaqRanking.top``)."""
         if not self.faq or not tokens:
-            return []
+            return FaqRanking.empty()
         raw = self._word_raw(tokens)
         info = self.words.info(tokens)
         coverage = np.clip(raw / info, 0, None) if info > 0 else np.zeros_like(raw)
         word = np.sqrt(coverage * np.clip(raw / self.self_scores, 0, None))
         char = self.chars.similarity(char_grams(tokens))
         combined = WORD_WEIGHT * word + (1 - WORD_WEIGHT) * char
-        best_per_entry = np.maximum.reduceat(combined, self.starts)
+        best = np.maximum.reduceat(combined, self.starts)
+        # the first phrasing of each entry that reaches the entry's best score
+        at_best = np.flatnonzero(combined == best[self.owner])
+        _, first = np.unique(self.owner[at_best], return_index=True)
+        best_doc = at_best[first]
+        for array in (best, best_doc, word, char):
+            array.setflags(write=False)
+        return FaqRanking(best, best_doc, word, char, self.starts)
+
+
+@dataclass(frozen=True)
+class FaqRanking:
+    """Scores of one question against every entry (arrays are read-only; a snapshot memoizes it)."""
+
+    entry_score: np.ndarray  # per entry: the score of its closest phrasing
+    best_doc: np.ndarray  # per entry: that phrasing's row in the phrasing arrays
+    word: np.ndarray  # per phrasing
+    char: np.ndarray  # per phrasing
+    starts: np.ndarray  # per entry: its first phrasing's row
+
+    @classmethod
+    def empty(cls) -> "FaqRanking":
+        none = np.zeros(0)
+        return cls(none, none.astype(np.int64), none, none, none.astype(np.int64))
+
+    def top(self, k: int) -> list[FaqScore]:
+        """The ``k`` best entries scoring at least ``MIN_SCORE``, best first (ties: FAQ order)."""
+        scores = self.entry_score
+        if k <= 0 or not len(scores):
+            return []
+        pool = np.flatnonzero(scores >= MIN_SCORE)
+        if len(pool) > k:  # only the few best need sorting
+            pool = pool[np.argpartition(-scores[pool], k - 1)[:k]]
+            # argpartition may cut through a tie; take every entry tied with the k-th
+            pool = np.flatnonzero(scores >= scores[pool].min())
+        order = sorted(pool.tolist(), key=lambda e: (-scores[e], e))[:k]
         out = []
-        for e in np.flatnonzero(best_per_entry >= MIN_SCORE):
-            docs = np.arange(self.starts[e], self.starts[e + 1] if e + 1 < len(self.starts) else len(combined))
-            d = int(docs[np.argmax(combined[docs])])
-            out.append(FaqScore(int(e), float(combined[d]), float(word[d]), float(char[d]), int(d - self.starts[e])))
-        out.sort(key=lambda s: (-s.score, s.index))
+        for e in order:
+            d = int(self.best_doc[e])
+            out.append(FaqScore(e, float(scores[e]), float(self.word[d]), float(self.char[d]), d - int(self.starts[e])))
         return out

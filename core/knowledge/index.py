@@ -40,7 +40,7 @@ import structlog
 
 from core.config import Config
 from core.knowledge.bm25 import BM25Field
-from core.knowledge.faq_match import FaqMatcher, FaqScore
+from core.knowledge.faq_match import FaqMatcher, FaqRanking
 from core.knowledge.loader import (
     FaqEntry,
     KnowledgeError,
@@ -115,9 +115,9 @@ class _Snapshot:
         self._faq_scores = functools.lru_cache(maxsize=QUERY_MEMO)(self._score_faq)
         self._policy_scores = functools.lru_cache(maxsize=QUERY_MEMO)(self._score_policy)
 
-    def _score_faq(self, text: str) -> tuple[FaqScore, ...]:
+    def _score_faq(self, text: str) -> FaqRanking:
         self.index_reads["faq"] += 1
-        return tuple(self.matcher.score(self.tokens(text)))
+        return self.matcher.score(self.tokens(text))
 
     def _score_policy(self, text: str) -> tuple[np.ndarray, float]:
         tokens = self.tokens(text)
@@ -131,7 +131,7 @@ class _Snapshot:
             return []
         specifics = self.specifics(text)
         out = []
-        for s in self._faq_scores(text)[:k]:
+        for s in self._faq_scores(text).top(k):
             e = self.faq[s.index]
             out.append(Hit(e.id, "faq", s.score, e.question, e.answer, citation=f"FAQ {e.id}", word=s.word,
                            char=s.char, phrasing=e.phrasings[s.phrasing],

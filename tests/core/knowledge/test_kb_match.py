@@ -91,3 +91,20 @@ def test_each_question_is_scored_once_per_index(shop_copy):
     kb.forget_questions()
     fp.decide("优惠券怎么用")
     assert kb.index_reads == {"faq": 2}
+
+
+def test_top_k_is_sorted_and_ties_keep_faq_order(tmp_path):
+    (tmp_path / "faq.csv").write_text(
+        "id,question,answer,tags,similar\n"
+        "a,运费贵吗？,满199包邮,,\nb,运费贵不贵呢亲？,满199包邮,,\nc,邮费贵吗？,满199包邮,,\nd,发票怎么开？,订单详情里申请,,\n",
+        encoding="utf-8")
+    (tmp_path / "policy.md").write_text("## 一、发货\n1. 16点前付款当天发货\n", encoding="utf-8")
+    (tmp_path / "synonyms.txt").write_text("运费 邮费\n", encoding="utf-8")
+    kb = KnowledgeBase(tmp_path / "faq.csv", tmp_path / "policy.md", tmp_path / "synonyms.txt")
+    all_hits = kb.search("运费贵吗", 10, kind="faq")
+    assert [h.id for h in all_hits][:2] == ["a", "c"] and "d" not in [h.id for h in all_hits]
+    assert [h.score for h in all_hits] == sorted((h.score for h in all_hits), reverse=True)
+    a, c = (next(h for h in all_hits if h.id == x) for x in "ac")
+    assert a.score == c.score and [h.id for h in all_hits].index("a") < [h.id for h in all_hits].index("c")
+    assert [h.id for h in kb.search("运费贵吗", 1, kind="faq")] == [all_hits[0].id]
+    assert kb.search("运费贵吗", 0, kind="faq") == []
