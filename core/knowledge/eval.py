@@ -152,21 +152,21 @@ def _score(decisions: Iterable[tuple[EvalCase, Decision]], min_score: float, min
             r.nulls += 1
         else:
             r.answerable += 1
-        answered = (d.best is not None and d.result != "skipped" and not d.best.unnamed
-                    and d.best.score >= min_score and d.margin >= min_margin)
-        if answered:
+        best = d.best
+        if (best is not None and d.result != "skipped" and not best.unnamed
+                and best.score >= min_score and d.margin >= min_margin):
             r.answered += 1
-            if d.best.id == case.expect:
+            if best.id == case.expect:
                 r.correct += 1
             else:
-                r.wrong.append((case, d.best.id, d.best.score, d.margin))
+                r.wrong.append((case, best.id, best.score, d.margin))
                 if case.expect is None:
                     r.null_answered += 1
         elif case.expect is not None:
-            if d.result == "skipped" or d.best is None or d.best.unnamed:
+            if d.result == "skipped" or best is None or best.unnamed:
                 why = d.reason
             else:
-                why = "low_score" if d.best.score < min_score else "low_margin"
+                why = "low_score" if best.score < min_score else "low_margin"
             r.missed.append((case, why, d))
             if d.candidates:
                 r.offered += 1

@@ -120,7 +120,8 @@ class _PhrasingChars:
         q_mass = sum(self.idf.get(g, self.max_idf) for g in grams)
         if q_mass <= 0:
             return shared
-        return np.sqrt((shared / q_mass) * (shared / self.mass))
+        similarity: np.ndarray = np.sqrt((shared / q_mass) * (shared / self.mass))
+        return similarity
 
 
 class FaqMatcher:

@@ -84,6 +84,9 @@ class Hit:
         return out
 
 
+_Signatures = tuple[tuple[int, int, int] | None, ...]  # (mtime_ns, size, inode) per file; None = missing
+
+
 def _file_signature(path: Path) -> tuple[int, int, int] | None:
     try:
         st = os.stat(path)
@@ -96,7 +99,7 @@ class _Snapshot:
     """Everything derived from one version of the files."""
 
     def __init__(self, faq: list[FaqEntry], passages: list[PolicyPassage], synonyms: Synonyms,
-                 content_hash: str, signatures: tuple, policy_text: str) -> None:
+                 content_hash: str, signatures: _Signatures, policy_text: str) -> None:
         self.policy_text = policy_text
         self.faq = faq
         self.passages = passages
@@ -104,14 +107,22 @@ class _Snapshot:
         self.content_hash = content_hash
         self.signatures = signatures
         teach_words(synonyms.words + [t for e in faq for t in e.tags])
-        tok = lambda text: tokenize(as_regions(text), synonyms)  # noqa: E731
+        def tok(text: str) -> list[str]:
+            return tokenize(as_regions(text), synonyms)
+
+        def tokens(text: str) -> tuple[str, ...]:
+            return tuple(tok(text))
+
+        def specifics(text: str) -> tuple[Specific, ...]:
+            return find_specifics(text, synonyms)
+
         self.matcher = FaqMatcher(faq, tok)
         self.coverage = [Coverage.of((*e.phrasings, *e.tags), synonyms) for e in faq]
         self.policy = BM25Field([tok(p.section + " " + p.text) for p in passages])
         self.index_reads: Counter[str] = Counter()  # scoring passes per index ("faq" / "policy")
         # per-snapshot memos (lru_cache is thread-safe); what they return is never modified
-        self.tokens = functools.lru_cache(maxsize=QUERY_MEMO)(lambda text: tuple(tok(text)))
-        self.specifics = functools.lru_cache(maxsize=QUERY_MEMO)(lambda text: find_specifics(text, synonyms))
+        self.tokens = functools.lru_cache(maxsize=QUERY_MEMO)(tokens)
+        self.specifics = functools.lru_cache(maxsize=QUERY_MEMO)(specifics)
         self._faq_scores = functools.lru_cache(maxsize=QUERY_MEMO)(self._score_faq)
         self._policy_scores = functools.lru_cache(maxsize=QUERY_MEMO)(self._score_policy)
 
@@ -165,7 +176,7 @@ class KnowledgeBase:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._last_check = monotonic()
-        self._failed_signatures: tuple | None = None
+        self._failed_signatures: _Signatures | None = None
         self._snap = self._build()
 
     @classmethod
