@@ -8,15 +8,10 @@ Redis, the fake Ollama and the fake WeChat API over real sockets, demo time 10:3
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
-from bot.services import open_services
-from bot.wiring import build_handler
-from core.models import IncomingMessage, MsgKind, TurnContext, TurnResult
 from fakes import ollama as fo
-from tests.adapters.wechat_oa.wechat_push import ACCOUNT
+from tests.core.turn_testkit import production_handler, say
 from tests.faults.faults_testkit import kefu_cfg, ollama, raw_cfg, wechat_api  # noqa: F401 - fixtures
 
 ORDER_WITH_12315 = "2026111231547890"
@@ -26,19 +21,8 @@ MODEL_ANSWER = "没有查到这个订单号，请核对一下订单号哦。"
 @pytest.fixture
 async def handler(kefu_cfg, fixed_clock, ollama):
     ollama.rule(lambda body: fo.text(MODEL_ANSWER))
-    async with open_services(kefu_cfg(), clock=fixed_clock) as services:
-        h = await build_handler(services)
-        try:
-            yield h
-        finally:
-            await h.aclose()
-
-
-async def say(handler, user: str, text: str, fixed_clock) -> TurnResult:
-    msg = IncomingMessage(platform="wechat_oa", user_id=user, account_id=ACCOUNT, kind=MsgKind.TEXT,
-                          created_at=fixed_clock.now(), msg_id=str(uuid.uuid4().int)[:19], text=text)
-    ctx = TurnContext(turn_id=uuid.uuid4().hex, entry_id="0-1", seq=1, attempt=1, received_at=fixed_clock.now())
-    return await handler.handle(msg, ctx)
+    async with production_handler(kefu_cfg(), fixed_clock) as h:
+        yield h
 
 
 async def test_three_shoppers_order_number_hours_question_and_hotline(handler, fixed_clock, wechat_api):

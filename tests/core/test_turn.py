@@ -7,17 +7,13 @@ Real Redis (the test's prefix), the fake Ollama and the fake WeChat API over rea
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 
 import pytest
 
-from bot.services import open_services
-from bot.wiring import build_handler
 from core.knowledge import skip_reason
-from core.models import IncomingMessage, MsgKind, TurnContext, TurnResult
 from fakes import ollama as fo
-from tests.adapters.wechat_oa.wechat_push import ACCOUNT
+from tests.core.turn_testkit import production_handler, say
 from tests.faults.faults_testkit import kefu_cfg, ollama, raw_cfg, wechat_api  # noqa: F401 - fixtures
 
 ANSWER = "好的，这句祝福送给您的朋友：愿你被这个世界温柔以待。"
@@ -26,19 +22,8 @@ ANSWER = "好的，这句祝福送给您的朋友：愿你被这个世界温柔�
 @pytest.fixture
 async def handler(kefu_cfg, fixed_clock, ollama):
     ollama.rule(lambda body: fo.text(ANSWER, chunk_chars=8))
-    async with open_services(kefu_cfg(), clock=fixed_clock) as services:
-        h = await build_handler(services)
-        try:
-            yield h
-        finally:
-            await h.aclose()
-
-
-async def say(handler, user: str, text: str, fixed_clock) -> TurnResult:
-    msg = IncomingMessage(platform="wechat_oa", user_id=user, account_id=ACCOUNT, kind=MsgKind.TEXT,
-                          created_at=fixed_clock.now(), msg_id=str(uuid.uuid4().int)[:19], text=text)
-    ctx = TurnContext(turn_id=uuid.uuid4().hex, entry_id="0-1", seq=1, attempt=1, received_at=fixed_clock.now())
-    return await handler.handle(msg, ctx)
+    async with production_handler(kefu_cfg(), fixed_clock) as h:
+        yield h
 
 
 async def test_a_turn_scores_each_knowledge_index_once(handler, fixed_clock, ollama):
