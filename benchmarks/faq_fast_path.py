@@ -56,7 +56,9 @@ def scaled_faq(copies: int, into: Path) -> None:
     q, sim, fid = header.index("question"), header.index("similar"), header.index("id")
     out = [header]
     for k in range(copies):
-        word = "" if k == 0 else PRODUCT_WORDS[(k - 1) % len(PRODUCT_WORDS)] + (str(k) if k > len(PRODUCT_WORDS) else "")
+        word = ""
+        if k:
+            word = PRODUCT_WORDS[(k - 1) % len(PRODUCT_WORDS)] + (str(k) if k > len(PRODUCT_WORDS) else "")
         for row in body:
             row = list(row)
             row[fid] = f"{row[fid]}-{k}"

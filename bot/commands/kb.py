@@ -157,7 +157,8 @@ def _search(args: argparse.Namespace, cfg) -> int:
     k = cfg.knowledge
     best = decision.best
     if decision.result == "hit" and best is not None:
-        verdict = f"hit {best.id} (score {best.score:.3f} >= {k.min_score}, margin {decision.margin:.3f} >= {k.min_margin})"
+        verdict = (f"hit {best.id} (score {best.score:.3f} >= {k.min_score}, "
+                   f"margin {decision.margin:.3f} >= {k.min_margin})")
     elif decision.result == "skipped":
         verdict = f"skipped ({decision.reason}): goes to the dialogue core"
     elif decision.reason == "specific" and best is not None:
@@ -204,16 +205,19 @@ def _eval(args: argparse.Namespace, cfg) -> int:
         print(f"null false-answer rate: {report.null_false_answer_rate:.1%} ({report.null_answered}/{report.nulls})")
         print(f"left to the model: {report.left_to_model_rate:.1%} ({report.cases - report.answered}/{report.cases})")
         print(f"candidates (猜你想问): offered on {report.offered} missed questions, the right entry among them on "
-              f"{report.offered_right}; offered on {report.null_offered}/{report.nulls} questions the FAQ must not answer")
+              f"{report.offered_right}; offered on {report.null_offered}/{report.nulls} questions the FAQ "
+              "must not answer")
         if report.confusions:
             print("confusions (expected -> answered with): " + ", ".join(
                 f"{e} -> {g}" + (f" x{n}" if n > 1 else "") for e, g, n in report.confusions))
-        print(f"latency p50: {report.p50_ms:.2f} ms  p99: {report.p99_ms:.2f} ms (one decision, question not seen before)")
+        print(f"latency p50: {report.p50_ms:.2f} ms  p99: {report.p99_ms:.2f} ms "
+              "(one decision, question not seen before)")
         print(f"targets (precision >= 95%, recall >= 60%, null false-answers <= 5%): "
               f"{'met' if report.meets_targets() else 'NOT met'}")
         if args.verbose:
             for c, got, score, margin in report.wrong:
-                print(f"  wrong  line {c.line}: {c.q!r} expect={c.expect} got={got} score={score:.3f} margin={margin:.3f}")
+                print(f"  wrong  line {c.line}: {c.q!r} expect={c.expect} got={got} score={score:.3f} "
+                      f"margin={margin:.3f}")
             for c, why, d in report.missed:
                 best_id = d.best.id if d.best else "-"
                 score = f"{d.best.score:.3f}" if d.best else "-"
@@ -272,7 +276,8 @@ def _gaps(args: argparse.Namespace, cfg) -> int:
     async def top() -> list[dict]:
         redis = open_redis(cfg.redis.url)
         try:
-            return await FellThrough(redis, keys_from_config(cfg), clock_from_config(cfg), days=args.days).top(args.limit)
+            fell = FellThrough(redis, keys_from_config(cfg), clock_from_config(cfg), days=args.days)
+            return await fell.top(args.limit)
         finally:
             await redis.aclose()
 
@@ -304,7 +309,8 @@ def _gaps(args: argparse.Namespace, cfg) -> int:
         if s["action"] == "answered":
             print(f"        answered now by {s['faq_id']}")
         elif s["action"] == "phrasing":
-            print(f"        closest: {s['faq_id']} {s['question']} (score {row['now']['score']:.2f}); if its answer fits:")
+            print(f"        closest: {s['faq_id']} {s['question']} (score {row['now']['score']:.2f}); "
+                  "if its answer fits:")
             print(f"        kefu kb add-phrasing {s['faq_id']} {_quote(row['question'])}{config_arg}")
         else:
             print("        no entry comes close; a new one:")

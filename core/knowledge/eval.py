@@ -97,7 +97,8 @@ class EvalReport:
             "precision": round(self.precision, 4), "recall": round(self.recall, 4),
             "null_false_answer_rate": round(self.null_false_answer_rate, 4), "null_answered": self.null_answered,
             "left_to_model_rate": round(self.left_to_model_rate, 4),
-            "candidates": {"offered": self.offered, "offered_right": self.offered_right, "null_offered": self.null_offered},
+            "candidates": {"offered": self.offered, "offered_right": self.offered_right,
+                           "null_offered": self.null_offered},
             "confusions": [{"expect": e, "got": g, "count": n} for e, g, n in self.confusions],
             "p50_ms": round(self.p50_ms, 3), "p99_ms": round(self.p99_ms, 3), "meets_targets": self.meets_targets(),
             "wrong": [{"q": c.q, "expect": c.expect, "got": got, "score": round(s, 4), "margin": round(m, 4)}

@@ -84,7 +84,8 @@ def _answerable(text: str, what: str) -> str:
     if not text:
         raise KnowledgeError(f"the {what} is empty")
     if len(text) > MAX_PHRASING_CHARS:
-        raise KnowledgeError(f"the {what} is longer than {MAX_PHRASING_CHARS} characters; write it as a shopper asks it")
+        raise KnowledgeError(f"the {what} is longer than {MAX_PHRASING_CHARS} characters; "
+                             "write it as a shopper asks it")
     reason = skip_reason(text)
     if reason:
         raise KnowledgeError(f"the fast path never answers {text!r}: {_GATE_WHY.get(reason, reason)}")
@@ -113,7 +114,8 @@ class FaqEditor:
             if owner == faq_id:
                 raise KnowledgeError(f"{faq_id} already has the phrasing {phrasing!r}")
             if owner is not None:
-                raise KnowledgeError(f"{phrasing!r} is already a phrasing of {owner}; one question belongs to one entry")
+                raise KnowledgeError(f"{phrasing!r} is already a phrasing of {owner}; "
+                                     "one question belongs to one entry")
             existing = split_phrasings(_cell(header, row, "similar"))
             _set_cell(header, row, "similar", PHRASING_SEPARATOR.join((*existing, phrasing)))
 
@@ -130,7 +132,8 @@ class FaqEditor:
         if not answer:
             raise KnowledgeError("the answer is empty")
         if len(answer) > MAX_ANSWER_CHARS:
-            raise KnowledgeError(f"the answer is longer than {MAX_ANSWER_CHARS} characters; put long rules in the policy")
+            raise KnowledgeError(f"the answer is longer than {MAX_ANSWER_CHARS} characters; "
+                                 "put long rules in the policy")
         clean_tags = [t.strip() for t in tags if t.strip()]
         chosen: list[str] = []
 

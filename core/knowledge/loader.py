@@ -98,7 +98,8 @@ def parse_faq(text: str, *, source: str = "faq") -> list[FaqEntry]:
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in FAQ_COLUMNS[:3] if c not in header]
     if missing:
-        raise KnowledgeError(f"{source}: missing column(s) {', '.join(missing)}; the header must be id,question,answer,tags[,similar]")
+        raise KnowledgeError(f"{source}: missing column(s) {', '.join(missing)}; "
+                             "the header must be id,question,answer,tags[,similar]")
     reader.fieldnames = header
     entries: list[FaqEntry] = []
     seen: set[str] = set()

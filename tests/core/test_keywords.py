@@ -104,7 +104,8 @@ def test_questions_about_the_service_are_not_requests_for_a_person(text):
     assert skip_reason(text) != "person"
 
 
-@pytest.mark.parametrize("text", ["人工", "人工！", "转人工", "人工客服", "我要人工", "人工客服在吗", "人工呢", "人工服务",
+@pytest.mark.parametrize("text", ["人工", "人工！", "转人工", "人工客服", "我要人工", "人工客服在吗", "人工呢",
+                                  "人工服务",
                                   "人工客服几点上班？帮我转人工", "找客服", "联系客服"])
 def test_requests_for_a_person_still_hand_over(text):
     assert Handoff.wants_human(text) == "human"

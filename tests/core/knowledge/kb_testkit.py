@@ -20,7 +20,8 @@ HELDOUT = HERE / "heldout.jsonl"  # figures only: never used to choose anything 
 
 @functools.cache
 def bundled_kb() -> KnowledgeBase:
-    return KnowledgeBase(BUNDLED_SHOP_DIR / "faq.csv", BUNDLED_SHOP_DIR / "policy.md", BUNDLED_SHOP_DIR / "synonyms.txt")
+    shop = BUNDLED_SHOP_DIR
+    return KnowledgeBase(shop / "faq.csv", shop / "policy.md", shop / "synonyms.txt")
 
 
 @pytest.fixture

@@ -77,8 +77,8 @@ def test_eval_text_report_and_strict_exit_code(capsys):
     assert main(["kb", "eval", str(DEVSET), "--strict", "-v"]) == 0
     out = capsys.readouterr().out
     for label in ("answered-precision:", "recall:", "null false-answer rate:", "left to the model:",
-                  "candidates (猜你想问): offered on", "confusions (expected -> answered with):", "latency p50:", "p99:",
-                  "  missed line "):
+                  "candidates (猜你想问): offered on", "confusions (expected -> answered with):",
+                  "latency p50:", "p99:", "  missed line "):
         assert label in out
     # absurd thresholds: nothing answered, recall 0 -> --strict fails, plain eval still exits 0
     assert main(["kb", "eval", str(DEVSET), "--min-score", "5", "--strict"]) == 1

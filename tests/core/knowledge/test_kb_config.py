@@ -28,5 +28,6 @@ def test_bad_values_name_the_key(overrides, key):
 
 
 def test_env_override_reaches_the_thresholds():
-    cfg = config.from_mapping({}, env={"KEFU_KNOWLEDGE_MIN_SCORE": "0.8", "KEFU_KNOWLEDGE_MIN_MARGIN": "0.2"}, check=False)
+    env = {"KEFU_KNOWLEDGE_MIN_SCORE": "0.8", "KEFU_KNOWLEDGE_MIN_MARGIN": "0.2"}
+    cfg = config.from_mapping({}, env=env, check=False)
     assert (cfg.knowledge.min_score, cfg.knowledge.min_margin) == (0.8, 0.2)

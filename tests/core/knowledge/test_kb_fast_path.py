@@ -106,6 +106,7 @@ def test_disabled_fast_path_never_answers(demo_kb):
 
 
 def test_from_config_reads_the_knowledge_section(demo_kb):
-    cfg = config.from_mapping({"knowledge": {"min_score": 0.9, "min_margin": 0.3, "fast_path": False}}, env={}, check=False)
+    knowledge = {"min_score": 0.9, "min_margin": 0.3, "fast_path": False}
+    cfg = config.from_mapping({"knowledge": knowledge}, env={}, check=False)
     fp = FastPath.from_config(demo_kb, cfg)
     assert (fp.min_score, fp.min_margin, fp.enabled) == (0.9, 0.3, False)
