@@ -43,9 +43,10 @@ _NOT_HUMAN = keyword_regex(r"(不用|不要|不需要|无需|没必要|别)(转)
 # a request for a person, even inside a question ("人工几点上班？帮我转人工")
 _ASKS_FOR_HUMAN = keyword_regex(
     r"转人工|转接人工|转接客服|找人工|要人工|接人工|叫人工|真人客服|活人|转客服|找客服|联系客服"
+    r"|(?:找|要|转|叫|换|接)(?:个|一个)?真人"  # not every 真人: "有真人图吗"
     r"|^(?:人工|人工客服|客服)[啊呀吧呢哦了!?！？。.~～\s]*$"
 )
-_MENTIONS_HUMAN = keyword_regex(r"人工")  # not "真人": "有真人图吗"
+_MENTIONS_HUMAN = keyword_regex(r"人工")
 # a question about the service itself ("人工客服几点上班") is answered, not handed over
 _ABOUT_SERVICE = keyword_regex(r"上班|下班|时间|几点|工作|营业|什么时候|啥时候|在线|电话|周末|节假日")
 _COMPLAINT = keyword_regex(r"投诉|举报|12315|消协|消费者协会|太差了|太差劲|差评|垃圾|骗子|欺诈|坑人|什么破|维权")

@@ -63,3 +63,12 @@ async def test_with_the_model_down_an_order_number_is_still_not_a_complaint(hand
     # not as a complaint
     assert "订单" in r.replies[0] and "转接" not in r.replies[0] and "投诉" not in r.replies[0]
     assert not await handler.handoff.is_silenced("wechat_oa", user)
+
+
+async def test_with_the_model_down_a_request_for_a_real_person_still_hands_over(handler, fixed_clock, ollama):
+    # degraded mode uses the handoff's rules: "真人" in a request hands over, in a question it does not
+    ollama.fail_next("http_500", times=50)
+    r = await say(handler, "oKeywordDegraded000000002", "我要找真人", fixed_clock)
+    assert r.outcome == "handoff" and r.info["reason"] == "human"
+    r = await say(handler, "oKeywordDegraded000000003", "人工客服几点上班", fixed_clock)
+    assert r.outcome == "faq" and r.info["faq_id"] == "faq-057"

@@ -105,12 +105,12 @@ def test_questions_about_the_service_are_not_requests_for_a_person(text):
 
 
 @pytest.mark.parametrize("text", ["人工", "人工！", "转人工", "人工客服", "我要人工", "人工客服在吗", "人工呢",
-                                  "人工服务",
+                                  "人工服务", "我要找真人", "给我转个真人",
                                   "人工客服几点上班？帮我转人工", "找客服", "联系客服"])
 def test_requests_for_a_person_still_hand_over(text):
     assert Handoff.wants_human(text) == "human"
 
 
-@pytest.mark.parametrize("text", ["不用转人工", "不需要人工客服", "你是人工智能吗"])
-def test_saying_no_to_a_person_is_not_a_request(text):
+@pytest.mark.parametrize("text", ["不用转人工", "不需要人工客服", "你是人工智能吗", "有真人图吗", "是真人试穿的吗"])
+def test_these_are_not_requests_for_a_person(text):
     assert Handoff.wants_human(text) is None
