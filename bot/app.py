@@ -20,6 +20,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from adapters.http_edge import install as install_edge
 from adapters.wechat_oa.webhook import WechatWebhook
 from core.config import Config
 from bot.services import Services, open_services
@@ -60,6 +61,7 @@ def create_app(cfg: Config, *, role: str = "all", clock: Clock | None = None,
     app = web.Application()
     app[CONFIG] = cfg
     app[ROLE] = role
+    install_edge(app, cfg.server.trusted_proxies)  # client address via trusted proxies only, no Server banner, HSTS
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         async with open_services(cfg, clock=clock) as services:

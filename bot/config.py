@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import ipaddress
 import json
 import os
 import re
@@ -236,6 +237,11 @@ def _validate_server(s: ServerConfig) -> None:
     for key in ("header_timeout_s", "body_timeout_s", "keepalive_timeout_s"):
         if not 0 < getattr(s, key) <= 3600:
             raise ConfigError(f"server.{key}", "must be more than 0 and at most 3600 seconds")
+    for entry in s.trusted_proxies:
+        try:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            raise ConfigError("server.trusted_proxies", f"{entry!r} is not an IP address or network") from None
 
 
 def _validate_redis(r: RedisConfig) -> None:

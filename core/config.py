@@ -25,6 +25,8 @@ class ServerConfig:
     header_timeout_s: float = 10.0  # a request's header block must arrive within this (from its first byte)
     body_timeout_s: float = 10.0  # and its whole body within this after the headers
     keepalive_timeout_s: float = 75.0  # an idle connection is closed after this (above nginx's upstream 60 s)
+    # reverse proxies whose X-Forwarded-For / X-Real-IP are believed (addresses or networks)
+    trusted_proxies: list[str] = field(default_factory=lambda: ["127.0.0.1", "::1"])
 
 
 @dataclass

@@ -32,6 +32,7 @@ from urllib.parse import quote
 import structlog
 from aiohttp import web
 
+from adapters.http_edge import is_https
 from core.clock import Clock
 from core.storage import KeyBuilder
 
@@ -57,11 +58,6 @@ class Session:
 
 def fingerprint(username: str, password_hash: str) -> str:
     return hashlib.sha256(f"{username}\0{password_hash}".encode()).hexdigest()[:16]
-
-
-def is_https(request: web.Request) -> bool:
-    proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
-    return request.secure or proto == "https"
 
 
 def set_cookie(response: web.StreamResponse, request: web.Request, name: str, value: str) -> None:

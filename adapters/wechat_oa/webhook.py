@@ -113,8 +113,8 @@ class WechatWebhook:
             except SignatureMismatch:
                 raise Reject(403, "bad_signature", "URL verification signature mismatch (wechat.token differs from the admin console?)") from None
         except Reject as rej:
-            log.warning("wechat.verify_rejected", status=rej.status, reason=rej.reason, remote=request.remote,
-                        forwarded_for=request.headers.get("X-Forwarded-For", "")[:200])
+            # remote: the client's address, through [server] trusted_proxies only (adapters/http_edge.py)
+            log.warning("wechat.verify_rejected", status=rej.status, reason=rej.reason, remote=request.remote)
             return self._finish(started, rej.status, rej.result)
         log.info("wechat.url_verified")
         return self._finish(started, 200, "verified", echostr)
@@ -126,8 +126,7 @@ class WechatWebhook:
         try:
             push, msg = await self._accept(request)
         except Reject as rej:
-            log.warning("wechat.push_rejected", status=rej.status, reason=rej.reason, remote=request.remote,
-                        forwarded_for=request.headers.get("X-Forwarded-For", "")[:200])  # behind nginx
+            log.warning("wechat.push_rejected", status=rej.status, reason=rej.reason, remote=request.remote)
             return self._finish(started, rej.status, rej.result)
         except Exception as exc:  # noqa: BLE001 - a bug must not become a 500 page or a lost push
             log.error("wechat.push_failed", reason=f"unexpected {type(exc).__name__}", status=503, exc_info=True)
