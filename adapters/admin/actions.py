@@ -15,31 +15,19 @@ record, so the next person (and the shopper's history in the console) sees who d
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
 from aiohttp import web
 
 from adapters.admin.api import bad, target
+from adapters.admin.bodies import json_object
 from adapters.admin.state import STATE, ConsoleState, audit, session_of
 from core.handoff import REPLY_RELEASED
 from core.llm.base import ChatMessage
 from core.records import agent_entry, event_entry
 
 MAX_REPLY_BYTES = 2048  # one WeChat text message
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text='{"error": "body must be JSON"}', content_type="application/json") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text='{"error": "body must be a JSON object"}', content_type="application/json")
-    return body
 
 
 async def _send(state: ConsoleState, platform: str, user: str, text: str, by: str) -> dict[str, Any]:
@@ -82,7 +70,7 @@ async def hand_back(request: web.Request) -> web.Response:
     if who is None:
         return bad("unknown conversation", 404)
     platform, user = who
-    body = await _body(request)
+    body = await json_object(request)
     by = session_of(request).user
     await state.handoff.release(platform, user)
     was_queued = await state.records.handoffs.remove(platform, user)
@@ -103,7 +91,7 @@ async def reply(request: web.Request) -> web.Response:
     platform, user = who
     if not _can_send(state, platform):
         return bad("manual replies need the 客服 API ([wechat] reply_mode = \"customer_service\")", 409)
-    text = str((await _body(request)).get("text", "")).strip()
+    text = str((await json_object(request)).get("text", "")).strip()
     if not text:
         return bad("text is empty")
     if len(text.encode("utf-8")) > MAX_REPLY_BYTES:

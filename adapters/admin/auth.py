@@ -32,6 +32,7 @@ from urllib.parse import quote
 import structlog
 from aiohttp import web
 
+from adapters.admin.bodies import form
 from adapters.http_edge import is_https
 from core.clock import Clock
 from core.storage import KeyBuilder
@@ -177,7 +178,7 @@ def make_guard(sessions: Callable[[], SessionStore], public: frozenset[str]) -> 
         if request.method not in SAFE_METHODS:
             given = request.headers.get(CSRF_HEADER)
             if given is None and request.content_type == "application/x-www-form-urlencoded":
-                given = (await request.post()).get("csrf")  # type: ignore[assignment]
+                given = (await form(request)).get("csrf")
             if not csrf_ok(session.csrf, given):
                 log.warning("admin.csrf_rejected", user=session.user, path=request.path, remote=request.remote)
                 if is_api(request.path):

@@ -16,6 +16,7 @@ from pathlib import Path
 from aiohttp import web
 
 from adapters.admin.auth import LOGIN_COOKIE, SESSION_COOKIE, clear_cookie, csrf_ok, safe_next, set_cookie
+from adapters.admin.bodies import form as read_form
 from adapters.admin.passwords import DUMMY_HASH, verify_password
 from adapters.admin.state import STATE, audit, session_of
 
@@ -61,7 +62,7 @@ async def login_form(request: web.Request) -> web.StreamResponse:
 
 async def login(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    form = await request.post()
+    form = await read_form(request)
     username = str(form.get("username", "")).strip()[:MAX_FIELD]
     password = str(form.get("password", ""))[:MAX_FIELD]
     next_path = safe_next(str(form.get("next", "")))

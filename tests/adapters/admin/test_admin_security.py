@@ -10,7 +10,7 @@ from adapters.admin.auth import FAILURE_WINDOW_S, MAX_FAILURES
 from bot.config import ConfigError
 
 from admin_kit import (  # noqa: F401 - fixtures
-    PASSWORD, USER, admin_cfg, log_in, make_cfg, page_token, post_login, start_console, wechat_api,
+    PASSWORD, USER, admin_cfg, form_token, log_in, make_cfg, page_token, post_login, start_console, wechat_api,
 )
 
 PAGES = ["/admin/", "/admin/static/console.js", "/admin/static/console.css", "/admin/whatever"]
@@ -167,3 +167,20 @@ async def test_the_page_carries_the_sessions_csrf_token(admin_cfg, start_console
     csrf = await log_in(client)
     again = page_token(await (await client.get("/admin/")).text())
     assert csrf == again and len(csrf) >= 32
+
+
+async def test_a_body_in_an_unknown_charset_is_a_400_not_a_500(admin_cfg, start_console):
+    client = await start_console(admin_cfg())
+    form = await client.get("/admin/login")
+    token = form_token(await form.text())
+    odd = {"Content-Type": "application/x-www-form-urlencoded; charset=x-no-such-charset"}
+    login = await client.post("/admin/login", data=f"csrf={token}&username=admin&password=x".encode(), headers=odd)
+    assert login.status == 400
+    csrf = await log_in(client)
+    logout = await client.post("/admin/logout", data=f"csrf={csrf}".encode(), headers=odd)
+    assert logout.status == 400
+    for ctype in ("application/json; charset=x-no-such-charset", "application/json; charset=utf-8"):
+        body = '{"text": "您好"}'.encode("gb18030") if "utf-8" in ctype else b'{"text": "hi"}'
+        resp = await client.post(POSTS[2], data=body, headers={"Content-Type": ctype, "X-CSRF-Token": csrf})
+        assert resp.status == 400, ctype  # unknown charset; bytes that are not UTF-8
+        assert "error" in await resp.json()
