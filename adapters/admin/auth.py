@@ -10,10 +10,8 @@
   request that is not GET/HEAD must carry it as ``X-CSRF-Token`` (or a ``csrf`` form field) —
   else 403. The login form has its own pre-session token (cookie ``kefu_admin_login`` + hidden
   field), so another site cannot log a browser into an account of its choosing.
-* Login rate limit: failures are counted per client address and per user name in Redis
-  (``MAX_FAILURES`` in ``FAILURE_WINDOW_S``); past that, login answers 429 with Retry-After
-  *before* checking the password. Behind a reverse proxy every client has the proxy's address, so
-  the per-address limit then applies to everyone together — the per-name limit still holds.
+* Login rate limit: ``login_limit.LoginLimiter`` (a progressive delay per user name and client
+  address, reserved before the password is checked).
 * The guard: any /admin URL except the login page without a valid session → 302 to the login
   page (pages) or 401 JSON (``/admin/api/...``).
 """
@@ -43,8 +41,6 @@ SESSION_COOKIE = "kefu_admin"
 LOGIN_COOKIE = "kefu_admin_login"
 COOKIE_PATH = "/admin"
 CSRF_HEADER = "X-CSRF-Token"
-MAX_FAILURES = 5
-FAILURE_WINDOW_S = 900
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION = web.RequestKey("kefu_admin_session", object)
 
@@ -105,40 +101,6 @@ class SessionStore:
 
     async def delete(self, session: Session) -> None:
         await self.redis.delete(session.key)
-
-
-class LoginLimiter:
-    def __init__(self, redis: Any, keys: KeyBuilder, *, max_failures: int = MAX_FAILURES,
-                 window_s: int = FAILURE_WINDOW_S) -> None:
-        self.redis = redis
-        self.keys = keys
-        self.max_failures = max_failures
-        self.window_s = window_s
-
-    def _keys(self, ip: str, username: str) -> tuple[str, str]:
-        name = hashlib.sha256(username.strip().lower().encode()).hexdigest()[:24]
-        return self.keys.glob("admin", "login_fail", "ip", ip or "-"), self.keys.glob("admin", "login_fail", "user", name)
-
-    async def retry_after(self, ip: str, username: str) -> int:
-        """Seconds until another attempt is allowed (0: allowed now)."""
-        pipe = self.redis.pipeline(transaction=False)
-        for key in self._keys(ip, username):
-            pipe.get(key)
-            pipe.ttl(key)
-        ip_n, ip_ttl, user_n, user_ttl = await pipe.execute()
-        waits = [max(1, int(ttl)) for n, ttl in ((ip_n, ip_ttl), (user_n, user_ttl))
-                 if n is not None and int(n) >= self.max_failures]
-        return max(waits, default=0)
-
-    async def failed(self, ip: str, username: str) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        for key in self._keys(ip, username):
-            pipe.incr(key)
-            pipe.expire(key, self.window_s, nx=True)  # the window starts at the first failure
-        await pipe.execute()
-
-    async def succeeded(self, ip: str, username: str) -> None:
-        await self.redis.delete(*self._keys(ip, username))
 
 
 def csrf_ok(expected: str, given: str | None) -> bool:

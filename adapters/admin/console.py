@@ -18,7 +18,8 @@ import aiohttp
 from aiohttp import web
 
 from adapters.admin import actions, api, pages
-from adapters.admin.auth import LoginLimiter, SessionStore, fingerprint, make_guard
+from adapters.admin.auth import SessionStore, fingerprint, make_guard
+from adapters.admin.login_limit import LoginLimiter
 from adapters.admin.state import STATE, ConsoleState
 from core.config import Config
 from core.handoff import Handoff
@@ -76,7 +77,7 @@ def console_ctx(state: ConsoleState, services_key: web.AppKey):  # type: ignore[
         state.services = services
         state.sessions = SessionStore(services.redis, services.keys, services.clock, ttl_s=cfg.admin.session_ttl_s,
                                       fingerprint=fingerprint(cfg.admin.username, cfg.admin.password_hash))
-        state.limiter = LoginLimiter(services.redis, services.keys)
+        state.limiter = LoginLimiter(services.redis, services.keys, services.clock)
         state.history = ConversationHistory(services.redis, services.keys, history_tokens=cfg.dialogue.history_tokens,
                                             ttl_s=cfg.dialogue.session_ttl_s)
         state.handoff = Handoff(services.redis, services.keys, services.clock, hours=cfg.handoff.hours,

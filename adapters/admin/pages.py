@@ -17,6 +17,7 @@ from aiohttp import web
 
 from adapters.admin.auth import LOGIN_COOKIE, SESSION_COOKIE, clear_cookie, csrf_ok, safe_next, set_cookie
 from adapters.admin.bodies import form as read_form
+from adapters.admin.login_limit import canonical_name
 from adapters.admin.passwords import DUMMY_HASH, verify_password
 from adapters.admin.state import STATE, audit, session_of
 
@@ -60,6 +61,10 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     return _login_page(request, next_path=safe_next(request.query.get("next")))
 
 
+def _wait_text(seconds: int) -> str:
+    return f"{seconds} 秒" if seconds < 60 else f"{-(-seconds // 60)} 分钟"
+
+
 async def login(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     form = await read_form(request)
@@ -69,24 +74,23 @@ async def login(request: web.Request) -> web.StreamResponse:
     if not csrf_ok(request.cookies.get(LOGIN_COOKIE, ""), str(form.get("csrf", ""))):
         audit(request, "login_rejected", user=username, reason="csrf")
         return _login_page(request, error="页面已过期，请重新登录。", status=403, username=username, next_path=next_path)
-    ip = request.remote or ""
-    wait = await state.limiter.retry_after(ip, username)
+    client = request.remote or ""  # the client's address (adapters/http_edge.py: trusted proxies only)
+    wait = await state.limiter.reserve(client, username)
     if wait:
         audit(request, "login_blocked", user=username, retry_after_s=wait)
-        resp = _login_page(request, error=f"登录失败次数过多，请 {max(1, -(-wait // 60))} 分钟后再试。", status=429,
+        resp = _login_page(request, error=f"登录失败次数过多，请 {_wait_text(wait)}后再试。", status=429,
                            username=username, next_path=next_path)
         resp.headers["Retry-After"] = str(wait)
         return resp
     cfg = state.cfg.admin
-    name_ok = hmac.compare_digest(username.encode(), cfg.username.encode())
+    name_ok = hmac.compare_digest(canonical_name(username).encode(), canonical_name(cfg.username).encode())
     async with state.password_checks:  # the hash is checked even for a wrong name: same cost, same time
         password_ok = await asyncio.to_thread(verify_password, password, cfg.password_hash if name_ok else DUMMY_HASH)
     if not (name_ok and password_ok):
-        await state.limiter.failed(ip, username)
-        audit(request, "login_failed", user=username)
+        audit(request, "login_failed", user=username)  # already counted by the reservation
         return _login_page(request, error="用户名或密码错误。", status=401, username=username, next_path=next_path)
-    await state.limiter.succeeded(ip, username)
-    token, _session = await state.sessions.create(cfg.username, ip)
+    await state.limiter.succeeded(client, username)
+    token, _session = await state.sessions.create(cfg.username, client)
     audit(request, "login", user=cfg.username)
     resp = web.HTTPFound(next_path)
     set_cookie(resp, request, SESSION_COOKIE, token)

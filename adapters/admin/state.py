@@ -10,7 +10,8 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from adapters.admin.auth import SESSION, LoginLimiter, Session, SessionStore
+from adapters.admin.auth import SESSION, Session, SessionStore
+from adapters.admin.login_limit import LoginLimiter
 from core.config import Config
 from core.clock import Clock
 from core.handoff import Handoff

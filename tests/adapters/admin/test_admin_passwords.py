@@ -1,8 +1,8 @@
-"""Console password hashes and the login limiter's per-name count."""
+"""Console password hashes and the login limiter's progressive delay."""
 
 from __future__ import annotations
 
-from adapters.admin.auth import LoginLimiter
+from adapters.admin.login_limit import FREE_PER_CLIENT, FREE_PER_USER, MAX_DELAY_S, LoginLimiter
 from adapters.admin.passwords import DUMMY_HASH, hash_password, is_hash, verify_password
 
 from admin_kit import PASSWORD, PASSWORD_HASH
@@ -25,12 +25,27 @@ def test_tampered_or_malformed_hashes_never_match():
     assert not verify_password(PASSWORD, DUMMY_HASH)
 
 
-async def test_failures_count_per_name_across_addresses(redis_client, keys):
-    limiter = LoginLimiter(redis_client, keys, max_failures=3, window_s=900)
-    for ip in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
-        assert await limiter.retry_after(ip, "admin") == 0
-        await limiter.failed(ip, "admin")
-    assert 0 < await limiter.retry_after("10.0.0.4", "Admin") <= 900  # names compare case-insensitively
-    assert await limiter.retry_after("10.0.0.4", "ops") == 0
-    await limiter.succeeded("10.0.0.4", "admin")
-    assert await limiter.retry_after("10.0.0.4", "admin") == 0
+async def test_failures_delay_only_that_name_from_that_address(redis_client, keys, fixed_clock):
+    limiter = LoginLimiter(redis_client, keys, fixed_clock)
+    for _ in range(FREE_PER_USER):
+        assert await limiter.reserve("10.0.0.1", "admin") == 0  # typos are free...
+    assert await limiter.reserve("10.0.0.1", "ADMIN ") == 1  # ...then 1 s, for the same name however written
+    assert await limiter.reserve("10.0.0.2", "admin") == 0  # the admin elsewhere is not delayed
+    assert await limiter.reserve("10.0.0.1", "ops") == 0  # nor another name from here
+    waits = []
+    for _ in range(12):
+        waits.append(await limiter.reserve("10.0.0.1", "admin"))  # refused: not counted
+        fixed_clock.advance(waits[-1])
+        assert await limiter.reserve("10.0.0.1", "admin") == 0  # the next try, counted as failed
+    assert waits[:5] == [1, 2, 4, 8, 16] and waits[-1] == MAX_DELAY_S  # doubling, capped
+    await limiter.succeeded("10.0.0.1", "admin")
+    assert await limiter.reserve("10.0.0.1", "admin") == 0
+
+
+async def test_one_address_cannot_spray_many_names(redis_client, keys, fixed_clock):
+    limiter = LoginLimiter(redis_client, keys, fixed_clock)
+    for i in range(FREE_PER_CLIENT - 1):
+        assert await limiter.reserve("10.0.0.9", f"user{i}") == 0
+    assert await limiter.reserve("10.0.0.9", "one-more") == 0  # the 20th failure sets the delay
+    assert await limiter.reserve("10.0.0.9", "yet-another") > 0
+    assert await limiter.reserve("10.0.0.10", "yet-another") == 0

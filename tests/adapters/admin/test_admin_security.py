@@ -3,10 +3,13 @@ rate limit, cookie flags, audit lines, no open redirect, sessions that end."""
 
 from __future__ import annotations
 
+import asyncio
+
+import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
-from adapters.admin.auth import FAILURE_WINDOW_S, MAX_FAILURES
+from adapters.admin.login_limit import FREE_PER_USER
 from bot.config import ConfigError
 
 from admin_kit import (  # noqa: F401 - fixtures
@@ -103,19 +106,56 @@ async def test_login_form_needs_its_own_token(admin_cfg, start_console):
     assert (await client.get("/admin/api/overview")).status == 401
 
 
-async def test_wrong_passwords_are_rate_limited(admin_cfg, start_console):
+async def test_wrong_passwords_are_delayed_more_and_more(admin_cfg, start_console, fixed_clock):
     client = await start_console(admin_cfg())
     with capture_logs() as logs:
-        for _ in range(MAX_FAILURES):
+        for _ in range(FREE_PER_USER):
             assert (await post_login(client, password="wrong password")).status == 401
-        blocked = await post_login(client)  # even the right password now waits
-    assert blocked.status == 429
-    assert 0 < int(blocked.headers["Retry-After"]) <= FAILURE_WINDOW_S
-    assert "分钟后再试" in await blocked.text()
+        blocked = await post_login(client)  # even the right password waits now
+        assert blocked.status == 429 and blocked.headers["Retry-After"] == "1"
+        assert "秒后再试" in await blocked.text()
+        fixed_clock.advance(1)
+        assert (await post_login(client, password="wrong again")).status == 401
+        blocked = await post_login(client)
+        assert blocked.status == 429 and blocked.headers["Retry-After"] == "2"
+        fixed_clock.advance(2)
+        assert (await post_login(client)).status == 302
     actions = [e["action"] for e in logs if e["event"] == "admin.action"]
-    assert actions == ["login_failed"] * MAX_FAILURES + ["login_blocked"]
-    assert (await post_login(client, username="ops")).status == 429  # same address, another name
-    assert (await client.get("/admin/api/overview")).status == 401
+    assert actions == ["login_failed"] * FREE_PER_USER + ["login_blocked", "login_failed", "login_blocked", "login"]
+    client.session.cookie_jar.clear()
+    assert (await post_login(client, password="wrong password")).status == 401  # a success forgot the count
+
+
+async def test_parallel_wrong_logins_are_counted_before_the_password_check(admin_cfg, start_console):
+    client = await start_console(admin_cfg())
+    form = await client.get("/admin/login")
+    token = form_token(await form.text())
+    cookie = {"Cookie": f"kefu_admin_login={token}"}
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+        async def attempt() -> int:
+            async with http.post(client.make_url("/admin/login"), headers=cookie, allow_redirects=False,
+                                 data={"csrf": token, "username": "admin", "password": "guess"}) as resp:
+                return resp.status
+
+        statuses = await asyncio.gather(*(attempt() for _ in range(30)))
+    assert statuses.count(401) == FREE_PER_USER and statuses.count(429) == 30 - FREE_PER_USER, statuses
+
+
+async def test_a_name_variant_from_another_address_cannot_lock_the_admin_out(admin_cfg, start_console):
+    client = await start_console(admin_cfg())  # the test client is 127.0.0.1: a trusted proxy by default
+    attacker, admin = {"X-Forwarded-For": "203.0.113.66"}, {"X-Forwarded-For": "198.51.100.7"}
+    statuses = [(await post_login(client, username="ADMIN ", password="guess", headers=attacker)).status
+                for _ in range(8)]
+    assert statuses == [401] * FREE_PER_USER + [429] * (8 - FREE_PER_USER)
+    assert (await post_login(client, headers=attacker)).status == 429  # the attacker's address waits
+    assert (await post_login(client, headers=admin)).status == 302  # the admin elsewhere does not
+
+
+async def test_behind_an_untrusted_proxy_every_client_shares_the_delay(admin_cfg, start_console):
+    client = await start_console(admin_cfg(server__trusted_proxies=[]))
+    for _ in range(FREE_PER_USER):
+        assert (await post_login(client, password="guess", headers={"X-Forwarded-For": "203.0.113.66"})).status == 401
+    assert (await post_login(client, headers={"X-Forwarded-For": "198.51.100.7"})).status == 429  # header ignored
 
 
 async def test_a_wrong_user_name_fails_like_a_wrong_password(admin_cfg, start_console):
