@@ -1,7 +1,8 @@
 """Who may use the console: sessions, the login rate limit, CSRF, and the guard middleware.
 
 * Sessions live in Redis (``admin:session:<sha256(token)>``, idle TTL ``[admin] session_ttl_s``
-  renewed on each request with GETEX); the browser holds only the random token in the
+  renewed on each request with GETEX) and end ``MAX_SESSION_AGE_S`` (12 h) after the login however
+  busy they are, so a stolen cookie is not good forever; the browser holds only the random token in the
   ``kefu_admin`` cookie (HttpOnly, SameSite=Strict, path /admin, Secure when the request came over
   HTTPS directly or through a proxy that says ``X-Forwarded-Proto: https``). Redis holds a hash of
   the token, so a copy of the data cannot be replayed as a cookie. A session remembers a
@@ -41,6 +42,7 @@ SESSION_COOKIE = "kefu_admin"
 LOGIN_COOKIE = "kefu_admin_login"
 COOKIE_PATH = "/admin"
 CSRF_HEADER = "X-CSRF-Token"
+MAX_SESSION_AGE_S = 12 * 3600
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION = web.RequestKey("kefu_admin_session", object)
 
@@ -92,10 +94,14 @@ class SessionStore:
             return None
         try:
             record = json.loads(raw)
+            created = float(record["created"])
             if not hmac.compare_digest(str(record.get("fp", "")), self.fingerprint):
                 await self.redis.delete(key)  # the password or user name changed since this login
                 return None
-            return Session(user=str(record["user"]), csrf=str(record["csrf"]), created=float(record["created"]), key=key)
+            if self.clock.timestamp() - created >= MAX_SESSION_AGE_S:
+                await self.redis.delete(key)  # log in again, however active the session was
+                return None
+            return Session(user=str(record["user"]), csrf=str(record["csrf"]), created=created, key=key)
         except (ValueError, KeyError, TypeError):
             return None
 

@@ -82,6 +82,20 @@ async def test_cookie_is_secure_behind_an_https_proxy(admin_cfg, start_console):
     resp = await post_login(client, headers={"X-Forwarded-Proto": "https"})
     cookie = next(c for c in resp.headers.getall("Set-Cookie") if c.startswith("kefu_admin="))
     assert "Secure" in cookie
+    page = await client.get("/admin/", headers={"X-Forwarded-Proto": "https"})
+    assert page.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert "Server" not in page.headers
+
+
+async def test_a_session_ends_twelve_hours_after_the_login_however_busy(admin_cfg, start_console, fixed_clock):
+    client = await start_console(admin_cfg())
+    await log_in(client)
+    for _ in range(11):  # a request every hour keeps the idle timeout away...
+        fixed_clock.advance(3600)
+        assert (await client.get("/admin/api/overview")).status == 200
+    fixed_clock.advance(3600)
+    assert (await client.get("/admin/api/overview")).status == 401  # ...but not the 12 h limit
+    assert (await client.get("/admin/", allow_redirects=False)).status == 302
 
 
 async def test_posts_without_the_right_csrf_token_are_refused(admin_cfg, start_console, redis_client, keys):
