@@ -19,6 +19,7 @@ from typing import Any, Mapping, get_args, get_origin, get_type_hints
 
 from bot.config_secrets import is_secret_key, url_has_password
 from core.config import (
+    AdminConfig,
     Config,
     DeliveryConfig,
     DialogueConfig,
@@ -351,15 +352,30 @@ def _validate_log(lg: LogConfig) -> None:
         raise ConfigError("log.level", "must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
 
 
-def _validate_admin(cfg: Config) -> None:
-    a = cfg.admin
-    if a.enabled and not a.password_hash:
-        raise ConfigError("admin.password_hash", "missing; run `kefu admin hash-password` and paste its output")
-    if a.enabled:
+def _validate_admin_accounts(a: AdminConfig) -> None:
+    """The console needs at least one admin: the config's own, or one in ``users_file``."""
+    from adapters.admin.accounts import ADMIN, AccountsError, load_users
+
+    users = {}
+    if a.users_file:
+        try:
+            users = load_users(Path(a.users_file))
+        except AccountsError as exc:
+            raise ConfigError("admin.users_file", str(exc)) from None
+    if a.password_hash:
         if not a.password_hash.startswith("$scrypt$"):
             raise ConfigError("admin.password_hash", "is not a kefu password hash ($scrypt$...); run `kefu admin hash-password`")
         if not a.username.strip():
             raise ConfigError("admin.username", "must not be empty")
+    elif not any(u.role == ADMIN for u in users.values()):
+        raise ConfigError("admin.password_hash", "missing; run `kefu admin hash-password` and paste its output "
+                          "(or add an admin to admin.users_file with `kefu admin add-user NAME --role admin`)")
+
+
+def _validate_admin(cfg: Config) -> None:
+    a = cfg.admin
+    if a.enabled:
+        _validate_admin_accounts(a)
         if cfg.server.webhook_path.rstrip("/") == "/admin" or cfg.server.webhook_path.startswith("/admin/"):
             raise ConfigError("server.webhook_path", "must not be under /admin (the ops console lives there)")
     if not 300 <= a.session_ttl_s <= 7 * 86400:

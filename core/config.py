@@ -146,6 +146,7 @@ class AdminConfig:
     username: str = "admin"
     session_ttl_s: int = 28800  # a console session ends after this long without a request
     takeover_minutes: int = 480  # "take over" silences the bot this long unless handed back sooner
+    users_file: str = ""  # TOML file of further named accounts (`kefu admin add-user`); "" = only username above
 
 
 @dataclass

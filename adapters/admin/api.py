@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.admin.state import STATE, ConsoleState, audit
+from adapters.admin.state import STATE, ConsoleState, audit, require
 
 RANGES = {60: 1, 180: 3, 720: 12, 1440: 24}  # minutes shown -> minutes per step (about 60 points a chart)
 _PLATFORM_RE = re.compile(r"^[a-z_]{1,20}$")
@@ -126,3 +126,13 @@ async def fell_through(request: web.Request) -> web.Response:
     state = request.app[STATE]
     top = await state.records.fell_through.top(_int(request, "limit", 30, 1, 200))
     return web.json_response({"days": state.records.fell_through.days, "questions": top})
+
+
+async def accounts(request: web.Request) -> web.Response:
+    """Who may log in (admins only): name, role, last login. Changed with ``kefu admin add-user``."""
+    require(request, "accounts")
+    state = request.app[STATE]
+    last = await state.sessions.last_logins()
+    return web.json_response({"users_file": state.cfg.admin.users_file or None,
+                              "accounts": [{"name": a.name, "role": a.role, "last_login": last.get(a.name)}
+                                           for a in state.accounts.all()]})

@@ -6,7 +6,8 @@
   ``kefu_admin`` cookie (HttpOnly, SameSite=Strict, path /admin, Secure when the request came over
   HTTPS directly or through a proxy that says ``X-Forwarded-Proto: https``). Redis holds a hash of
   the token, so a copy of the data cannot be replayed as a cookie. A session remembers a
-  fingerprint of the configured user name and password hash: changing either logs everybody out.
+  fingerprint of its account (``accounts.Account``): changing the password or the role, or
+  removing the account, logs that person out.
 * CSRF: each session has its own token, put in the page's ``<meta name="csrf-token">``; every
   request that is not GET/HEAD must carry it as ``X-CSRF-Token`` (or a ``csrf`` form field) —
   else 403. The login form has its own pre-session token (cookie ``kefu_admin_login`` + hidden
@@ -31,6 +32,7 @@ from urllib.parse import quote
 import structlog
 from aiohttp import web
 
+from adapters.admin.accounts import PERMISSIONS, Account, Accounts
 from adapters.admin.bodies import form
 from adapters.http_edge import is_https
 from core.clock import Clock
@@ -53,10 +55,10 @@ class Session:
     csrf: str
     created: float
     key: str  # the Redis key (hash of the token)
+    role: str = "admin"
 
-
-def fingerprint(username: str, password_hash: str) -> str:
-    return hashlib.sha256(f"{username}\0{password_hash}".encode()).hexdigest()[:16]
+    def can(self, permission: str) -> bool:
+        return permission in PERMISSIONS.get(self.role, frozenset())
 
 
 def set_cookie(response: web.StreamResponse, request: web.Request, name: str, value: str) -> None:
@@ -68,20 +70,22 @@ def clear_cookie(response: web.StreamResponse, name: str) -> None:
 
 
 class SessionStore:
-    def __init__(self, redis: Any, keys: KeyBuilder, clock: Clock, *, ttl_s: int, fingerprint: str) -> None:
+    def __init__(self, redis: Any, keys: KeyBuilder, clock: Clock, *, ttl_s: int, accounts: Accounts) -> None:
         self.redis = redis
         self.keys = keys
         self.clock = clock
         self.ttl_s = ttl_s
-        self.fingerprint = fingerprint
+        self.accounts = accounts
 
     def _key(self, token: str) -> str:
         return self.keys.glob("admin", "session", hashlib.sha256(token.encode()).hexdigest())
 
-    async def create(self, user: str, ip: str) -> tuple[str, Session]:
+    async def create(self, account: Account, ip: str) -> tuple[str, Session]:
         token = secrets.token_urlsafe(32)
-        session = Session(user=user, csrf=secrets.token_urlsafe(32), created=self.clock.timestamp(), key=self._key(token))
-        record = {"user": user, "csrf": session.csrf, "created": session.created, "ip": ip, "fp": self.fingerprint}
+        session = Session(user=account.name, csrf=secrets.token_urlsafe(32), created=self.clock.timestamp(),
+                          key=self._key(token), role=account.role)
+        record = {"user": account.name, "csrf": session.csrf, "created": session.created, "ip": ip,
+                  "fp": account.fingerprint}
         await self.redis.set(session.key, json.dumps(record), ex=self.ttl_s)
         return token, session
 
@@ -95,18 +99,29 @@ class SessionStore:
         try:
             record = json.loads(raw)
             created = float(record["created"])
-            if not hmac.compare_digest(str(record.get("fp", "")), self.fingerprint):
-                await self.redis.delete(key)  # the password or user name changed since this login
+            account = self.accounts.find(str(record["user"]))
+            if account is None or not hmac.compare_digest(str(record.get("fp", "")), account.fingerprint):
+                await self.redis.delete(key)  # the account was removed, or its password or role changed
                 return None
             if self.clock.timestamp() - created >= MAX_SESSION_AGE_S:
                 await self.redis.delete(key)  # log in again, however active the session was
                 return None
-            return Session(user=str(record["user"]), csrf=str(record["csrf"]), created=created, key=key)
+            return Session(user=account.name, csrf=str(record["csrf"]), created=created, key=key, role=account.role)
         except (ValueError, KeyError, TypeError):
             return None
 
     async def delete(self, session: Session) -> None:
         await self.redis.delete(session.key)
+
+    @property
+    def _logins_key(self) -> str:
+        return self.keys.glob("admin", "last_login")
+
+    async def note_login(self, user: str) -> None:
+        await self.redis.hset(self._logins_key, user, str(self.clock.timestamp()))
+
+    async def last_logins(self) -> dict[str, float]:
+        return {name: float(ts) for name, ts in (await self.redis.hgetall(self._logins_key)).items()}
 
 
 def csrf_ok(expected: str, given: str | None) -> bool:

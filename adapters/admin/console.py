@@ -18,7 +18,8 @@ import aiohttp
 from aiohttp import web
 
 from adapters.admin import actions, api, pages
-from adapters.admin.auth import SessionStore, fingerprint, make_guard
+from adapters.admin.accounts import Accounts
+from adapters.admin.auth import SessionStore, make_guard
 from adapters.admin.login_limit import LoginLimiter
 from adapters.admin.state import STATE, ConsoleState
 from core.config import Config
@@ -63,6 +64,7 @@ def build_app(state: ConsoleState) -> web.Application:
     r.add_get("/api/knowledge/policy", api.policy)
     r.add_get("/api/knowledge/search", api.search)
     r.add_get("/api/knowledge/fell-through", api.fell_through)
+    r.add_get("/api/accounts", api.accounts)
     r.add_static("/static/", pages.STATIC_DIR, follow_symlinks=False)
     app.on_response_prepare.append(_security_headers)
     return app
@@ -75,8 +77,9 @@ def console_ctx(state: ConsoleState, services_key: web.AppKey):  # type: ignore[
         if services.records is None:
             raise RuntimeError("the console needs services.records (bot.services opens it when [admin] enabled)")
         state.services = services
+        state.accounts = Accounts(cfg.admin.username, cfg.admin.password_hash, cfg.admin.users_file)
         state.sessions = SessionStore(services.redis, services.keys, services.clock, ttl_s=cfg.admin.session_ttl_s,
-                                      fingerprint=fingerprint(cfg.admin.username, cfg.admin.password_hash))
+                                      accounts=state.accounts)
         state.limiter = LoginLimiter(services.redis, services.keys, services.clock)
         state.history = ConversationHistory(services.redis, services.keys, history_tokens=cfg.dialogue.history_tokens,
                                             ttl_s=cfg.dialogue.session_ttl_s)

@@ -8,7 +8,6 @@ page needs is a local static file or the JSON API.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import html
 import secrets
 from pathlib import Path
@@ -17,13 +16,13 @@ from aiohttp import web
 
 from adapters.admin.auth import LOGIN_COOKIE, SESSION_COOKIE, clear_cookie, csrf_ok, safe_next, set_cookie
 from adapters.admin.bodies import form as read_form
-from adapters.admin.login_limit import canonical_name
 from adapters.admin.passwords import DUMMY_HASH, verify_password
 from adapters.admin.state import STATE, audit, session_of
 
 STATIC_DIR = Path(__file__).parent / "static"
 NO_STORE = {"Cache-Control": "no-store"}
 MAX_FIELD = 256
+ROLE_LABELS = {"admin": "管理员", "agent": "客服"}
 
 
 def render(name: str, **values: str) -> str:
@@ -39,7 +38,8 @@ def _page(body: str, status: int = 200) -> web.Response:
 
 async def index(request: web.Request) -> web.Response:
     session = session_of(request)
-    return _page(render("index.html", csrf=session.csrf, user=session.user))
+    return _page(render("index.html", csrf=session.csrf, user=session.user, role=session.role,
+                        role_label=ROLE_LABELS.get(session.role, session.role)))
 
 
 async def login_css(request: web.Request) -> web.FileResponse:
@@ -82,16 +82,17 @@ async def login(request: web.Request) -> web.StreamResponse:
                            username=username, next_path=next_path)
         resp.headers["Retry-After"] = str(wait)
         return resp
-    cfg = state.cfg.admin
-    name_ok = hmac.compare_digest(canonical_name(username).encode(), canonical_name(cfg.username).encode())
-    async with state.password_checks:  # the hash is checked even for a wrong name: same cost, same time
-        password_ok = await asyncio.to_thread(verify_password, password, cfg.password_hash if name_ok else DUMMY_HASH)
-    if not (name_ok and password_ok):
+    account = state.accounts.find(username)
+    async with state.password_checks:  # the hash is checked even for an unknown name: same cost, same time
+        password_ok = await asyncio.to_thread(verify_password, password,
+                                              account.password_hash if account else DUMMY_HASH)
+    if account is None or not password_ok:
         audit(request, "login_failed", user=username)  # already counted by the reservation
         return _login_page(request, error="用户名或密码错误。", status=401, username=username, next_path=next_path)
     await state.limiter.succeeded(client, username)
-    token, _session = await state.sessions.create(cfg.username, client)
-    audit(request, "login", user=cfg.username)
+    token, _session = await state.sessions.create(account, client)
+    await state.sessions.note_login(account.name)
+    audit(request, "login", user=account.name, role=account.role)
     resp = web.HTTPFound(next_path)
     set_cookie(resp, request, SESSION_COOKIE, token)
     clear_cookie(resp, LOGIN_COOKIE)

@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from adapters.admin.accounts import Accounts
 from adapters.admin.auth import SESSION, Session, SessionStore
 from adapters.admin.login_limit import LoginLimiter
 from core.config import Config
@@ -26,6 +27,7 @@ MAX_PARALLEL_PASSWORD_CHECKS = 2  # scrypt takes 32 MiB each; a login flood must
 class ConsoleState:
     cfg: Config
     services: Any = None  # bot.services.Services
+    accounts: Accounts | None = None
     sessions: SessionStore | None = None
     limiter: LoginLimiter | None = None
     handoff: Handoff | None = None
@@ -63,6 +65,14 @@ STATE = web.AppKey("kefu_admin_state", ConsoleState)
 
 def session_of(request: web.Request) -> Session:
     return request[SESSION]  # type: ignore[return-value]
+
+
+def require(request: web.Request, permission: str) -> Session:
+    """The request's session if its role may do ``permission`` (``accounts.PERMISSIONS``), else 403."""
+    session = session_of(request)
+    if not session.can(permission):
+        raise web.HTTPForbidden(text='{"error": "your role may not do this"}', content_type="application/json")
+    return session
 
 
 def audit(request: web.Request, action: str, target: str = "", *, user: str | None = None, **details: Any) -> None:
