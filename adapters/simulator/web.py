@@ -3,14 +3,26 @@
 Sending goes through the same ``ShopperSession`` the terminal uses (a real signed, encrypted push
 to the webhook); replies reach the page over Server-Sent Events from the ``Feed``, i.e. only once
 the fake WeChat API has received them. All assets are local files (no CDN, no build step).
+
+The page has no login — it is a developer's tool on their own machine — so other web pages the
+developer visits must not reach it (``local_only``, on the whole simulator app):
+
+* **DNS rebinding:** a site whose name resolves to 127.0.0.1 would otherwise read every
+  simulated conversation. Only requests whose ``Host`` is an IP address, ``localhost`` or the
+  ``--host`` name are answered (a rebinding attack needs a domain name of its own).
+* **Cross-site writes:** a form or ``fetch`` from another site (``Content-Type: text/plain`` needs
+  no CORS preflight) must not send messages or reset conversations: a request whose ``Origin``
+  is not the page's own, or that the browser marks ``Sec-Fetch-Site: cross-site``, is refused,
+  and the page's POSTs must be ``application/json``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 from pathlib import Path
-from typing import Protocol
+from typing import Awaitable, Callable, Protocol
 
 from aiohttp import web
 
@@ -28,6 +40,7 @@ class SimulatorBackend(Protocol):
     directory: ShopDirectory
     feed: Feed
     banner: str
+    host: str  # the address the simulator listens on (``--host``)
 
     def session_for(self, openid: str) -> ShopperSession | None: ...
 
@@ -40,6 +53,57 @@ STREAMS = web.AppKey("sim_streams", set)
 
 def _bad(message: str, status: int = 400) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+def _host_name(host_header: str) -> str:
+    host = host_header.strip().lower()
+    if host.startswith("["):  # [::1]:8080
+        return host[1:host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def allowed_host(host_header: str, bound: str) -> bool:
+    """An IP literal, localhost, or the name the simulator was told to listen on."""
+    name = _host_name(host_header)
+    if not name:
+        return False
+    if name in ("localhost", bound.strip().lower()):
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def local_only(bound_host: str) -> Callable[[web.Request, Callable[[web.Request], Awaitable[web.StreamResponse]]],
+                                             Awaitable[web.StreamResponse]]:
+    """Middleware: refuse foreign Host names and cross-site writes (see the module docstring)."""
+
+    @web.middleware
+    async def guard(request: web.Request,
+                    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        if not allowed_host(request.headers.get("Host", ""), bound_host):
+            return _bad("this simulator answers only to localhost or an IP address (Host refused)", 403)
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            origin = request.headers.get("Origin")
+            own = f"{request.scheme}://{request.headers.get('Host', '')}".lower()
+            if (origin is not None and origin.lower() != own) or request.headers.get("Sec-Fetch-Site") == "cross-site":
+                return _bad("cross-site request refused", 403)
+        return await handler(request)
+
+    return guard
+
+
+async def _json_body(request: web.Request) -> object:
+    """The POSTed JSON; the page always sends application/json, a cross-site form cannot."""
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(text='{"error": "body must be application/json"}',
+                                           content_type="application/json")
+    try:
+        return await request.json()
+    except (ValueError, LookupError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text='{"error": "body must be JSON"}', content_type="application/json") from None
 
 
 async def index(request: web.Request) -> web.StreamResponse:
@@ -79,10 +143,7 @@ async def orders(request: web.Request) -> web.Response:
 
 
 async def send(request: web.Request) -> web.Response:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return _bad("body must be JSON")
+    body = await _json_body(request)
     if not isinstance(body, dict):
         return _bad("body must be a JSON object")
     session = _session(request, str(body.get("openid", "")))
@@ -112,10 +173,7 @@ async def send(request: web.Request) -> web.Response:
 
 
 async def reset(request: web.Request) -> web.Response:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return _bad("body must be JSON")
+    body = await _json_body(request)
     openid = str(body.get("openid", "")) if isinstance(body, dict) else ""
     if _session(request, openid) is None:
         return _bad("unknown customer", 404)
@@ -177,7 +235,9 @@ def build_app(backend: SimulatorBackend) -> web.Application:
 
 
 def mount(kefu_app: web.Application, backend: SimulatorBackend) -> None:
-    """Add the page to kefu's app (before it starts) plus a ``/sim`` -> ``/sim/`` redirect."""
+    """Add the page to kefu's app (before it starts) plus a ``/sim`` -> ``/sim/`` redirect; the
+    whole app then answers only local, same-origin requests (``local_only``)."""
+    kefu_app.middlewares.append(local_only(backend.host))
 
     async def _redirect(request: web.Request) -> web.Response:
         raise web.HTTPFound(MOUNT)

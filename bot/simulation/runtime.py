@@ -39,13 +39,15 @@ PLATFORM = "wechat_oa"
 PLATFORMS = ("wechat", "wecom")
 SIM_APP_SECRET = "simulator-secret"  # the fake API checks it; no real WeChat account is involved
 SIM_ACCOUNT_ID = "gh_simulator0001"
+SIM_KEY_SUFFIX = "sim:"  # appended to [redis] key_prefix: the simulator's own keys, always
 SHUTDOWN_GRACE_S = 3.0  # a simulator should exit quickly; kefu's own default is 20 s
 
 
 def simulator_config(cfg: Config, *, api_base: str, llm_base_url: str, llm_backend: str | None = None,
                      host: str | None = None, port: int | None = None) -> Config:
     """A copy of ``cfg`` for the simulated run: 客服 API mode against the fake API, the chosen LLM,
-    a short shutdown grace. Credentials missing from a passive-mode config are filled in."""
+    its own Redis key prefix, a short shutdown grace. Credentials missing from a passive-mode
+    config are filled in."""
     w = cfg.wechat
     wechat = dataclasses.replace(
         w, reply_mode="customer_service", api_base=api_base,
@@ -55,7 +57,11 @@ def simulator_config(cfg: Config, *, api_base: str, llm_base_url: str, llm_backe
     llm = dataclasses.replace(cfg.llm, base_url=llm_base_url, backend=llm_backend or cfg.llm.backend)
     server = dataclasses.replace(cfg.server, shutdown_grace_s=min(cfg.server.shutdown_grace_s, SHUTDOWN_GRACE_S),
                                  host=host or cfg.server.host, port=cfg.server.port if port is None else port)
-    out = dataclasses.replace(cfg, wechat=wechat, llm=llm, server=server)
+    # Never the deployment's keys: with ``--config kefu.toml`` on the production Redis, the
+    # simulator would otherwise join its consumer group (answering real shoppers through the fake
+    # API) and fill its answer cache with the fake model's answers.
+    redis = dataclasses.replace(cfg.redis, key_prefix=cfg.redis.key_prefix + SIM_KEY_SUFFIX)
+    out = dataclasses.replace(cfg, wechat=wechat, llm=llm, server=server, redis=redis)
     validate(out)
     return out
 

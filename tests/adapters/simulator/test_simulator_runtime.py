@@ -141,3 +141,14 @@ async def test_llm_fake_starts_a_fake_ollama_and_the_simulator_stops_it(start_si
     url = sim.cfg.llm.base_url
     await sim.stop()
     assert (await llm_choice.probe(LlmConfig(base_url=url)))[0] == "unreachable"
+
+
+async def test_the_simulator_never_touches_the_deployments_keys(start_sim, redis_client, key_prefix):
+    """``kefu simulate --config kefu.toml`` against the production Redis: its queue, consumer group,
+    sessions and answer cache are its own, under ``<key_prefix>sim:``."""
+    sim = await start_sim()
+    assert sim.app[SERVICES].keys.prefix == key_prefix + "sim:"
+    await sim.session.say("运费多少？")
+    await sim.fake_api.wait_for_delivery(sim.session.customer.openid, 1, timeout=15)
+    written = [k async for k in redis_client.scan_iter(match=f"{key_prefix}*", count=500)]
+    assert written and all(k.startswith(key_prefix + "sim:") for k in written), written

@@ -89,7 +89,7 @@ async def test_bad_send_requests_are_refused_without_pushing(start_sim, http, bo
     sim = await start_sim(web_page=True)
     async with http.post(sim.web_url + "api/send", json=body) as r:
         assert r.status == status and "error" in await r.json()
-    async with http.post(sim.web_url + "api/send", data=b"not json") as r:
+    async with http.post(sim.web_url + "api/send", data=b"not json", headers={"Content-Type": "application/json"}) as r:
         assert r.status == 400
     assert sim.feed.history(LIU_YANG) == [] and sim.fake_api.requests("custom/send") == 0
 
@@ -105,3 +105,38 @@ async def test_open_sse_streams_do_not_hold_up_shutdown(start_sim, http):
         # shutdown timeout, they would have been cancelled and the read would raise ClientPayloadError
         assert (await asyncio.wait_for(s.content.read(), timeout=5)).startswith(b"retry: 2000")
         s.release()
+
+
+async def test_foreign_host_names_are_refused_against_dns_rebinding(start_sim, http):
+    sim = await start_sim(web_page=True)
+    port = sim.web_url.split(":")[2].split("/")[0]
+    for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.evil.example", ""):
+        async with http.get(sim.web_url + "api/history", params={"openid": LIU_YANG}, headers={"Host": host}) as r:
+            assert r.status == 403, host
+        async with http.get(sim.web_url, headers={"Host": host}) as r:
+            assert r.status == 403, host
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", "localhost", "[::1]:8080", "192.168.1.20:8080"):
+        async with http.get(sim.web_url + "api/history", params={"openid": LIU_YANG}, headers={"Host": host}) as r:
+            assert r.status == 200, host
+
+
+async def test_cross_site_posts_are_refused(start_sim, http):
+    sim = await start_sim(web_page=True)
+    own = sim.web_url.split("/sim/")[0]
+    body = json.dumps({"openid": LIU_YANG, "text": "我要退款"})
+    attacks = [
+        {"Origin": "http://evil.example", "Content-Type": "text/plain"},  # a "simple" request: no preflight
+        {"Origin": "http://evil.example", "Content-Type": "application/json"},
+        {"Origin": "null", "Content-Type": "application/json"},
+        {"Sec-Fetch-Site": "cross-site", "Content-Type": "application/json"},
+    ]
+    for headers in attacks:
+        for path in ("api/send", "api/reset"):
+            async with http.post(sim.web_url + path, data=body, headers=headers) as r:
+                assert r.status == 403, (path, headers)
+    async with http.post(sim.web_url + "api/send", data=body, headers={"Origin": own, "Content-Type": "text/plain"}) as r:
+        assert r.status == 415  # same origin, but only the page's own JSON requests are taken
+    assert sim.feed.history(LIU_YANG) == [] and sim.fake_api.requests("custom/send") == 0
+    async with http.post(sim.web_url + "api/send", data=body,
+                         headers={"Origin": own, "Content-Type": "application/json", "Sec-Fetch-Site": "same-origin"}) as r:
+        assert r.status == 200
