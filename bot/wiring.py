@@ -149,7 +149,7 @@ async def build_handler(services: Services) -> MessageHandler:
         )
         handler.stack = stack
         if services.records is not None:  # [admin] enabled: feed the ops console
-            handler.observers.append(services.records.observer(fast_path=handler.fast_path))
+            handler.observers.append(services.records.observer(fast_path=handler.fast_path, customers=shop.get_customer))
         log.info("handler.ready", reply_mode=cfg.wechat.reply_mode, llm=cfg.llm.backend, model=cfg.llm.model)
         if services.wecom is not None:  # [wecom] enabled: the same handler, replies through 微信客服
             from core.handler import PlatformRouter

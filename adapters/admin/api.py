@@ -60,8 +60,8 @@ async def overview(request: web.Request) -> web.Response:
 async def conversations(request: web.Request) -> web.Response:
     state = request.app[STATE]
     query = request.query.get("q", "")[:64]
-    found = await state.records.conversations.search(query, _int(request, "limit", 50, 1, 200))
-    return web.json_response({"query": query, "conversations": found, "tz_offset_s": _tz_offset_s(state)})
+    found = await state.records.conversations.find(query, limit=_int(request, "limit", 50, 1, 200))
+    return web.json_response({"query": query, **found, "tz_offset_s": _tz_offset_s(state)})
 
 
 async def _handoff_state(state: ConsoleState, platform: str, user: str) -> dict[str, Any]:

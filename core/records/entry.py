@@ -14,6 +14,7 @@ import json
 from typing import Any, Mapping
 
 from core.models import IncomingMessage, MsgKind, TurnContext, TurnResult
+from core.records.flags import non_answer
 from core.records.redact import clip, redact
 
 TEXT_CHARS = 1000
@@ -98,6 +99,9 @@ def turn_entry(msg: IncomingMessage, ctx: TurnContext, result: TurnResult,
     extra = _extra(info)
     if extra:
         entry["extra"] = extra
+    flagged = non_answer(entry)
+    if flagged:
+        entry["non_answer"] = flagged
     return entry
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from core.clock import Clock
 from core.records.conversations import DEFAULT_TTL_S, conversation_id, split_id
+from core.records.live import HANDOFF, LiveLog
 from core.records.redact import clip, redact
 from core.storage import KeyBuilder
 
@@ -25,6 +26,7 @@ class HandoffQueue:
         self.keys = keys
         self.clock = clock
         self.ttl_s = ttl_s
+        self.live = LiveLog(redis, keys)  # every change of the queue: open consoles update their badge
 
     @property
     def queue_key(self) -> str:
@@ -48,6 +50,7 @@ class HandoffQueue:
         pipe = self.redis.pipeline(transaction=False)
         pipe.zadd(self.queue_key, {member: info["since"]}, nx=True)
         pipe.hset(self.info_key, member, json.dumps(info, ensure_ascii=False))
+        self.live.add_to(pipe, HANDOFF, member)
         await pipe.execute()
 
     async def take(self, platform: str, user_id: str, by: str) -> dict[str, Any]:
@@ -59,6 +62,7 @@ class HandoffQueue:
         pipe = self.redis.pipeline(transaction=False)
         pipe.zadd(self.queue_key, {member: info["since"]}, nx=True)
         pipe.hset(self.info_key, member, json.dumps(info, ensure_ascii=False))
+        self.live.add_to(pipe, HANDOFF, member)
         await pipe.execute()
         return info
 
@@ -67,11 +71,18 @@ class HandoffQueue:
         pipe = self.redis.pipeline(transaction=False)
         pipe.zrem(self.queue_key, member)
         pipe.hdel(self.info_key, member)
-        removed, _ = await pipe.execute()
+        self.live.add_to(pipe, HANDOFF, member)
+        removed, _, _ = await pipe.execute()
         return bool(removed)
 
     async def get(self, platform: str, user_id: str) -> dict[str, Any] | None:
         return await self._info(conversation_id(platform, user_id))
+
+    async def infos(self, members: list[str]) -> list[dict[str, Any] | None]:
+        """The queue entries of these conversations (None: not waiting), in order."""
+        if not members:
+            return []
+        return [json.loads(r) if r else None for r in await self.redis.hmget(self.info_key, members)]
 
     async def waiting(self, limit: int = 200) -> list[dict[str, Any]]:
         """Oldest request first."""

@@ -1,8 +1,9 @@
 """The recorder: turns what kefu already does into the ops console's records.
 
 * ``observe`` is a ``core.turn.TurnObserver``: after every turn it updates the per-minute
-  counters (outcome, LLM time, deliveries by errcode), stores the masked conversation entry,
-  queues handoffs for a person and counts general questions the FAQ did not answer.
+  counters (outcome, LLM time, deliveries by errcode), stores the masked conversation entry
+  (with who the shopper is, from the shop backend), queues handoffs for a person, lists
+  non-answers among the bad answers and counts general questions the FAQ did not answer.
 * ``ack`` is called by the webhook for every answer it gives (in memory; ``AckBuffer``).
 * ``sample_queue`` is run by the console's process to chart queue depth.
 
@@ -26,6 +27,8 @@ from core.records.conversations import ConversationLog
 from core.records.entry import turn_entry
 from core.records.fallthrough import FellThrough
 from core.records.handoffs import HandoffQueue
+from core.records.profiles import CustomerLookup
+from core.records.ratings import Ratings
 from core.records.timeseries import TimeSeries
 from core.storage import KeyBuilder
 
@@ -65,6 +68,7 @@ class Recorder:
         self.conversations = ConversationLog(redis, keys, clock)
         self.handoffs = HandoffQueue(redis, keys, clock)
         self.fell_through = FellThrough(redis, keys, clock)
+        self.ratings = Ratings(redis, keys, clock)
         self.acks = AckBuffer(self.series, clock)
 
     # -- webhook ------------------------------------------------------------------------------
@@ -72,10 +76,13 @@ class Recorder:
         self.acks.add(result, seconds)
 
     # -- turns --------------------------------------------------------------------------------
-    def observer(self, *, fast_path: FaqProbe | None = None) -> Callable[[IncomingMessage, TurnContext, TurnResult],
-                                                                         Awaitable[None]]:
+    def observer(self, *, fast_path: FaqProbe | None = None, customers: CustomerLookup | None = None
+                 ) -> Callable[[IncomingMessage, TurnContext, TurnResult], Awaitable[None]]:
         """The ``TurnHandler.observers`` callback; with ``fast_path`` the record of a turn the FAQ
-        did not answer says which entry came closest and why it was not used."""
+        did not answer says which entry came closest and why it was not used; with ``customers``
+        (``ShopBackend.get_customer``) the console shows the shopper's masked name and level."""
+        if customers is not None:
+            self.conversations.profiles.lookup = customers
 
         async def observe(msg: IncomingMessage, ctx: TurnContext, result: TurnResult) -> None:
             await self.observe(msg, ctx, result, fast_path=fast_path)
@@ -95,9 +102,12 @@ class Recorder:
         await self.series.record_turn(result.outcome, llm_ms=llm_ms if isinstance(llm_ms, (int, float)) else None,
                                       deliveries=delivery_counts(result))
         entry = turn_entry(msg, ctx, result, probe)
-        await self.conversations.record(msg.platform, msg.user_id, entry, search_text=text)
+        profile, terms = await self.conversations.profiles.of(msg.platform, msg.user_id)
+        await self.conversations.record(msg.platform, msg.user_id, entry, profile=profile, terms=terms)
         if "handoff" in entry:
             await self.handoffs.add(msg.platform, msg.user_id, entry["handoff"], text)
+        if entry.get("non_answer"):
+            await self.ratings.non_answer(msg.platform, msg.user_id, entry)
         if result.outcome in _FELL_THROUGH and text:
             await self.fell_through.record(text, probe)
 

@@ -13,6 +13,10 @@ from core.records.recorder import Recorder
 from records_kit import ORDER, OTHER, OWNER, context, message, result
 
 
+async def users(log: ConversationLog, query: str = "", **filters) -> list[str]:
+    return [c["user_id"] for c in (await log.find(query, **filters))["conversations"]]
+
+
 async def test_a_turn_is_stored_masked_with_what_happened(redis_client, keys, fixed_clock):
     rec = Recorder(redis_client, keys, fixed_clock)
     msg = message(f"订单{ORDER}改地址到上海市浦东新区张杨路123号4栋501室，电话13812345678")
@@ -53,15 +57,17 @@ async def test_newest_first_and_search_by_openid_or_order_number(redis_client, k
     await rec.observe(message(f"我的订单{ORDER}到哪了", user=OWNER), context(), result("llm", ["已签收"]))
     fixed_clock.advance(30)
     await rec.observe(message("运费多少", user=OTHER), context(), result("faq", ["满199包邮"], faq_id="faq-003"))
-    found = await log.search()
-    assert [c["user_id"] for c in found] == [OTHER, OWNER]
+    page = await log.find()
+    found = page["conversations"]
+    assert [c["user_id"] for c in found] == [OTHER, OWNER] and page["total"] == 2
     assert found[0]["last_outcome"] == "faq" and found[0]["entries"] == 1 and found[0]["last_text"] == "运费多少"
-    assert [c["user_id"] for c in await log.search(ORDER)] == [OWNER]
-    assert [c["user_id"] for c in await log.search(f"订单 {ORDER}")] == [OWNER]
-    assert [c["user_id"] for c in await log.search("U42fJAHS")] == [OTHER]  # part of an openid
-    assert await log.search("2026110130000000") == []
-    assert await log.search("*") == []  # glob characters are matched literally
-    assert [c["user_id"] for c in await log.search(limit=1)] == [OTHER]
+    assert await users(log, ORDER) == [OWNER]
+    assert await users(log, f"订单 {ORDER}") == [OWNER]
+    assert await users(log, "U42fJAHS") == [OTHER]  # part of an openid
+    assert await users(log, "2026110130000000") == []
+    assert await users(log, "*") == []  # glob characters are matched literally
+    one = await log.find(limit=1)
+    assert [c["user_id"] for c in one["conversations"]] == [OTHER] and one["total"] == 2
 
 
 async def test_a_retried_turn_replaces_its_entry_but_never_a_console_message(redis_client, keys, fixed_clock):
@@ -81,12 +87,14 @@ async def test_log_is_capped_and_everything_expires_in_seven_days(redis_client, 
     log = ConversationLog(redis_client, keys, fixed_clock, max_entries=3)
     for i in range(5):
         await log.record("wechat_oa", OWNER, turn_entry(message(f"第{i}个问题，订单{ORDER}"), context(f"t{i}"),
-                                                        result("llm")), search_text=f"订单{ORDER}")
+                                                        result("llm")))
     assert [e["id"] for e in await log.entries("wechat_oa", OWNER)] == ["t2", "t3", "t4"]
-    for key in (log.log_key("wechat_oa", OWNER), log.order_key(ORDER)):
-        assert DEFAULT_TTL_S - 5 <= await redis_client.ttl(key) <= DEFAULT_TTL_S
+    assert DEFAULT_TTL_S - 5 <= await redis_client.ttl(log.log_key("wechat_oa", OWNER)) <= DEFAULT_TTL_S
+    for key in (log.search_index.day_key(log.search_index.day_of()), log.index.key(day=log.search_index.day_of())):
+        assert DEFAULT_TTL_S < await redis_client.ttl(key) <= DEFAULT_TTL_S + 86400  # a day past the 7 shown
     fixed_clock.advance(DEFAULT_TTL_S + 60)
-    assert await log.search() == []  # the index hides (and the next write trims) what has expired
+    assert (await log.find())["conversations"] == []  # the index hides (and the next write trims) what has expired
+    assert await users(log, ORDER) == []
     await log.record("wechat_oa", OTHER, turn_entry(message("在吗", user=OTHER), context(), result("llm")))
     assert await redis_client.zrange(log.recent_key, 0, -1) == [f"wechat_oa:{OTHER}"]
 
@@ -96,5 +104,5 @@ async def test_index_keeps_only_the_newest_conversations(redis_client, keys, fix
     for i in range(4):
         fixed_clock.advance(timedelta(seconds=1).total_seconds())
         await log.record("wechat_oa", f"oUser{i}", turn_entry(message("hi", user=f"oUser{i}"), context(), result("llm")))
-    assert [c["user_id"] for c in await log.search()] == ["oUser3", "oUser2"]
+    assert await users(log) == ["oUser3", "oUser2"]
     assert json.loads(await redis_client.lindex(log.log_key("wechat_oa", "oUser0"), 0))["text"] == "hi"
