@@ -1,15 +1,13 @@
-"""The console's read-only JSON API (``GET /admin/api/...``): charts, conversations, handoffs,
-knowledge. Everything comes from ``core.records`` and the same knowledge code the bot uses;
-nothing here can change what the bot does (that is ``actions.py``)."""
+"""The console's read-only JSON API (``GET /admin/api/...``): charts, knowledge, accounts
+(conversations and handoffs: ``inbox.py``). Everything comes from ``core.records`` and the same
+knowledge code the bot uses; nothing here can change what the bot does (that is ``actions.py``)."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
-
 from aiohttp import web
 
-from adapters.admin.state import STATE, ConsoleState, audit, require
+from adapters.admin.state import STATE, ConsoleState, require
 
 RANGES = {60: 1, 180: 3, 720: 12, 1440: 24}  # minutes shown -> minutes per step (about 60 points a chart)
 _PLATFORM_RE = re.compile(r"^[a-z_]{1,20}$")
@@ -27,22 +25,22 @@ def target(request: web.Request) -> tuple[str, str] | None:
     return platform, user
 
 
-def _int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+def int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
     try:
         return max(lo, min(hi, int(request.query.get(name, default))))
     except ValueError:
         return default
 
 
-def _tz_offset_s(state: ConsoleState) -> int:
+def tz_offset_s(state: ConsoleState) -> int:
     offset = state.clock.now().utcoffset()
     return int(offset.total_seconds()) if offset else 0
 
 
 async def overview(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    minutes = _int(request, "minutes", 180, 10, 1440)
-    step = _int(request, "step", RANGES.get(minutes, max(1, minutes // 60)), 1, 60)
+    minutes = int_param(request, "minutes", 180, 10, 1440)
+    step = int_param(request, "step", RANGES.get(minutes, max(1, minutes // 60)), 1, 60)
     data = await state.records.series.read(minutes=minutes, step=step)
     try:
         shards = await state.services.queue.depth()
@@ -53,44 +51,8 @@ async def overview(request: web.Request) -> web.Response:
     data["live"] = {"queue": queue_now, "handoffs_waiting": sum(1 for h in waiting if not h.get("taken_by")),
                     "handoffs_taken": sum(1 for h in waiting if h.get("taken_by"))}
     data["now"] = state.clock.timestamp()
-    data["tz_offset_s"] = _tz_offset_s(state)
+    data["tz_offset_s"] = tz_offset_s(state)
     return web.json_response(data)
-
-
-async def conversations(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    query = request.query.get("q", "")[:64]
-    found = await state.records.conversations.find(query, limit=_int(request, "limit", 50, 1, 200))
-    return web.json_response({"query": query, **found, "tz_offset_s": _tz_offset_s(state)})
-
-
-async def _handoff_state(state: ConsoleState, platform: str, user: str) -> dict[str, Any]:
-    until = await state.handoff.silenced_until(platform, user)
-    return {"queued": await state.records.handoffs.get(platform, user),
-            "silenced_until": until.timestamp() if until else None}
-
-
-async def conversation(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    who = target(request)
-    if who is None:
-        return bad("unknown conversation", 404)
-    platform, user = who
-    entries = await state.records.conversations.entries(platform, user, _int(request, "limit", 50, 1, 100))
-    audit(request, "view_conversation", f"{platform}:{user}")
-    return web.json_response({"id": f"{platform}:{user}", "platform": platform, "user_id": user, "entries": entries,
-                              "handoff": await _handoff_state(state, platform, user),
-                              "can_reply": state.channel is not None, "tz_offset_s": _tz_offset_s(state)})
-
-
-async def handoffs(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    waiting = await state.records.handoffs.waiting()
-    for item in waiting:
-        until = await state.handoff.silenced_until(item["platform"], item["user_id"])
-        item["silenced_until"] = until.timestamp() if until else None
-    return web.json_response({"handoffs": waiting, "can_reply": state.channel is not None,
-                              "tz_offset_s": _tz_offset_s(state)})
 
 
 async def faq(request: web.Request) -> web.Response:
@@ -116,7 +78,7 @@ async def search(request: web.Request) -> web.Response:
     if kind not in (None, "faq", "policy"):
         return bad("kind must be faq or policy")
     kb, fast_path = await request.app[STATE].knowledge()
-    hits = kb.search(query, _int(request, "k", 5, 1, 20), kind=kind)
+    hits = kb.search(query, int_param(request, "k", 5, 1, 20), kind=kind)
     return web.json_response({"query": query, "content_hash": kb.content_hash(), "tokens": kb.tokens(query),
                               "hits": [h.as_dict() for h in hits], "fast_path": fast_path.decide(query).as_dict(),
                               "thresholds": {"min_score": fast_path.min_score, "min_margin": fast_path.min_margin}})
@@ -124,7 +86,7 @@ async def search(request: web.Request) -> web.Response:
 
 async def fell_through(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    top = await state.records.fell_through.top(_int(request, "limit", 30, 1, 200))
+    top = await state.records.fell_through.top(int_param(request, "limit", 30, 1, 200))
     return web.json_response({"days": state.records.fell_through.days, "questions": top})
 
 

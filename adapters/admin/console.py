@@ -17,7 +17,7 @@ from typing import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from adapters.admin import actions, api, pages
+from adapters.admin import actions, api, inbox, pages
 from adapters.admin.accounts import Accounts
 from adapters.admin.auth import SessionStore, make_guard
 from adapters.admin.login_limit import LoginLimiter
@@ -54,10 +54,10 @@ def build_app(state: ConsoleState) -> web.Application:
     r.add_get("/login.css", pages.login_css)
     r.add_post("/logout", pages.logout)
     r.add_get("/api/overview", api.overview)
-    r.add_get("/api/conversations", api.conversations)
-    r.add_get("/api/conversations/{platform}/{user_id}", api.conversation)
+    r.add_get("/api/conversations", inbox.conversations)
+    r.add_get("/api/conversations/{platform}/{user_id}", inbox.conversation)
     r.add_post("/api/conversations/{platform}/{user_id}/reply", actions.reply)
-    r.add_get("/api/handoffs", api.handoffs)
+    r.add_get("/api/handoffs", inbox.handoffs)
     r.add_post("/api/handoffs/{platform}/{user_id}/take-over", actions.take_over)
     r.add_post("/api/handoffs/{platform}/{user_id}/hand-back", actions.hand_back)
     r.add_get("/api/knowledge/faq", api.faq)
