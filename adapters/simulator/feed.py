@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from adapters.sse import Fanout
+
 USER = "user"  # the shopper typed it
 BOT = "bot"  # kefu delivered it through the 客服 API
 TYPING = "typing"  # kefu switched the typing indicator (``on``)
@@ -46,9 +48,8 @@ class Feed:
 
     def __init__(self, max_history: int = 500, max_backlog: int = 1000) -> None:
         self._history: dict[str, list[ChatEvent]] = defaultdict(list)
-        self._subscribers: set[asyncio.Queue[ChatEvent | None]] = set()
+        self._fanout: Fanout[ChatEvent] = Fanout(max_backlog)
         self._max_history = max_history
-        self._max_backlog = max_backlog
         self._typing: dict[str, bool] = {}
         self._seq = itertools.count(1)
 
@@ -62,9 +63,7 @@ class Feed:
             log = self._history[event.openid]
             log.append(event)
             del log[: -self._max_history]
-        for q in list(self._subscribers):
-            if q.qsize() < self._max_backlog:
-                q.put_nowait(event)
+        self._fanout.publish(event)
         return event
 
     def history(self, openid: str) -> list[ChatEvent]:
@@ -78,15 +77,11 @@ class Feed:
         self._typing.pop(openid, None)
 
     def subscribe(self) -> asyncio.Queue[ChatEvent | None]:
-        q: asyncio.Queue[ChatEvent | None] = asyncio.Queue()
-        self._subscribers.add(q)
-        return q
+        return self._fanout.subscribe()
 
     def unsubscribe(self, q: asyncio.Queue[ChatEvent | None]) -> None:
-        self._subscribers.discard(q)
+        self._fanout.unsubscribe(q)
 
     def close(self) -> None:
         """Wake every subscriber with ``None`` (end of stream) - used on shutdown."""
-        for q in list(self._subscribers):
-            q.put_nowait(None)
-        self._subscribers.clear()
+        self._fanout.close()

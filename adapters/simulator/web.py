@@ -18,15 +18,14 @@ developer visits must not reach it (``local_only``, on the whole simulator app):
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-import json
 from pathlib import Path
 from typing import Awaitable, Callable, Protocol
 
 from aiohttp import web
 
-from adapters.simulator.feed import ChatEvent, Feed
+from adapters import sse
+from adapters.simulator.feed import Feed
 from adapters.simulator.session import ShopDirectory, ShopperSession
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -184,36 +183,19 @@ async def reset(request: web.Request) -> web.Response:
 async def events(request: web.Request) -> web.StreamResponse:
     """SSE: every chat event of every customer (the page filters); ends when the app shuts down."""
     feed = request.app[BACKEND].feed
-    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                                       "X-Accel-Buffering": "no"})
-    await resp.prepare(request)
     queue = feed.subscribe()
-    entry = (resp, queue)
-    request.app[STREAMS].add(entry)
+    request.app[STREAMS].add(queue)
     try:
-        await resp.write(b"retry: 2000\n\n")
-        while True:
-            try:
-                async with asyncio.timeout(SSE_PING_S):  # not wait_for: on 3.11 it can swallow a cancel
-                    event: ChatEvent | None = await queue.get()
-            except TimeoutError:
-                await resp.write(b": ping\n\n")  # finds closed tabs; keeps proxies from timing out
-                continue
-            if event is None:
-                break
-            data = json.dumps(event.to_json(), ensure_ascii=False)
-            await resp.write(f"id: {event.seq}\ndata: {data}\n\n".encode("utf-8"))
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass  # the browser went away, or the server is stopping
+        return await sse.serve(request, queue, lambda event: sse.event_bytes(event.to_json(), event.seq),
+                               ping_s=SSE_PING_S)
     finally:
         feed.unsubscribe(queue)
-        request.app[STREAMS].discard(entry)
-    return resp
+        request.app[STREAMS].discard(queue)
 
 
 async def _close_streams(app: web.Application) -> None:
     """on_shutdown: end every open SSE stream so the server's graceful shutdown does not wait on them."""
-    for _resp, queue in list(app[STREAMS]):
+    for queue in list(app[STREAMS]):
         queue.put_nowait(None)
 
 
