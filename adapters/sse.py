@@ -6,8 +6,8 @@
 * ``serve`` — one ``text/event-stream`` response: ``retry:``, then each item as an event
   (``id:`` so a reconnecting browser says where it was, ``data:`` one line of JSON), a comment
   ping every ``ping_s`` (finds closed tabs, keeps proxies from timing out); it ends on ``None``,
-  when the browser goes away, or when ``still_allowed()`` says no (checked at each ping: a
-  console session that ended closes its stream).
+  when the browser goes away, or when ``still_allowed()`` says no (checked at each ping and
+  before each event: a console session that ended closes its stream).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ async def serve(request: web.Request, queue: asyncio.Queue[T | None], render: Ca
                     break
                 await resp.write(b": ping\n\n")
                 continue
-            if item is None:
+            if item is None or (still_allowed is not None and not await still_allowed()):
                 break
             await resp.write(render(item))
     except (ConnectionResetError, asyncio.CancelledError):

@@ -1,16 +1,20 @@
 """What a person can do from the console (``POST /admin/api/...``; the guard has already checked
-the session and the CSRF token): take a conversation over, reply through the 客服 API, hand it
-back to the bot. Each action is an ``admin.action`` log line and an entry in the conversation
-record, so the next person (and the shopper's history in the console) sees who did what.
+the session and the CSRF token, ``require`` checks the role): take a conversation over, reply
+through the 客服 API, hand it back to the bot, mark it handled, rate a bot reply. Each action is
+an ``admin.action`` log line naming the person, and (except ratings) an entry in the
+conversation record, so the next person sees who did what.
 
 * take over  = ``Handoff.take_over`` (the bot stays silent for that user, in or out of service
   hours, at most ``[admin] takeover_minutes``) + the handoff queue marks who has it;
-* reply      = one 客服 text message through the same API client the bot uses (same token
-  cache, same errcode policy); the outcome — delivered or the errcode — is shown and counted;
-  a delivered reply is also appended to the shopper's conversation history, so the bot knows
-  what the person said once it answers again;
+* reply      = take over first if nobody has (a person and the bot must never both answer the
+  same shopper), then one 客服 text message through the same API client the bot uses (same
+  token cache, same errcode policy); the outcome — delivered or the errcode — is shown and
+  counted; a delivered reply is also appended to the shopper's conversation history, so the
+  bot knows what the person said once it answers again;
 * hand back  = ``Handoff.release`` + off the queue; with ``notify`` the shopper is told the bot
-  answers again (``core.handoff.REPLY_RELEASED``).
+  answers again (``core.handoff.REPLY_RELEASED``);
+* handled    = the conversation no longer needs attention (any of the above does that too);
+* rate       = 👍 / 👎 (with a note) on one bot reply; 👎 lists it among the bad answers.
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ from aiohttp import web
 
 from adapters.admin.api import bad, target
 from adapters.admin.bodies import json_object
-from adapters.admin.state import STATE, ConsoleState, audit, session_of
+from adapters.admin.state import STATE, ConsoleState, audit, require
 from core.handoff import REPLY_RELEASED
 from core.llm.base import ChatMessage
-from core.records import agent_entry, event_entry
+from core.records import DOWN, UP, agent_entry, event_entry
 
 MAX_REPLY_BYTES = 2048  # one WeChat text message
+MAX_NOTE_CHARS = 300
+AUTO_TAKE_OVER_NOTE = "回复时自动接管"
 
 
 async def _send(state: ConsoleState, platform: str, user: str, text: str, by: str) -> dict[str, Any]:
@@ -49,33 +55,41 @@ def _can_send(state: ConsoleState, platform: str) -> bool:
     return state.channel is not None and platform == state.channel.platform
 
 
+async def _take_over(state: ConsoleState, platform: str, user: str, by: str, note: str = "") -> tuple[Any, dict]:
+    until = await state.handoff.take_over(platform, user, by, state.cfg.admin.takeover_minutes)
+    info = await state.records.handoffs.take(platform, user, by)
+    text = f"机器人暂停回复至 {until:%m-%d %H:%M}" + (f"，{note}" if note else "")
+    await state.records.conversations.record(platform, user, event_entry(
+        f"event:{uuid.uuid4().hex}", state.clock.timestamp(), by, "take_over", text))
+    await state.records.conversations.handled(platform, user)
+    return until, info
+
+
 async def take_over(request: web.Request) -> web.Response:
     state = request.app[STATE]
+    by = require(request, "conversations").user
     who = target(request)
     if who is None:
         return bad("unknown conversation", 404)
     platform, user = who
-    by = session_of(request).user
-    until = await state.handoff.take_over(platform, user, by, state.cfg.admin.takeover_minutes)
-    info = await state.records.handoffs.take(platform, user, by)
-    await state.records.conversations.record(platform, user, event_entry(
-        f"event:{uuid.uuid4().hex}", state.clock.timestamp(), by, "take_over", f"机器人暂停回复至 {until:%m-%d %H:%M}"))
+    until, info = await _take_over(state, platform, user, by)
     audit(request, "take_over", f"{platform}:{user}", until=until.isoformat())
     return web.json_response({"ok": True, "silenced_until": until.timestamp(), "handoff": info})
 
 
 async def hand_back(request: web.Request) -> web.Response:
     state = request.app[STATE]
+    by = require(request, "conversations").user
     who = target(request)
     if who is None:
         return bad("unknown conversation", 404)
     platform, user = who
     body = await json_object(request)
-    by = session_of(request).user
     await state.handoff.release(platform, user)
     was_queued = await state.records.handoffs.remove(platform, user)
     await state.records.conversations.record(platform, user, event_entry(
         f"event:{uuid.uuid4().hex}", state.clock.timestamp(), by, "hand_back", "交还机器人"))
+    await state.records.conversations.handled(platform, user)
     sent = None
     if body.get("notify") and _can_send(state, platform):
         sent = await _send(state, platform, user, REPLY_RELEASED, by)
@@ -85,6 +99,7 @@ async def hand_back(request: web.Request) -> web.Response:
 
 async def reply(request: web.Request) -> web.Response:
     state = request.app[STATE]
+    by = require(request, "conversations").user
     who = target(request)
     if who is None:
         return bad("unknown conversation", 404)
@@ -96,6 +111,52 @@ async def reply(request: web.Request) -> web.Response:
         return bad("text is empty")
     if len(text.encode("utf-8")) > MAX_REPLY_BYTES:
         return bad(f"text is longer than one WeChat message ({MAX_REPLY_BYTES} bytes)")
-    entry = await _send(state, platform, user, text, session_of(request).user)
+    took_over = None
+    if await state.handoff.silenced_until(platform, user) is None:  # nobody has it: the bot would answer too
+        until, _ = await _take_over(state, platform, user, by, AUTO_TAKE_OVER_NOTE)
+        took_over = until.timestamp()
+        audit(request, "take_over", f"{platform}:{user}", until=until.isoformat(), reason="reply")
+    entry = await _send(state, platform, user, text, by)
+    await state.records.conversations.handled(platform, user)
     audit(request, "reply", f"{platform}:{user}", ok=entry["ok"], errcode=entry["errcode"], chars=len(text))
-    return web.json_response({"ok": entry["ok"], "entry": entry}, status=200 if entry["ok"] else 502)
+    return web.json_response({"ok": entry["ok"], "entry": entry, "took_over_until": took_over},
+                             status=200 if entry["ok"] else 502)
+
+
+async def handled(request: web.Request) -> web.Response:
+    """"标记已处理": the conversation leaves the needs-attention filter."""
+    state = request.app[STATE]
+    require(request, "conversations")
+    who = target(request)
+    if who is None:
+        return bad("unknown conversation", 404)
+    platform, user = who
+    cleared = await state.records.conversations.handled(platform, user)
+    audit(request, "mark_handled", f"{platform}:{user}", cleared=cleared)
+    return web.json_response({"ok": True, "cleared": cleared})
+
+
+async def rate(request: web.Request) -> web.Response:
+    """👍 / 👎 / take back (``{"rating": "up"|"down"|null, "note": "..."}``) on one bot reply."""
+    state = request.app[STATE]
+    by = require(request, "conversations").user
+    who = target(request)
+    turn_id = request.match_info.get("turn_id", "")
+    if who is None or not 1 <= len(turn_id) <= 80:
+        return bad("unknown conversation", 404)
+    platform, user = who
+    body = await json_object(request)
+    rating = body.get("rating")
+    if rating not in (UP, DOWN, None):
+        return bad("rating must be \"up\", \"down\" or null")
+    note = str(body.get("note") or "")
+    if len(note) > MAX_NOTE_CHARS:
+        return bad(f"note is longer than {MAX_NOTE_CHARS} characters")
+    log = state.records.conversations
+    entries = await log.entries(platform, user, log.max_entries)
+    entry = next((e for e in entries if e.get("id") == turn_id and e.get("role") == "turn"), None)
+    if entry is None:
+        return bad("no such bot reply in this conversation", 404)
+    stored = await state.records.ratings.rate(platform, user, entry, rating, by=by, note=note)
+    audit(request, "rate", f"{platform}:{user}", turn=turn_id, rating=rating, noted=bool(note))
+    return web.json_response({"ok": True, "rating": stored})

@@ -5,6 +5,8 @@ knowledge code the bot uses; nothing here can change what the bot does (that is 
 from __future__ import annotations
 
 import re
+from typing import Any
+
 from aiohttp import web
 
 from adapters.admin.state import STATE, ConsoleState, require
@@ -35,6 +37,13 @@ def int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -
 def tz_offset_s(state: ConsoleState) -> int:
     offset = state.clock.now().utcoffset()
     return int(offset.total_seconds()) if offset else 0
+
+
+def time_zone(state: ConsoleState) -> dict[str, Any]:
+    """How the page should show times: the shop's UTC offset and a label like "UTC+08:00"."""
+    offset = tz_offset_s(state)
+    sign, minutes = ("+" if offset >= 0 else "-"), abs(offset) // 60
+    return {"tz_offset_s": offset, "tz_label": f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"}
 
 
 async def overview(request: web.Request) -> web.Response:

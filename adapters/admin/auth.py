@@ -89,11 +89,12 @@ class SessionStore:
         await self.redis.set(session.key, json.dumps(record), ex=self.ttl_s)
         return token, session
 
-    async def get(self, token: str | None) -> Session | None:
+    async def get(self, token: str | None, *, renew: bool = True) -> Session | None:
+        """The session of this cookie token (``renew``: a request, so the idle timeout restarts)."""
         if not token or len(token) > 128:
             return None
         key = self._key(token)
-        raw = await self.redis.getex(key, ex=self.ttl_s)
+        raw = await (self.redis.getex(key, ex=self.ttl_s) if renew else self.redis.get(key))
         if not raw:
             return None
         try:

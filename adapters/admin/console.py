@@ -4,8 +4,9 @@ A sub-application keeps the console's guard (``auth.make_guard``) and security h
 other route — the webhook, /healthz, /metrics — and the webhook path may never be under /admin
 (``bot.config.validate``). Its resources are opened by a cleanup context registered on the
 *parent* app after the services one, so they start after Redis is there and stop before it goes:
-the session store, the login limiter, a ``Handoff`` for take over / hand back, an aiohttp
-session with the 客服 API client for manual replies, and the task that samples queue depth.
+the accounts, the session store, the login limiter, a ``Handoff`` for take over / hand back, an
+aiohttp session with the 客服 API client for manual replies, the live hub that follows what changed
+(``live.py``) and the task that samples queue depth.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from adapters.admin import actions, api, inbox, pages
+from adapters.admin import actions, api, inbox, live, pages
 from adapters.admin.accounts import Accounts
 from adapters.admin.auth import SessionStore, make_guard
 from adapters.admin.login_limit import LoginLimiter
@@ -57,7 +58,11 @@ def build_app(state: ConsoleState) -> web.Application:
     r.add_get("/api/conversations", inbox.conversations)
     r.add_get("/api/conversations/{platform}/{user_id}", inbox.conversation)
     r.add_post("/api/conversations/{platform}/{user_id}/reply", actions.reply)
+    r.add_post("/api/conversations/{platform}/{user_id}/handled", actions.handled)
+    r.add_post("/api/conversations/{platform}/{user_id}/turns/{turn_id}/rating", actions.rate)
     r.add_get("/api/handoffs", inbox.handoffs)
+    r.add_get("/api/bad-answers", inbox.bad_answers)
+    r.add_get("/api/live", live.stream)
     r.add_post("/api/handoffs/{platform}/{user_id}/take-over", actions.take_over)
     r.add_post("/api/handoffs/{platform}/{user_id}/hand-back", actions.hand_back)
     r.add_get("/api/knowledge/faq", api.faq)
@@ -67,7 +72,13 @@ def build_app(state: ConsoleState) -> web.Application:
     r.add_get("/api/accounts", api.accounts)
     r.add_static("/static/", pages.STATIC_DIR, follow_symlinks=False)
     app.on_response_prepare.append(_security_headers)
+    app.on_shutdown.append(_end_live_streams)  # before the server waits for open requests
     return app
+
+
+async def _end_live_streams(app: web.Application) -> None:
+    if app[STATE].live is not None:
+        app[STATE].live.close()
 
 
 def console_ctx(state: ConsoleState, services_key: web.AppKey):  # type: ignore[no-untyped-def]
@@ -92,6 +103,7 @@ def console_ctx(state: ConsoleState, services_key: web.AppKey):  # type: ignore[
                 http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
                 stack.push_async_callback(http.close)
                 state.channel = build_wechat_channel(cfg.wechat, http, services.redis, services.keys, services.clock)
+            state.live = await stack.enter_async_context(live.running(live.LiveHub(services.records.conversations.live)))
             sampler = asyncio.create_task(services.records.sample_queue(services.queue.depth),
                                           name="kefu-admin-queue-sampler")
 

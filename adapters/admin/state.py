@@ -33,6 +33,7 @@ class ConsoleState:
     handoff: Handoff | None = None
     channel: Any = None  # the 客服 API client (None in passive reply mode: no manual replies)
     history: Any = None  # core.sessions.SessionStore: manual replies join the bot's conversation history
+    live: Any = None  # live.LiveHub: what changed, for open pages
     password_checks: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_PARALLEL_PASSWORD_CHECKS))
     _kb: Any = None
     _fast_path: Any = None

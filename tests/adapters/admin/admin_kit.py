@@ -4,8 +4,10 @@ form for its token, POST it). Import the fixtures by name, as the wechat_oa test
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -74,3 +76,44 @@ async def log_in(client) -> str:
     page = await client.get("/admin/")
     assert page.status == 200
     return page_token(await page.text())
+
+
+async def push(client, pusher, text: str, *, user: str, msg_id: str) -> None:
+    """A shopper's message, signed and encrypted like WeChat's, through the webhook."""
+    query, body = pusher.safe(pusher.text(text, user=user, msg_id=msg_id))
+    resp = await client.post("/wechat", params=query, data=body.encode())
+    assert resp.status == 200
+
+
+async def until(fetch, ready, timeout: float = 15.0):
+    """Poll ``fetch()`` until ``ready(value)``; the value (the assertion is the caller's)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await fetch()
+        if ready(value) or asyncio.get_running_loop().time() > deadline:
+            return value
+        await asyncio.sleep(0.1)
+
+
+async def sse_events(resp) -> AsyncIterator[tuple[str | None, dict[str, Any]]]:
+    """(id, data) of each event of a server-sent-event response, as they arrive."""
+    event_id = None
+    async for raw in resp.content:
+        line = raw.decode("utf-8").rstrip("\n")
+        if line.startswith("id: "):
+            event_id = line[4:]
+        elif line.startswith("data: "):
+            yield event_id, json.loads(line[6:])
+            event_id = None
+
+
+async def next_event(events: AsyncIterator[tuple[str | None, dict[str, Any]]], want: Callable[[dict], bool],
+                     timeout: float = 15.0) -> tuple[str | None, dict[str, Any]]:
+    """The first event ``want`` accepts (a hang guard, not a timing assertion)."""
+    async def first() -> tuple[str | None, dict[str, Any]]:
+        async for event_id, data in events:
+            if want(data):
+                return event_id, data
+        raise AssertionError("the event stream ended")
+
+    return await asyncio.wait_for(first(), timeout)

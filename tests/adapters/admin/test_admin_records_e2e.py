@@ -4,7 +4,6 @@ by the webhook — read back through the JSON API."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
@@ -12,9 +11,9 @@ import pytest
 from bot.cli import main as kefu
 from fakes.ollama import FakeOllama
 from fakes.ollama_demo import demo_rule
-from tests.adapters.wechat_oa.wechat_push import Pusher, pusher  # noqa: F401 - fixture
+from tests.adapters.wechat_oa.wechat_push import pusher  # noqa: F401 - fixture
 
-from admin_kit import admin_cfg, log_in, make_cfg, start_console, wechat_api  # noqa: F401 - fixtures
+from admin_kit import admin_cfg, log_in, make_cfg, push, start_console, until, wechat_api  # noqa: F401 - fixtures
 
 OWNER = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"  # 刘洋, owner of the order
 OTHER = "oWAFR7_U42fJAHS5lDtgJJgU5pdh"
@@ -27,22 +26,6 @@ async def ollama():
     async with FakeOllama() as fake:
         fake.rule(demo_rule)
         yield fake
-
-
-async def push(client, pusher: Pusher, text: str, *, user: str, msg_id: str) -> None:
-    query, body = pusher.safe(pusher.text(text, user=user, msg_id=msg_id))
-    resp = await client.post("/wechat", params=query, data=body.encode())
-    assert resp.status == 200
-
-
-async def until(fetch, ready, timeout: float = 15.0):
-    """Poll ``fetch()`` until ``ready(value)``; the value (the assertion is the caller's)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await fetch()
-        if ready(value) or asyncio.get_running_loop().time() > deadline:
-            return value
-        await asyncio.sleep(0.1)
 
 
 async def test_turns_acks_conversations_and_handoffs_are_recorded(admin_cfg, start_console, pusher, wechat_api, ollama):
