@@ -6,8 +6,9 @@ conversation record, so the next person sees who did what.
 
 * take over  = ``Handoff.take_over`` (the bot stays silent for that user, in or out of service
   hours, at most ``[admin] takeover_minutes``) + the handoff queue marks who has it;
-* reply      = take over first if nobody has (a person and the bot must never both answer the
-  same shopper), then one 客服 text message through the same API client the bot uses (same
+* reply      = take over first unless a person already has it (a person and the bot must never
+  both answer the same shopper; a handoff's own short silence would run out mid-conversation),
+  then one 客服 text message through the same API client the bot uses (same
   token cache, same errcode policy); the outcome — delivered or the errcode — is shown and
   counted; a delivered reply is also appended to the shopper's conversation history, so the
   bot knows what the person said once it answers again;
@@ -112,7 +113,10 @@ async def reply(request: web.Request) -> web.Response:
     if len(text.encode("utf-8")) > MAX_REPLY_BYTES:
         return bad(f"text is longer than one WeChat message ({MAX_REPLY_BYTES} bytes)")
     took_over = None
-    if await state.handoff.silenced_until(platform, user) is None:  # nobody has it: the bot would answer too
+    queued = await state.records.handoffs.get(platform, user)
+    if not (queued and queued.get("taken_by") and await state.handoff.silenced_until(platform, user)):
+        # Nobody has it: the bot would answer too (or its handoff silence would run out while
+        # the person is still talking). Replying makes the person the one who has it.
         until, _ = await _take_over(state, platform, user, by, AUTO_TAKE_OVER_NOTE)
         took_over = until.timestamp()
         audit(request, "take_over", f"{platform}:{user}", until=until.isoformat(), reason="reply")

@@ -6,7 +6,8 @@ and a new handoff can alert the person (the page plays the sound and changes the
 One ``LiveHub`` per web process follows the Redis stream with one blocking XREAD and fans the
 changes out to the open pages (``adapters.sse``); workers on other machines write the stream, so
 nothing here depends on where a turn ran. Each event carries the stream id: a page that
-reconnects sends ``Last-Event-ID`` and first gets what it missed. A stream ends when its session
+reconnects sends ``Last-Event-ID`` (or ``?since=``, when the page had to open a new stream) and
+first gets what it missed. A stream ends when its session
 does (checked at each ping, without renewing the session: an unattended open tab still times
 out) and when the server stops.
 """
@@ -93,7 +94,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         sent = _order(change[0])
         return sse.event_bytes({"kind": change[1], "id": change[2]}, change[0])
 
-    since = request.headers.get("Last-Event-ID", "")
+    since = request.headers.get("Last-Event-ID") or request.query.get("since", "")
     first: list[bytes] = []
     if _ID_RE.match(since):
         first = [render(c) for c in await hub.live.after(since)]

@@ -12,17 +12,14 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from bot.app import SERVICES, create_app
+from bot.app import SERVICES
 from core.handoff import REPLY_RELEASED
-from fakes.ollama import FakeOllama
-from fakes.ollama_demo import demo_rule
-from tests.adapters.wechat_oa.wechat_push import Pusher, pusher  # noqa: F401 - fixture
+from tests.adapters.wechat_oa.wechat_push import pusher  # noqa: F401 - fixture
 from tests.browser import chromium_page, update_docs_screenshot
-from tests.support import free_port
 
 from admin_kit import PASSWORD, admin_cfg, make_cfg, wechat_api  # noqa: F401 - fixtures
+from browser_kit import Shoppers, ollama, running_kefu  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 
@@ -37,24 +34,9 @@ FAQ_GREEN = (7, 193, 96)  # #07c160, the FAQ series colour
 
 
 @pytest.fixture
-async def ollama():
-    async with FakeOllama() as fake:
-        fake.rule(demo_rule)
-        yield fake
-
-
-@pytest.fixture
-async def kefu(admin_cfg, fixed_clock, ollama):
-    cfg = admin_cfg(llm__base_url=ollama.url, llm__timeout_s=5.0, queue__block_ms=100)
-    app = create_app(cfg, role="all", clock=fixed_clock)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        await runner.cleanup()
+async def kefu(running_kefu):
+    started = await running_kefu()
+    return started.url, started.app
 
 
 @pytest.fixture
@@ -62,17 +44,6 @@ async def page():
     async with chromium_page(1280, 1100, console_errors=True) as (pg, errors):
         yield pg
         assert errors == [], errors  # no script errors, no CSP violations, no external requests
-
-
-class Shoppers:
-    def __init__(self, base: str, http: aiohttp.ClientSession, pusher: Pusher) -> None:
-        self.base, self.http, self.pusher, self.n = base, http, pusher, 0
-
-    async def say(self, user: str, text: str) -> None:
-        self.n += 1
-        query, body = self.pusher.safe(self.pusher.text(text, user=user, msg_id=str(8200000000000000000 + self.n)))
-        async with self.http.post(self.base + "/wechat", params=query, data=body.encode()) as resp:
-            assert resp.status == 200
 
 
 async def an_hour_of_traffic(shoppers: Shoppers, wechat_api, fixed_clock) -> None:
@@ -131,9 +102,11 @@ async def test_console_in_a_browser(kefu, page, pusher, wechat_api, fixed_clock,
     await page.fill("input[name=username]", "admin")
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
-    await page.wait_for_selector("body[data-ready='1'][data-overview='1']")
+    await page.wait_for_selector("body[data-ready='1'][data-live='1']")  # the inbox first, live
 
     # the overview: charts drawn from the turns just handled
+    await page.click("nav a[data-page=overview]")
+    await page.wait_for_selector("body[data-overview='1']")
     await page.click(".range button[data-minutes='60']")
     await page.wait_for_function("() => document.getElementById('chart-turns').dataset.points > 10")
     assert await green_pixels(page, "chart-turns") > 100  # FAQ answers, drawn as bars
@@ -153,9 +126,11 @@ async def test_console_in_a_browser(kefu, page, pusher, wechat_api, fixed_clock,
     await page.wait_for_selector(f"#conv-detail[data-loaded='wechat_oa:{OWNER}']")
     turn = page.locator("#conv-detail .turn[data-outcome=llm]").first
     assert ORDER in await turn.locator(".msg.user").inner_text()
+    assert not await turn.locator("table.tools").is_visible()  # the machinery is folded under 详情
+    await turn.locator("details.internals > summary").click()
     tools = await turn.locator("table.tools").inner_text()
     assert ORDER in tools and ("track_shipment" in tools or "get_order" in tools)
-    assert "路由：思考" in await turn.locator(".chips").inner_text()
+    assert "路由：思考" in await turn.locator("details.internals .chips").inner_text()
     assert "已送达" in await turn.locator(".msg.bot").first.inner_text()
     assert RECIPIENT_PHONE not in await page.content()
     await page.screenshot(path=str(tmp_path / "console-conversation.png"))
