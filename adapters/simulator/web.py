@@ -45,6 +45,8 @@ class SimulatorBackend(Protocol):
 
     async def reset(self, openid: str) -> None: ...
 
+    async def handed_off(self, openid: str) -> str | None: ...
+
 
 BACKEND = web.AppKey("sim_backend", SimulatorBackend)
 STREAMS = web.AppKey("sim_streams", set)
@@ -133,6 +135,15 @@ async def history(request: web.Request) -> web.Response:
                               "typing": b.feed.is_typing(openid)})
 
 
+async def state(request: web.Request) -> web.Response:
+    """What the page needs to explain a silent bot: is a person (in theory) handling this customer."""
+    b = request.app[BACKEND]
+    openid = request.query.get("openid", "")
+    if _session(request, openid) is None:
+        return _bad("unknown customer", 404)
+    return web.json_response({"handed_off_until": await b.handed_off(openid), "typing": b.feed.is_typing(openid)})
+
+
 async def orders(request: web.Request) -> web.Response:
     b = request.app[BACKEND]
     openid = request.query.get("openid", "")
@@ -167,7 +178,7 @@ async def send(request: web.Request) -> web.Response:
         else:
             return _bad("type must be text, voice or event")
     except Exception as exc:  # the webhook is down: the page shows it (the feed has a system line too)
-        return _bad(f"webhook unreachable: {type(exc).__name__}", 502)
+        return _bad(f"消息没有送到 kefu：webhook 无法连接（{type(exc).__name__}）", 502)
     return web.json_response({"status": result.status})
 
 
@@ -208,6 +219,7 @@ def build_app(backend: SimulatorBackend) -> web.Application:
     app.router.add_get("/api/info", info)
     app.router.add_get("/api/history", history)
     app.router.add_get("/api/orders", orders)
+    app.router.add_get("/api/state", state)
     app.router.add_get("/api/events", events)
     app.router.add_post("/api/send", send)
     app.router.add_post("/api/reset", reset)

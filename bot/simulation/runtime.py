@@ -238,6 +238,18 @@ class Simulator:
         self.feed.clear(openid)
         self.feed.publish(ChatEvent(SYSTEM, openid, self.clock.now(), "会话已重置"))
 
+    async def handed_off(self, openid: str) -> str | None:
+        """Until when (ISO time) a person has this customer, so the bot stays silent; None: it answers.
+        The page shows it: in the simulator nobody takes over, so silence needs explaining."""
+        from bot.app import SERVICES
+        from core.handoff import Handoff
+
+        assert self.app is not None
+        services = self.app[SERVICES]
+        platform = "wecom_kf" if self.platform == "wecom" else PLATFORM
+        until = await Handoff(services.redis, services.keys, self.clock).silenced_until(platform, openid)
+        return until.isoformat() if until else None
+
     async def _pump_deliveries(self, events: asyncio.Queue[dict[str, Any]]) -> None:
         try:
             while True:

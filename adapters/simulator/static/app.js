@@ -1,21 +1,41 @@
 // kefu simulator page: plays one shopper; replies are what kefu delivered to the fake WeChat API.
 // Plain browser JavaScript, no build step, no external assets.
+//
+// Failure states, as a developer meets them: a message that could not be sent stays in the input
+// (and its bubble is marked) with the reason in Chinese; a banner says when the simulator itself
+// cannot be reached; after 人工 a note says why the bot is silent and how to get it back
+// (/reset or the button); the customer picked survives a reload.
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
   var chat = $("chat"), input = $("input"), sendBtn = $("send"), picker = $("customer");
-  var typingRow = $("typing"), typingTitle = $("typing-title"), voiceBtn = $("voice");
-  var state = { openid: "", botName: "客服", lastAt: 0, names: {}, seen: {} };
+  var typingRow = $("typing"), typingTitle = $("typing-title"), voiceBtn = $("voice"), sendError = $("send-error");
+  var state = { openid: "", botName: "客服", lastAt: 0, names: {}, seen: {}, stateTimer: null };
+  var PICKED = "kefu.simulator.customer";
 
+  function offline(down) { $("offline").hidden = !down; document.body.dataset.offline = down ? "1" : "0"; }
+
+  // Resolves with the JSON body; rejects with an Error whose message is Chinese.
   function api(path, body) {
     var opts = body === undefined ? {} : {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body)
     };
     return fetch(path, opts).then(function (r) {
-      return r.json().then(function (data) {
-        if (!r.ok) { throw new Error(data.error || ("HTTP " + r.status)); }
+      offline(false);
+      return r.json().catch(function () { return {}; }).then(function (data) {
+        if (!r.ok) {
+          var msg = r.status === 502 ? (data.error || "消息没有送到 kefu：webhook 无法连接")
+            : r.status === 404 ? "模拟器不认识这位顾客（刷新页面试试）"
+              : "模拟器拒绝了这个请求（HTTP " + r.status + (data.error ? "：" + data.error : "") + "）";
+          var err = new Error(msg);
+          err.reached = true;  // the simulator answered: what was sent may be in the chat already
+          throw err;
+        }
         return data;
       });
+    }, function () {
+      offline(true);
+      throw new Error("无法连接模拟器：kefu simulate 还在运行吗？");
     });
   }
 
@@ -66,10 +86,23 @@
       row.appendChild(img);
       row.appendChild(b);
       chat.appendChild(row);
-      if (ev.kind === "bot") { setTyping(false); }
+      if (ev.kind === "bot") { setTyping(false); refreshState(); }
     }
     if (!typingRow.hidden) { chat.appendChild(typingRow); }
     scrollDown();
+  }
+
+  // Is a person (in theory) handling this customer? Then the bot is silent on purpose: say so.
+  function refreshState() {
+    clearTimeout(state.stateTimer);
+    state.stateTimer = setTimeout(function () {
+      var openid = state.openid;
+      api("api/state?openid=" + encodeURIComponent(openid)).then(function (d) {
+        if (openid !== state.openid) { return; }
+        $("handed-off").hidden = !d.handed_off_until;
+        document.body.dataset.handedOff = d.handed_off_until ? "1" : "0";
+      }, function () {});
+    }, 200);
   }
 
   function loadHistory() {
@@ -78,26 +111,61 @@
     state.seen = {};
     setTyping(false);
     $("orders").hidden = true;
+    $("handed-off").hidden = true;
     return api("api/history?openid=" + encodeURIComponent(state.openid)).then(function (data) {
       data.events.forEach(render);
       setTyping(data.typing);
+      refreshState();
     });
   }
 
-  function send(body) {
+  function showError(message) {
+    sendError.textContent = message || "";
+    sendError.hidden = !message;
+  }
+
+  function markFailed() {
+    var mine = chat.querySelectorAll(".row.user");
+    var last = mine[mine.length - 1];
+    if (last) { last.classList.add("failed"); last.title = "发送失败"; }
+  }
+
+  // Sends ``body``; resolves true when kefu took the message. On failure the error is shown and
+  // ``restore`` (the typed text) goes back into the input.
+  function send(body, restore) {
     body.openid = state.openid;
     sendBtn.disabled = true;
-    return api("api/send", body).catch(function (err) {
-      render({ kind: "system", text: "发送失败：" + err.message, at: new Date().toISOString(), hhmm: "" });
-    }).then(function () { sendBtn.disabled = false; input.focus(); });
+    showError("");
+    return api("api/send", body).then(function (r) {
+      if (r.status !== 200) {
+        var refused = new Error("kefu 没有收下这条消息（webhook 返回 HTTP " + r.status + "），可以再发一次");
+        refused.reached = true;
+        throw refused;
+      }
+      refreshState();
+      return true;
+    }).catch(function (err) {
+      if (err.reached) { markFailed(); }
+      showError("发送失败：" + err.message);
+      if (restore !== undefined && !input.value) { input.value = restore; }
+      return false;
+    }).then(function (ok) { sendBtn.disabled = false; input.focus(); return ok; });
+  }
+
+  function reset() {
+    showError("");
+    return api("api/reset", { openid: state.openid }).then(loadHistory).catch(function (err) {
+      showError("重置失败：" + err.message);
+    });
   }
 
   function sendInput() {
     var text = input.value.trim();
-    if (!text) { return; }
+    if (!text || sendBtn.disabled) { return; }
     input.value = "";
+    if (text === "/reset") { reset(); return; }
     var voice = voiceBtn.getAttribute("aria-pressed") === "true";
-    send(voice ? { type: "voice", text: text } : { type: "text", text: text });
+    send(voice ? { type: "voice", text: text } : { type: "text", text: text }, text);
   }
 
   function connect() {
@@ -106,22 +174,38 @@
       var ev = JSON.parse(m.data);
       if (ev.openid === state.openid) { render(ev); }
     };
-    es.onopen = function () { document.body.dataset.live = "1"; };
+    es.onopen = function () {
+      var wasDown = document.body.dataset.offline === "1";
+      offline(false);
+      document.body.dataset.live = "1";
+      if (wasDown) { loadHistory().catch(function () {}); }  // catch up on what was missed
+    };
+    es.onerror = function () {
+      document.body.dataset.live = "0";
+      offline(true);
+      if (es.readyState === EventSource.CLOSED) { setTimeout(connect, 3000); }  // else the browser retries
+    };
+  }
+
+  function pick(openid) {
+    state.openid = openid;
+    picker.value = openid;
+    showError("");
+    try { window.localStorage.setItem(PICKED, openid); } catch (e) { /* private mode: not remembered */ }
+    return loadHistory();
   }
 
   sendBtn.addEventListener("click", sendInput);
   input.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.isComposing) { e.preventDefault(); sendInput(); }
   });
+  input.addEventListener("input", function () { if (!sendError.hidden && !input.value) { showError(""); } });
   voiceBtn.addEventListener("click", function () {
     var on = voiceBtn.getAttribute("aria-pressed") !== "true";
     voiceBtn.setAttribute("aria-pressed", on ? "true" : "false");
     input.placeholder = on ? "语音（输入识别出的文字）" : "输入消息，回车发送";
   });
-  picker.addEventListener("change", function () {
-    state.openid = picker.value;
-    loadHistory();
-  });
+  picker.addEventListener("change", function () { pick(picker.value).catch(function (err) { showError(err.message); }); });
   document.querySelector("[data-event=subscribe]").addEventListener("click", function () {
     send({ type: "event", event: "subscribe" });
   });
@@ -135,11 +219,9 @@
     api("api/orders?openid=" + encodeURIComponent(state.openid)).then(function (data) {
       box.textContent = data.orders.length ? data.orders.join("\n") : "（没有订单）";
       box.hidden = false;
-    });
+    }, function (err) { showError(err.message); });
   });
-  $("reset").addEventListener("click", function () {
-    api("api/reset", { openid: state.openid }).then(loadHistory);
-  });
+  $("reset").addEventListener("click", reset);
 
   api("api/info").then(function (info) {
     state.botName = info.bot_name;
@@ -153,9 +235,13 @@
       o.textContent = c.name + (c.member_level ? "（" + c.member_level + "）" : "");
       picker.appendChild(o);
     });
-    picker.value = info.default_openid;
-    state.openid = info.default_openid;
+    var remembered = null;
+    try { remembered = window.localStorage.getItem(PICKED); } catch (e) { remembered = null; }
+    var known = info.customers.some(function (c) { return c.openid === remembered; });
     connect();
-    return loadHistory();
-  }).then(function () { document.body.dataset.ready = "1"; input.focus(); });
+    return pick(known ? remembered : info.default_openid);
+  }).then(function () { document.body.dataset.ready = "1"; input.focus(); }, function (err) {
+    showError(err.message);
+    document.body.dataset.ready = "1";
+  });
 })();

@@ -87,3 +87,67 @@ async def test_real_dialogue_answers_in_the_page(start_sim, page, tmp_path):
     shot = tmp_path / "simulator.png"
     await page.screenshot(path=str(shot))
     update_docs_screenshot(shot, DOCS_SCREENSHOT)  # the README's picture
+
+
+WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
+
+
+@pytest.fixture(params=list(WIDTHS))
+async def sized_page(request):
+    async with chromium_page(*WIDTHS[request.param]) as (pg, errors):
+        uncaught: list[str] = []
+        pg.on("console", lambda m: uncaught.append(m.text) if "Uncaught" in m.text else None)
+        pg.phone = request.param == "phone"
+        yield pg
+        assert uncaught == [] and [e for e in errors if not e.startswith("request failed")] == [], (uncaught, errors)
+
+
+async def test_when_the_simulator_is_gone_a_banner_shows_and_the_message_stays(start_sim, sized_page, tmp_path):
+    page = sized_page
+    sim = await start_sim(web_page=True)
+    await open_chat(page, sim, "刘洋（金卡会员）")
+    await page.wait_for_selector("body[data-live='1']")
+    assert await page.is_hidden("#offline")
+    await sim.stop()
+    await page.wait_for_selector("#offline", state="visible")
+    await send(page, "我的订单到哪了")
+    await page.locator("#send-error", has_text="无法连接模拟器").wait_for()
+    assert await page.input_value("#input") == "我的订单到哪了"  # nothing typed is lost
+    if page.phone:
+        box = await page.locator("#send").bounding_box()
+        assert box["height"] >= 44 and box["x"] + box["width"] <= 390  # on screen, thumb-sized
+        await page.screenshot(path=str(tmp_path / "offline.png"))
+        update_docs_screenshot(tmp_path / "offline.png", DOCS_SCREENSHOT.with_name("simulator-offline.png"))
+
+
+async def test_after_a_handoff_the_page_says_why_the_bot_is_silent(start_sim, sized_page, tmp_path):
+    page = sized_page
+    sim = await start_sim(web_page=True, handler_factory=None, llm="off")
+    await open_chat(page, sim, "林晓雯（金卡会员）")
+    await send(page, "人工")
+    await page.locator(".row.bot .bubble", has_text="人工客服").first.wait_for()
+    await page.wait_for_selector("#handed-off", state="visible")
+    assert "/reset" in await page.inner_text("#handed-off")
+    if page.phone:
+        await page.screenshot(path=str(tmp_path / "handed-off.png"))
+        update_docs_screenshot(tmp_path / "handed-off.png", DOCS_SCREENSHOT.with_name("simulator-phone.png"))
+    await send(page, "/reset")  # the terminal's command works here too
+    await page.locator(".system", has_text="会话已重置").wait_for()
+    await page.wait_for_selector("#handed-off", state="hidden")
+    await send(page, "运费多少？")
+    await page.locator(".row.bot .bubble", has_text="199").first.wait_for()  # the bot answers again
+
+
+async def test_the_customer_picked_survives_a_reload_and_the_input_shows_focus(start_sim, sized_page):
+    page = sized_page
+    sim = await start_sim(web_page=True)
+    await open_chat(page, sim, "张伟（普通会员）")
+    await send(page, "在吗")
+    await page.locator(".row.bot .bubble", has_text="收到：在吗").wait_for()
+    await page.reload()
+    await page.wait_for_selector("body[data-ready='1']")
+    assert await page.input_value("#customer") == sim.directory.find("张伟").openid
+    await page.locator(".row.bot .bubble", has_text="收到：在吗").wait_for()
+    await page.focus("#input")
+    ring = await page.eval_on_selector("#input", "e => getComputedStyle(e).boxShadow")
+    assert ring != "none"
