@@ -4,7 +4,8 @@
 #   make test   run the whole suite against a Redis and a PostgreSQL (scripts/ensure-redis.sh and
 #               scripts/ensure-postgres.sh find or start them)
 #   make demo   chat with the bot in the simulator (no WeChat account, no server needed)
-#   make bench  webhook load (vs WeRoBot), end-to-end turns, session memory, turn overhead per shop backend (docs/performance.md)
+#   make bench  webhook load (vs WeRoBot), end-to-end turns, session memory, turn overhead per shop backend,
+#               console records (docs/performance.md)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -40,3 +41,4 @@ bench: $(BENCH_STAMP)
 	scripts/ensure-redis.sh $(VENV)/bin/python benchmarks/turns.py
 	scripts/ensure-redis.sh $(VENV)/bin/python benchmarks/sessions_memory.py
 	scripts/ensure-redis.sh scripts/ensure-postgres.sh $(VENV)/bin/python benchmarks/shop_turns.py
+	scripts/ensure-redis.sh $(VENV)/bin/python benchmarks/console_records.py
