@@ -20,6 +20,7 @@ import ipaddress
 from typing import Awaitable, Callable, Iterable, Mapping
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 HSTS = "max-age=31536000"
 MAX_FORWARDED_HOPS = 20  # a longer chain is nonsense; stop walking it
@@ -86,7 +87,7 @@ def is_https(request: web.Request) -> bool:
     return request.secure or proto == "https"
 
 
-def client_address_middleware(proxies: TrustedProxies) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def client_address_middleware(proxies: TrustedProxies) -> Middleware:
     @web.middleware
     async def client_address(request: web.Request, handler: Handler) -> web.StreamResponse:
         client = proxies.client_address(request.remote, request.headers)

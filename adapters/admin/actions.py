@@ -69,10 +69,7 @@ async def _take_over(state: ConsoleState, platform: str, user: str, by: str, not
 async def take_over(request: web.Request) -> web.Response:
     state = request.app[STATE]
     by = require(request, "conversations").user
-    who = target(request)
-    if who is None:
-        return bad("unknown conversation", 404)
-    platform, user = who
+    platform, user = target(request)
     until, info = await _take_over(state, platform, user, by)
     audit(request, "take_over", f"{platform}:{user}", until=until.isoformat())
     return web.json_response({"ok": True, "silenced_until": until.timestamp(), "handoff": info})
@@ -81,10 +78,7 @@ async def take_over(request: web.Request) -> web.Response:
 async def hand_back(request: web.Request) -> web.Response:
     state = request.app[STATE]
     by = require(request, "conversations").user
-    who = target(request)
-    if who is None:
-        return bad("unknown conversation", 404)
-    platform, user = who
+    platform, user = target(request)
     body = await json_object(request)
     await state.handoff.release(platform, user)
     was_queued = await state.records.handoffs.remove(platform, user)
@@ -101,10 +95,7 @@ async def hand_back(request: web.Request) -> web.Response:
 async def reply(request: web.Request) -> web.Response:
     state = request.app[STATE]
     by = require(request, "conversations").user
-    who = target(request)
-    if who is None:
-        return bad("unknown conversation", 404)
-    platform, user = who
+    platform, user = target(request)
     if not _can_send(state, platform):
         return bad("manual replies need the 客服 API ([wechat] reply_mode = \"customer_service\")", 409)
     text = str((await json_object(request)).get("text", "")).strip()
@@ -131,10 +122,7 @@ async def handled(request: web.Request) -> web.Response:
     """"标记已处理": the conversation leaves the needs-attention filter."""
     state = request.app[STATE]
     require(request, "conversations")
-    who = target(request)
-    if who is None:
-        return bad("unknown conversation", 404)
-    platform, user = who
+    platform, user = target(request)
     cleared = await state.records.conversations.handled(platform, user)
     audit(request, "mark_handled", f"{platform}:{user}", cleared=cleared)
     return web.json_response({"ok": True, "cleared": cleared})
@@ -144,11 +132,10 @@ async def rate(request: web.Request) -> web.Response:
     """👍 / 👎 / take back (``{"rating": "up"|"down"|null, "note": "..."}``) on one bot reply."""
     state = request.app[STATE]
     by = require(request, "conversations").user
-    who = target(request)
+    platform, user = target(request)
     turn_id = request.match_info.get("turn_id", "")
-    if who is None or not 1 <= len(turn_id) <= 80:
-        return bad("unknown conversation", 404)
-    platform, user = who
+    if not 1 <= len(turn_id) <= 80:
+        return bad("no such bot reply in this conversation", 404)
     body = await json_object(request)
     rating = body.get("rating")
     if rating not in (UP, DOWN, None):

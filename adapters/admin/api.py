@@ -20,10 +20,11 @@ def bad(message: str, status: int = 400) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def target(request: web.Request) -> tuple[str, str] | None:
+def target(request: web.Request) -> tuple[str, str]:
+    """(platform, user) of a conversation URL; 404 for anything that cannot be one."""
     platform, user = request.match_info.get("platform", ""), request.match_info.get("user_id", "")
     if not (_PLATFORM_RE.match(platform) and _USER_RE.match(user)):
-        return None
+        raise web.HTTPNotFound(text='{"error": "unknown conversation"}', content_type="application/json")
     return platform, user
 
 

@@ -46,7 +46,7 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 
 
 def build_app(state: ConsoleState) -> web.Application:
-    app = web.Application(middlewares=[make_guard(lambda: state.sessions, PUBLIC)])  # type: ignore[arg-type]
+    app = web.Application(middlewares=[make_guard(lambda: state.sessions, PUBLIC)])
     app[STATE] = state
     r = app.router
     r.add_get("/", pages.index)

@@ -63,10 +63,7 @@ async def handoff_state(state: ConsoleState, platform: str, user: str) -> dict[s
 
 async def conversation(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    who = target(request)
-    if who is None:
-        return bad("unknown conversation", 404)
-    platform, user = who
+    platform, user = target(request)
     log = state.records.conversations
     offset = int_param(request, "offset", 0, 0, 10_000)
     entries = await log.entries(platform, user, int_param(request, "limit", ENTRIES_PAGE, 1, 100), offset)

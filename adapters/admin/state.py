@@ -25,12 +25,15 @@ MAX_PARALLEL_PASSWORD_CHECKS = 2  # scrypt takes 32 MiB each; a login flood must
 
 @dataclass
 class ConsoleState:
+    """Built empty when the app is described; ``console.console_ctx`` fills in the resources
+    (the fields without defaults) when it starts, before the first request."""
+
     cfg: Config
     services: Any = None  # bot.services.Services
-    accounts: Accounts | None = None
-    sessions: SessionStore | None = None
-    limiter: LoginLimiter | None = None
-    handoff: Handoff | None = None
+    accounts: Accounts = field(init=False)
+    sessions: SessionStore = field(init=False)
+    limiter: LoginLimiter = field(init=False)
+    handoff: Handoff = field(init=False)
     channel: Any = None  # the 客服 API client (None in passive reply mode: no manual replies)
     history: Any = None  # core.sessions.SessionStore: manual replies join the bot's conversation history
     live: Any = None  # live.LiveHub: what changed, for open pages

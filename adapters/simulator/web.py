@@ -18,11 +18,13 @@ developer visits must not reach it (``local_only``, on the whole simulator app):
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from pathlib import Path
-from typing import Awaitable, Callable, Protocol
+from typing import Any, Awaitable, Callable, Protocol
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from adapters import sse
 from adapters.simulator.feed import Feed
@@ -49,7 +51,7 @@ class SimulatorBackend(Protocol):
 
 
 BACKEND = web.AppKey("sim_backend", SimulatorBackend)
-STREAMS = web.AppKey("sim_streams", set)
+STREAMS: web.AppKey[set[asyncio.Queue[Any]]] = web.AppKey("sim_streams")
 
 
 def _bad(message: str, status: int = 400) -> web.Response:
@@ -77,8 +79,7 @@ def allowed_host(host_header: str, bound: str) -> bool:
     return True
 
 
-def local_only(bound_host: str) -> Callable[[web.Request, Callable[[web.Request], Awaitable[web.StreamResponse]]],
-                                             Awaitable[web.StreamResponse]]:
+def local_only(bound_host: str) -> Middleware:
     """Middleware: refuse foreign Host names and cross-site writes (see the module docstring)."""
 
     @web.middleware
@@ -206,7 +207,8 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 async def _close_streams(app: web.Application) -> None:
     """on_shutdown: end every open SSE stream so the server's graceful shutdown does not wait on them."""
-    for queue in list(app[STREAMS]):
+    streams = app[STREAMS]
+    for queue in list(streams):
         queue.put_nowait(None)
 
 

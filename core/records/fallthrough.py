@@ -50,7 +50,7 @@ class FellThrough:
         norm = normalize_question(question)[:200]
         day = self._day()
         key, examples = self.day_key(day), self.day_key(day) + ":ex"
-        example = {"text": clip(redact(question.strip()), 200)}
+        example: dict[str, Any] = {"text": clip(redact(question.strip()), 200)}
         if faq:
             example["faq"] = {k: faq.get(k) for k in ("result", "reason", "faq_id", "score", "margin")}
         ttl = (self.days + 1) * 86400

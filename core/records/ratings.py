@@ -73,18 +73,18 @@ class Ratings:
         pipe = self.redis.pipeline(transaction=False)
         if old and old.get("rating") == DOWN:
             pipe.hdel(self.bad_key(old["day"]), member)
-        record = None
+        record: dict[str, Any] | None = None
         if rating is None:
             pipe.hdel(self.key(platform, user_id), turn_id)
         else:
-            record = {"rating": rating, "note": clip(redact(note.strip()), NOTE_CHARS), "by": by, "at": now,
-                      "day": self._day(now)}
+            day = self._day(now)
+            record = {"rating": rating, "note": clip(redact(note.strip()), NOTE_CHARS), "by": by, "at": now, "day": day}
             pipe.hset(self.key(platform, user_id), turn_id, json.dumps(record, ensure_ascii=False))
             pipe.expire(self.key(platform, user_id), self.ttl_s)
             if rating == DOWN:
                 bad = {"kind": "rated_down", "conversation": conv, **snapshot(entry), "note": record["note"],
                        "by": by, "at": now}
-                self._add_bad(pipe, record["day"], member, bad)
+                self._add_bad(pipe, day, member, bad)
         self.live.add_to(pipe, RATING, conv)
         await pipe.execute()
         return record
