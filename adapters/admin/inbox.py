@@ -6,7 +6,8 @@ and the bot's own ``Handoff``; acting on a conversation is ``actions.py``.
   with the total: search by name, words, phone tail or number, order number or openid part;
   filter by outcome group (``core.records.GROUPS``), shop-local day and needs-attention.
 * ``conversations/<platform>/<user>?offset=&limit=`` — ``limit`` entries skipping the ``offset``
-  newest ("load earlier"), with the total kept, ratings, who the shopper is, handoff state.
+  newest ("load earlier"), with the total kept, ratings, who the shopper is, handoff state
+  (``refresh=1``: the open page redrawing itself, not audited as another view).
 * ``handoffs`` — who waits for a person, oldest first.
 * ``bad-answers?kind=rated_down|non_answer`` — 👎 replies and non-answers of the last days.
 """
@@ -70,7 +71,7 @@ async def conversation(request: web.Request) -> web.Response:
     total = await log.count(platform, user)
     [profile] = await log.profiles.read([(platform, user)])
     [attention] = await log.index.needs_attention([conversation_id(platform, user)])
-    if offset == 0:
+    if offset == 0 and request.query.get("refresh") != "1":  # a live redraw is not a new view
         audit(request, "view_conversation", f"{platform}:{user}")
     return web.json_response({
         "id": conversation_id(platform, user), "platform": platform, "user_id": user, "who": profile,

@@ -169,12 +169,15 @@ var Conversation = (function () {
     });
   }
 
-  function fetchPage(offset) {
-    return Kefu.api("conversations/" + current.platform + "/" + encodeURIComponent(current.user) + (offset ? "?offset=" + offset : ""));
+  function fetchPage(offset, refresh) {
+    var q = [];
+    if (offset) { q.push("offset=" + offset); }
+    if (refresh) { q.push("refresh=1"); }
+    return Kefu.api("conversations/" + current.platform + "/" + encodeURIComponent(current.user) + (q.length ? "?" + q.join("&") : ""));
   }
 
   function loadEarlier(offset) {
-    return fetchPage(offset).then(function (d) {
+    return fetchPage(offset, true).then(function (d) {
       var fresh = d.entries.filter(function (e) { return !current.earlierIds[e.id]; });
       fresh.forEach(function (e) { current.earlierIds[e.id] = true; });
       current.earlier = fresh.concat(current.earlier);
@@ -185,7 +188,7 @@ var Conversation = (function () {
   // Open a conversation in ``pane`` (a fresh one: earlier pages are forgotten).
   function show(pane, platform, user, onChange) {
     current = { pane: pane, platform: platform, user: user, id: platform + ":" + user, onChange: onChange,
-      earlier: [], earlierIds: {} };
+      earlier: [], earlierIds: {}, viewed: false };
     return reload(false);
   }
 
@@ -197,8 +200,9 @@ var Conversation = (function () {
     var opened = current.pane.querySelectorAll("details.internals[open]");
     var openIds = {};
     opened.forEach(function (n) { openIds[n.parentNode.dataset.turn] = true; });
-    var forId = current.id;
-    return fetchPage(0).then(function (d) {
+    var forId = current.id, refresh = current.viewed;
+    current.viewed = true;
+    return fetchPage(0, refresh).then(function (d) {
       if (!current || current.id !== forId) { return; }
       Kefu.setZone(d);
       render(d, keepScroll);

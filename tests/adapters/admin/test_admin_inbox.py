@@ -154,3 +154,14 @@ async def test_staff_rate_replies_and_bad_ones_are_listed(admin_cfg, start_conso
     assert (await client.post(rating, json={"rating": "up"}, headers=h)).status == 200
     assert (await (await client.get("/admin/api/bad-answers")).json())["items"] == []
     assert (await client.get("/admin/api/bad-answers?kind=everything")).status == 400
+
+
+async def test_a_live_redraw_is_not_audited_as_another_view(admin_cfg, start_console):
+    from structlog.testing import capture_logs
+
+    client, h = await start_all(admin_cfg, start_console)
+    with capture_logs() as logs:
+        await entries(client, LIN)
+        await entries(client, LIN, refresh="1")
+        await entries(client, LIN, offset=50)
+    assert [e["action"] for e in logs if e["event"] == "admin.action"] == ["view_conversation"]
