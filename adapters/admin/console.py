@@ -16,16 +16,21 @@ import contextlib
 from typing import AsyncIterator
 
 import aiohttp
+import structlog
 from aiohttp import web
+from aiohttp.typedefs import Handler
+from redis.exceptions import RedisError
 
 from adapters.admin import actions, api, inbox, live, pages
 from adapters.admin.accounts import Accounts
-from adapters.admin.auth import SessionStore, make_guard
+from adapters.admin.auth import SessionStore, is_api, make_guard
 from adapters.admin.login_limit import LoginLimiter
 from adapters.admin.state import STATE, ConsoleState
 from core.config import Config
 from core.handoff import Handoff
 from core.sessions import SessionStore as ConversationHistory
+
+log = structlog.get_logger(__name__)
 
 MOUNT = "/admin"
 PUBLIC = frozenset({"/admin/login", "/admin/login.css"})
@@ -45,8 +50,21 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
         response.headers.setdefault("Cache-Control", "no-store")
 
 
+@web.middleware
+async def _redis_unavailable(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Redis down (everything the console shows is there): a 503 the page can explain, not a 500
+    with a traceback."""
+    try:
+        return await handler(request)
+    except RedisError as exc:
+        log.warning("admin.redis_unavailable", path=request.path, error=type(exc).__name__)
+        if is_api(request.path):
+            return web.json_response({"error": "Redis 暂时不可用，请稍后重试"}, status=503)
+        return web.Response(status=503, text="Redis 暂时不可用，请稍后重试。", content_type="text/plain")
+
+
 def build_app(state: ConsoleState) -> web.Application:
-    app = web.Application(middlewares=[make_guard(lambda: state.sessions, PUBLIC)])
+    app = web.Application(middlewares=[_redis_unavailable, make_guard(lambda: state.sessions, PUBLIC)])
     app[STATE] = state
     r = app.router
     r.add_get("/", pages.index)

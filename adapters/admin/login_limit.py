@@ -75,9 +75,11 @@ class LoginLimiter:
         self._reserve = redis.register_script(RESERVE_LUA)
 
     def _keys(self, client: str, username: str) -> tuple[str, str]:
+        """Both counters of one attempt, tagged with the client so that the one script that
+        reads both can run on Redis Cluster (same hash slot)."""
         name = hashlib.sha256(canonical_name(username).encode()).hexdigest()[:24]
-        client = client or "-"
-        return (self.keys.glob("admin", "login", "user", name, client), self.keys.glob("admin", "login", "client", client))
+        tag = "{" + (client or "-") + "}"
+        return self.keys.glob("admin", "login", tag, "user", name), self.keys.glob("admin", "login", tag, "client")
 
     async def reserve(self, client: str, username: str) -> int:
         """0: go ahead and check the password (this attempt is already counted as a failure);

@@ -49,3 +49,12 @@ async def test_one_address_cannot_spray_many_names(redis_client, keys, fixed_clo
     assert await limiter.reserve("10.0.0.9", "one-more") == 0  # the 20th failure sets the delay
     assert await limiter.reserve("10.0.0.9", "yet-another") > 0
     assert await limiter.reserve("10.0.0.10", "yet-another") == 0
+
+
+def test_both_counters_of_an_attempt_share_a_cluster_slot(redis_client, keys, fixed_clock):
+    from redis.crc import key_slot
+
+    limiter = LoginLimiter(redis_client, keys, fixed_clock)
+    for client in ("203.0.113.9", "2001:db8::7", ""):
+        user_key, client_key = limiter._keys(client, "admin")
+        assert key_slot(user_key.encode()) == key_slot(client_key.encode())  # one Lua script reads both

@@ -238,3 +238,16 @@ async def test_a_body_in_an_unknown_charset_is_a_400_not_a_500(admin_cfg, start_
         resp = await client.post(POSTS[2], data=body, headers={"Content-Type": ctype, "X-CSRF-Token": csrf})
         assert resp.status == 400, ctype  # unknown charset; bytes that are not UTF-8
         assert "error" in await resp.json()
+
+
+async def test_with_redis_down_the_console_answers_503_not_500(admin_cfg, start_console):
+    from tests.support import free_port
+
+    client = await start_console(admin_cfg(redis__url=f"redis://127.0.0.1:{free_port()}/0"))
+    assert (await client.get("/admin/login")).status == 200  # the form needs no Redis
+    with capture_logs() as logs:
+        resp = await post_login(client)
+        assert resp.status == 503 and "Redis" in await resp.text()
+        api = await client.get("/admin/api/overview", cookies={"kefu_admin": "some-token"})
+        assert api.status == 503 and "Redis" in (await api.json())["error"]
+    assert any(e["event"] == "admin.redis_unavailable" for e in logs)
