@@ -1,10 +1,10 @@
 """Who may use the console: sessions, the login rate limit, CSRF, and the guard middleware.
 
 * Sessions live in Redis (``admin:session:<sha256(token)>``, idle TTL ``[admin] session_ttl_s``
-  renewed on each request with GETEX) and end ``MAX_SESSION_AGE_S`` (12 h) after the login however
-  busy they are, so a stolen cookie is not good forever; the browser holds only the random token in the
-  ``kefu_admin`` cookie (HttpOnly, SameSite=Strict, path /admin, Secure when the request came over
-  HTTPS directly or through a proxy that says ``X-Forwarded-Proto: https``). Redis holds a hash of
+  renewed on each request with GETEX) and end ``MAX_SESSION_AGE_S`` (12 h) after the login
+  however busy they are, so a stolen cookie is not good forever. The browser holds only the
+  random token in the ``kefu_admin`` cookie (HttpOnly, SameSite=Strict, path /admin, Secure when
+  the request came over HTTPS directly or through a proxy that says ``X-Forwarded-Proto: https``). Redis holds a hash of
   the token, so a copy of the data cannot be replayed as a cookie. A session remembers a
   fingerprint of its account (``accounts.Account``): changing the password or the role, or
   removing the account, logs that person out.
@@ -55,7 +55,7 @@ class Session:
     csrf: str
     created: float
     key: str  # the Redis key (hash of the token)
-    role: str = "admin"
+    role: str  # accounts.ADMIN or accounts.AGENT
 
     def can(self, permission: str) -> bool:
         return permission in PERMISSIONS.get(self.role, frozenset())
