@@ -84,5 +84,7 @@ class Profiles:
         """The stored profiles of these (platform, user) pairs, in order."""
         if not members:
             return []
-        raw = await self.redis.mget([self.key(p, u) for p, u in members])
-        return [json.loads(r) if r else None for r in raw]
+        pipe = self.redis.pipeline(transaction=False)  # not MGET: each user's key has its own Cluster slot
+        for platform, user in members:
+            pipe.get(self.key(platform, user))
+        return [json.loads(r) if r else None for r in await pipe.execute()]
