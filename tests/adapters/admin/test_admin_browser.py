@@ -163,3 +163,8 @@ async def test_console_in_a_browser(kefu, page, pusher, wechat_api, fixed_clock,
     await page.click("#kb-form button[type=submit]")
     await page.locator("#kb-decision", has_text="直接用").wait_for()
     await page.screenshot(path=str(tmp_path / "console-knowledge.png"), full_page=True)
+
+    # accounts (admins only): who may log in
+    await page.click("nav a[data-page=accounts]")
+    await page.locator("#account-rows tr", has_text="管理员").wait_for()
+    assert "admin" in await page.inner_text("#account-rows")
