@@ -46,7 +46,9 @@ def render_order(order: dict[str, Any]) -> str:
     lines.append("商品：" + "、".join(f"{i['name']} {i['size']}×{i['qty']}" for i in order["items"]))
     lines.append(_amounts_line(order["amounts"]))
     latest = order.get("latest_tracking")
-    if latest:
+    if order.get("cancellation"):
+        lines.append(order["cancellation"])
+    elif latest:
         lines.append(f"最新物流（{latest['time']}）：{latest['desc']}")
     elif order.get("presale_ship_by"):
         lines.append(f"预售订单，最晚{order['presale_ship_by']}发货")

@@ -10,7 +10,8 @@ from typing import Any
 
 from core.clock import SHOP_TZ
 from core.masking import mask_address, mask_phone, mask_text
-from core.shop.models import PENDING_PAYMENT, SHIPPED, Address, Coupon, Order, Product
+from core.shop.models import CANCELLED, PAID_NOT_SHIPPED, PENDING_PAYMENT, SHIPPED, Address, Coupon, Order, Product
+from core.shop.money import yuan_text
 from core.shop.returns import no_reason_deadline, quality_exchange_deadline
 from core.shop.shipping import ShippingError, delivery_estimate, ship_date
 
@@ -51,9 +52,22 @@ def effective_status(order: Order, now: datetime) -> str:
 
 
 def expected_ship_day(order: Order) -> date | None:
-    if order.paid_at is None or order.shipped_at is not None:
+    """When a paid order waiting to ship will leave; None for every other status (a cancelled or
+    refunded order never ships, whatever its payment time says)."""
+    if order.status != PAID_NOT_SHIPPED or order.paid_at is None or order.shipped_at is not None:
         return None
     return ship_date(order.paid_at, order.expected_ship_by if order.presale else None)
+
+
+def cancellation_text(order: Order) -> str:
+    """"已取消（2026-11-18 22:30），退款169.00元（含运费）" — what a cancelled order owes its payer."""
+    when = f"（{ts(order.cancelled_at)}）" if order.cancelled_at else ""
+    if order.cancel_refund_cents:
+        shipping = "（含运费）" if order.shipping_cents and order.cancel_refund_cents >= order.total_cents else ""
+        return f"已取消{when}，退款{yuan_text(order.cancel_refund_cents)}{shipping}"
+    if order.paid_at is None:
+        return f"已取消{when}，未付款，无需退款"
+    return f"已取消{when}"
 
 
 def items_view(order: Order) -> list[dict[str, Any]]:
@@ -107,6 +121,7 @@ def order_view(order: Order, now: datetime, coupon: Coupon | None) -> dict[str, 
         "cancelled_at": ts(order.cancelled_at),
         "cancel_reason": order.cancel_reason or None,
         "cancel_refund_cents": order.cancel_refund_cents,
+        "cancellation": cancellation_text(order) if order.status == CANCELLED else None,
         "member_level_at_order": order.member_level_at_order,
         "items": items_view(order),
         "amounts": {
@@ -156,7 +171,9 @@ def tracking_view(order: Order, now: datetime) -> dict[str, Any]:
     }
     if order.shipped_at is None:
         ship = expected_ship_day(order)
-        if ship is not None:
+        if order.status == CANCELLED:
+            view["message"] = f"订单已取消，不会发货。{cancellation_text(order)}。"
+        elif ship is not None:
             view["message"] = f"订单还未发货，预计{ship.isoformat()}发货" + ("（预售，整单等预售商品到货后一起发）。" if order.presale else "。")
         else:
             view["message"] = "订单没有物流信息（未付款或已取消）。"

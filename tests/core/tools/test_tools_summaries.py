@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.tools.summaries import find_order_ids, order_summary_text
-from demo_people import LIN, LIU, ZHOU
+from demo_people import LI, LIN, LIU, ZHAO, ZHOU
 
 NOT_FOUND = "没有找到该订单，请核对订单号"
 
@@ -40,3 +40,17 @@ def test_find_order_ids():
             "SF1478907251876，17位20261101300077841不算")
     assert find_order_ids(text) == ["2026110130007784", "2026111516292049"]
     assert find_order_ids("") == [] and find_order_ids(None) == []
+
+
+async def test_a_cancelled_order_shows_its_refund_and_no_ship_date(registry, ctx_for):
+    """#17.4: 李娜's paid order cancelled before shipping read "预计2026-11-19发货" and hid its refund."""
+    text = await order_summary_text(registry, ctx_for(LI), "2026111870429172")
+    assert "发货" not in text
+    assert "已取消（2026-11-18 22:30），退款169.00元（含运费）" in text.splitlines()
+    view = (await registry.call("get_order", {"order_id": "2026111870429172"}, ctx_for(LI))).data["order"]
+    assert view["expected_ship_date"] is None and view["cancel_refund_cents"] == 16900
+    tracking = (await registry.call("track_shipment", {"order_id": "2026111870429172"}, ctx_for(LI))).data["tracking"]
+    assert "发货" not in tracking["message"].replace("不会发货", "") and "169.00" in tracking["message"]
+    # an order cancelled before payment has nothing to refund, and says so
+    unpaid = await order_summary_text(registry, ctx_for(ZHAO), "2026112078005850")
+    assert "已取消（2026-11-20 21:35），未付款，无需退款" in unpaid.splitlines() and "预计" not in unpaid
