@@ -113,3 +113,24 @@ def test_province_names_and_delivery_estimates():
     assert (delivery_estimate("四川省", False).min_days, delivery_estimate("四川省", False).max_days) == (2, 4)
     assert (delivery_estimate("四川省", True).min_days, delivery_estimate("四川省", True).max_days) == (1, 2)
     assert (delivery_estimate("西藏自治区", False).min_days, delivery_estimate("西藏自治区", False).max_days) == (5, 9)
+
+
+async def test_coupon_wallets_agree_with_the_orders():
+    """Every coupon an order used is in its owner's wallet, claimed before the order and valid at it;
+    every wallet entry marked used points at such an order."""
+    shop = JsonShopBackend(SHOP_JSON)
+    customers = {c.openid: c for c in [await shop.get_customer(o) for o in shop._customers]}
+    used = {}
+    for customer in customers.values():
+        for owned in customer.coupons:
+            assert owned.obtained_at.tzinfo is not None and owned.obtained_at < owned.expires_at
+            assert owned.code in shop._coupons
+            if owned.used_order_id:
+                order = await shop.get_order(customer.openid, owned.used_order_id)
+                assert order is not None and order.coupon_code == owned.code
+                assert owned.obtained_at <= order.created_at <= owned.expires_at
+                used[order.id] = owned
+    assert {o.id for o in shop._orders.values() if o.coupon_code} == set(used)
+    lin = customers[LIN]
+    assert [c.code for c in lin.coupons if c.used_order_id is None] == ["YYF-MJ300"]
+    assert lin.unionid is None  # the demo data has none; the field is optional
