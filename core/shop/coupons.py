@@ -1,13 +1,15 @@
-"""Who may use which coupon, as far as the shop data lets us check (policy §四.1, shop.json coupons).
+"""Who may use which coupon (policy §四.1), from the customer's record, wallet and orders.
 
-Checked from data: membership (bound phone), 银卡/金卡 for the birthday coupon and the birthday
-month, the new-customer coupon's 7-day validity from binding and "first paid order only", one
-birthday coupon per birthday month, the 3-per-month limit of 满300减50 (coupons consumed by orders
-that were not cancelled or fully refunded — those get the coupon back, §四.6).
+Checked: membership (bound phone), 银卡/金卡 for the birthday coupon and the birthday month, the
+new-customer coupon's 7-day validity from binding and "first paid order only", one birthday
+coupon per birthday month, and the coupons that must be obtained first:
 
-Not checkable (no coupon wallet in the data): whether the shopper actually claimed a 满300减50
-coupon this month, and whether a 积分兑换券 was exchanged and is within its 30 days — those are
-reported as notes, not refusals.
+* 满300减50: a claimed, unused coupon in the wallet is used as is; otherwise one can still be
+  claimed unless 3 were claimed this month (claims in the wallet, or orders that consumed one —
+  orders cancelled or fully refunded give their coupon back, §四.6) — then a note says to claim it.
+* 积分兑换券: an exchanged, unused, unexpired coupon in the wallet; otherwise 500 points to
+  exchange one now (a note says to exchange it first); otherwise it is refused — a customer
+  without the points must not see the 10元 taken off.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Iterable
 
 from core.clock import SHOP_TZ
-from core.shop.models import CANCELLED, DISCOUNT_LEVELS, REFUNDED, Coupon, Customer, Order
+from core.shop.models import CANCELLED, DISCOUNT_LEVELS, REFUNDED, Coupon, Customer, Order, OwnedCoupon
 
 STORE_COUPON = "YYF-MJ300"
 NEW_CUSTOMER_COUPON = "YYF-NEW15"
@@ -39,6 +41,28 @@ class CouponCheck:
 def _consumed(orders: Iterable[Order], code: str) -> list[Order]:
     """Orders holding a coupon: every order using it except cancelled / fully refunded ones."""
     return [o for o in orders if o.coupon_code == code and o.status not in (CANCELLED, REFUNDED)]
+
+
+def _held(customer: Customer, code: str, at: datetime, consumed: list[Order]) -> OwnedCoupon | None:
+    """A coupon of ``code`` in the wallet that is valid at ``at`` and not held by an earlier order
+    (one that used it and was then cancelled or refunded gave it back)."""
+    holding = {o.id for o in consumed}
+    for owned in customer.coupons:
+        if owned.code != code:
+            continue
+        if owned.obtained_at is not None and owned.obtained_at > at:
+            continue
+        if owned.expires_at is not None and at > owned.expires_at:
+            continue
+        if owned.used_order_id is not None and owned.used_order_id in holding:
+            continue
+        return owned
+    return None
+
+
+def _same_month(ts: datetime, local: datetime) -> bool:
+    shop = ts.astimezone(SHOP_TZ)
+    return (shop.year, shop.month) == (local.year, local.month)
 
 
 def check_coupon(
@@ -80,16 +104,20 @@ def check_coupon(
             return CouponCheck(False, "本月的生日券已经使用过了。")
         return CouponCheck(True)
     if code == STORE_COUPON:
-        same_month = [
-            o for o in _consumed(earlier, code)
-            if (o.created_at.astimezone(SHOP_TZ).year, o.created_at.astimezone(SHOP_TZ).month) == (local.year, local.month)
-        ]
-        if len(same_month) >= STORE_COUPON_MONTHLY_LIMIT:
-            return CouponCheck(False, "满300减50券每人每自然月限领3张，本月3张已用完。")
+        consumed = _consumed(earlier, code)
+        if _held(customer, code, at, consumed) is not None:
+            return CouponCheck(True)
+        claimed = [c for c in customer.coupons if c.code == code and c.obtained_at is not None and _same_month(c.obtained_at, local)]
+        used = [o for o in consumed if _same_month(o.created_at, local)]
+        if max(len(claimed), len(used)) >= STORE_COUPON_MONTHLY_LIMIT:
+            return CouponCheck(False, "满300减50券每人每自然月限领3张，您本月的3张已领完，没有未使用的券了。")
         return CouponCheck(True, note="满300减50券需先在\"领券中心\"领取，领取当月有效。")
     if code == POINTS_COUPON:
-        note = "积分兑换券需先在\"积分商城\"用500积分兑换，兑换后30天内有效。"
+        if _held(customer, code, at, _consumed(earlier, code)) is not None:
+            return CouponCheck(True)
         if customer.points_balance < POINTS_COUPON_COST:
-            note += f"您当前积分{customer.points_balance}，如还没有兑换过，积分不足500暂时无法兑换。"
-        return CouponCheck(True, note=note)
+            return CouponCheck(False, (f"积分兑换券需用500积分在\"积分商城\"兑换，您当前积分{customer.points_balance}，"
+                                       "券包里也没有可用的积分兑换券。"))
+        return CouponCheck(True, note=(f"您的券包里还没有积分兑换券：需先在\"积分商城\"用500积分兑换"
+                                       f"（您当前有{customer.points_balance}积分），兑换后30天内有效。"))
     return CouponCheck(True)

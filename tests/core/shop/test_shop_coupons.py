@@ -3,6 +3,7 @@ refusals the data lets us prove (expired, not first order, wrong month, monthly 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -69,9 +70,26 @@ def test_new_customer_coupon_rules():
     assert _check("YYF-NEW15", LI, at=datetime(2026, 11, 7, 23, 0, tzinfo=SHOP_TZ)).usable
 
 
-def test_points_coupon_is_a_note_not_a_refusal():
-    ok = _check("YYF-PTS10", LI)  # 123 points
-    assert ok.usable and "500积分" in ok.note and "123" in ok.note
+def test_points_coupon_needs_a_held_coupon_or_the_points_to_exchange_one():
+    refused = _check("YYF-PTS10", LI)  # 123 points, none held: refused (it used to be "usable, with a note")
+    assert not refused.usable and "500积分" in refused.reason and "123" in refused.reason
+    assert not _check("YYF-PTS10", ZHANG).usable  # 0 points
+    held = _check("YYF-PTS10", LIU)  # exchanged one on 11-18, unused
+    assert held.usable and not held.note
+    before = _check("YYF-PTS10", LIU, at=datetime(2026, 11, 17, 12, 0, tzinfo=SHOP_TZ))  # not yet exchanged
+    assert before.usable and "500积分兑换" in before.note and "3540" in before.note
+    assert "500积分兑换" in _check("YYF-PTS10", LIU, at=datetime(2026, 12, 19, 0, 0, tzinfo=SHOP_TZ)).note  # expired 12-18
+
+
+def test_a_coupon_comes_back_when_its_order_is_cancelled():
+    # 林晓雯's 积分兑换券 is held by 2026111683692832; were that order cancelled, she would hold it again
+    at = datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ)
+    lin = SHOP._customers[LIN]
+    poor = replace(lin, points_balance=0)
+    history = _history(LIN)
+    assert not check_coupon(C["YYF-PTS10"], poor, lin.member_level, history, at).usable
+    cancelled = [replace(o, status="已取消") if o.id == "2026111683692832" else o for o in history]
+    assert check_coupon(C["YYF-PTS10"], poor, lin.member_level, cancelled, at).usable
 
 
 def test_non_member_cannot_use_coupons():
