@@ -7,17 +7,15 @@ Money fields are integer cents; times are timezone-aware; dates are shop-local c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from core.clock import SHOP_TZ
-
+# The demo shop's member level names (its data and tests). Policy code takes levels, discounts and
+# multipliers from the shop's rules (core/shop/rules.py), never from these.
 NORMAL = "普通会员"
 SILVER = "银卡会员"
 GOLD = "金卡会员"
-MEMBER_LEVELS = (NORMAL, SILVER, GOLD)
-DISCOUNT_LEVELS = frozenset({SILVER, GOLD})  # 95折 and the birthday coupon
 
 # Order statuses as the shop names them.
 PENDING_PAYMENT = "待付款"
@@ -35,9 +33,9 @@ KIND_REJECTION = "rejection"
 KIND_EXCHANGE = "exchange"  # same product, another size (variant): request_exchange
 
 
-def local_date(ts: datetime) -> date:
-    """The shop-calendar date of an aware time (deadlines count shop days)."""
-    return ts.astimezone(SHOP_TZ).date()
+def local_date(ts: datetime, tz: tzinfo) -> date:
+    """The shop-calendar date of an aware time in the shop's zone ``tz`` (deadlines count shop days)."""
+    return ts.astimezone(tz).date()
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
-"""Return eligibility and refund arithmetic (policy §一, §三.3).
+"""Return eligibility and refund arithmetic (policy §一, §三.3), with the windows, fees and
+exclusions of the shop's rules (``ShopRules.returns``; the demo's numbers below).
 
-Windows count from the day AFTER signing (signed 11-10 → 7-day deadline 11-17 23:59:59):
-* 7天无理由: days 1-7, not for 清仓/内衣/袜子/定制 (product ``no_reason_return`` false, or a
-  clearance line); return postage paid by the shopper, the order's shipping is not refunded.
+Windows count from the day AFTER signing and end at 23:59:59 of their last day in the shop's time
+zone (signed 11-10 → 7-day deadline 11-17 23:59:59):
+* 7天无理由: days 1-7, not for 清仓/内衣/袜子/定制 (a clearance line, a product category the rules
+  exclude, or a product whose ``no_reason_return`` is false); return postage paid by the shopper,
+  the order's shipping is not refunded.
 * 质量问题 (incl. wrong/missing items): days 1-7 refund or exchange; days 8-15 exchange only
   (refund if the size is out of stock); later → a person decides. The shop pays postage both ways:
   the shopper advances the return postage and is compensated up to 20元; a whole-order quality
@@ -16,10 +19,9 @@ Windows count from the day AFTER signing (signed 11-10 → 7-day deadline 11-17 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from typing import Mapping
+from datetime import datetime, time, timedelta, tzinfo
+from typing import Any, Mapping
 
-from core.clock import SHOP_TZ
 from core.shop.models import (
     CANCELLED,
     KIND_NO_REASON,
@@ -37,17 +39,17 @@ from core.shop.models import (
 )
 from core.shop.money import div_half_up, yuan
 from core.shop.pricing import points_for
+from core.shop.rules import ShopRules
 
-NO_REASON_DAYS = 7
-QUALITY_RETURN_DAYS = 7
-QUALITY_EXCHANGE_DAYS = 15
-QUALITY_POSTAGE_CAP_CENTS = 2000
-REJECTION_RETURN_FEE_CENTS = 1000
 END_OF_DAY = time(23, 59, 59)
 
 NO_REASON_CONDITIONS = "商品须吊牌完好、未穿着洗涤、不影响二次销售，赠品需一并退回。"
 NO_REASON_POSTAGE = "无理由退货寄回运费由您承担，原订单运费不退。"
-QUALITY_POSTAGE = "质量问题往返运费由本店承担：请先垫付寄回运费（不接受到付），凭运费凭证补偿，上限20元。"
+
+
+def quality_postage(rules: ShopRules) -> str:
+    return ("质量问题往返运费由本店承担：请先垫付寄回运费（不接受到付），凭运费凭证补偿，"
+            f"上限{yuan(rules.returns.quality_postage_cap_cents)}元。")
 
 
 class ReturnError(ValueError):
@@ -59,18 +61,37 @@ class ReturnError(ValueError):
         self.message = message
 
 
-def window_deadline(signed_at: datetime, days: int) -> datetime:
-    """The last second of the ``days``-th day after the signing day (shop time)."""
-    last = local_date(signed_at) + timedelta(days=days)
-    return datetime.combine(last, END_OF_DAY, tzinfo=SHOP_TZ)
+def window_deadline(signed_at: datetime, days: int, tz: tzinfo) -> datetime:
+    """The last second of the ``days``-th day after the signing day, in the shop's zone ``tz``."""
+    last = local_date(signed_at, tz) + timedelta(days=days)
+    return datetime.combine(last, END_OF_DAY, tzinfo=tz)
 
 
-def no_reason_deadline(signed_at: datetime) -> datetime:
-    return window_deadline(signed_at, NO_REASON_DAYS)
+def no_reason_deadline(signed_at: datetime, rules: ShopRules) -> datetime:
+    return window_deadline(signed_at, rules.returns.no_reason_days, rules.timezone)
 
 
-def quality_exchange_deadline(signed_at: datetime) -> datetime:
-    return window_deadline(signed_at, QUALITY_EXCHANGE_DAYS)
+def quality_exchange_deadline(signed_at: datetime, rules: ShopRules) -> datetime:
+    return window_deadline(signed_at, rules.returns.quality_exchange_days, rules.timezone)
+
+
+def no_reason_exclusions(rules: ShopRules) -> str:
+    """"清仓、内衣、袜子或定制" — what cannot be returned or exchanged without a reason."""
+    r = rules.returns
+    names = ([] if r.clearance_no_reason else ["清仓"]) + list(r.no_reason_excluded_categories)
+    return "、".join(names[:-1]) + ("或" if len(names) > 1 else "") + (names[-1] if names else "")
+
+
+def no_reason_allowed(product: Product | None, clearance_line: bool, rules: ShopRules) -> bool:
+    """May this item go back (or be exchanged for another size) without a reason?"""
+    r = rules.returns
+    if clearance_line or (product is not None and product.clearance):
+        if not r.clearance_no_reason:
+            return False
+    if product is None:
+        return True
+    category = set(product.category.split("/")) | {product.category}
+    return product.no_reason_return and not category & set(r.no_reason_excluded_categories)
 
 
 def non_clearance_paid_cents(order: Order) -> int:
@@ -86,10 +107,10 @@ def partial_refund_cents(order: Order, returned_original_cents: int) -> int:
     return div_half_up(returned_original_cents * non_clearance_paid_cents(order), base)
 
 
-def rejection_refund_cents(order: Order) -> int:
+def rejection_refund_cents(order: Order, rules: ShopRules) -> int:
     """§三.3: refusing a shipped parcel counts as a no-reason return; the order's shipping is kept and
-    10元 return postage is deducted."""
-    return max(order.goods_paid_cents - REJECTION_RETURN_FEE_CENTS, 0)
+    the return postage (``rejection_fee_cents``) is deducted."""
+    return max(order.goods_paid_cents - rules.returns.rejection_fee_cents, 0)
 
 
 def cancellation_refund_cents(order: Order) -> int:
@@ -160,15 +181,15 @@ class ReturnQuote:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _refuse(kind: str, code: str, message: str, **kw) -> ReturnQuote:
+def _refuse(kind: str, code: str, message: str, **kw: Any) -> ReturnQuote:
     return ReturnQuote(kind=kind, refund_allowed=False, exchange_allowed=False, code=code, message=message, **kw)
 
 
-def _status_refusal(order: Order, kind: str) -> ReturnQuote | None:
+def _status_refusal(order: Order, kind: str, rules: ShopRules) -> ReturnQuote | None:
     if order.status == CANCELLED:
         return _refuse(kind, "order_cancelled", "该订单已取消，无需退货。")
     if order.status == PENDING_PAYMENT:
-        return _refuse(kind, "not_paid", "该订单还未付款，无需退货；30分钟内未付款会自动取消。")
+        return _refuse(kind, "not_paid", "该订单还未付款，无需退货；超过付款时限未付款会自动取消。")
     if order.status == REFUNDED:
         return _refuse(kind, "already_refunded", "该订单已退款完成。")
     if order.status == PAID_NOT_SHIPPED:
@@ -181,7 +202,8 @@ def _status_refusal(order: Order, kind: str) -> ReturnQuote | None:
             return _refuse(kind, "rejected_in_progress", "该订单已拒收，快件退回仓库并质检后退款。")
         return _refuse(kind, "not_signed", (
             "订单还没有签收，签收后才能申请退货。已发货订单不能取消，也可以拒收：拒收视同无理由退货，"
-            f"原订单运费不退，并从退款中扣除退回运费10元（预计退款{yuan(rejection_refund_cents(order))}元）。"
+            f"原订单运费不退，并从退款中扣除退回运费{yuan(rules.returns.rejection_fee_cents)}元"
+            f"（预计退款{yuan(rejection_refund_cents(order, rules))}元）。"
         ))
     return None
 
@@ -201,16 +223,12 @@ def _goods_refund(order: Order, lines: tuple[ReturnLine, ...], kind: str) -> tup
     return original, refund, False
 
 
-def _not_no_reason(order: Order, lines: tuple[ReturnLine, ...], products: Mapping[str, Product]) -> list[str]:
-    """Names of lines excluded from no-reason returns (清仓, 内衣, 袜子, 定制)."""
-    names = []
+def _not_no_reason(order: Order, lines: tuple[ReturnLine, ...], products: Mapping[str, Product],
+                   rules: ShopRules) -> list[str]:
+    """Names of lines excluded from no-reason returns (清仓, 内衣, 袜子, 定制 in the demo's rules)."""
     by_key = {(i.product_id, i.size): i for i in order.items}
-    for ln in lines:
-        item = by_key[(ln.product_id, ln.size)]
-        product = products.get(ln.product_id)
-        if item.clearance or (product is not None and (product.clearance or not product.no_reason_return)):
-            names.append(item.name)
-    return names
+    return [by_key[(ln.product_id, ln.size)].name for ln in lines
+            if not no_reason_allowed(products.get(ln.product_id), by_key[(ln.product_id, ln.size)].clearance, rules)]
 
 
 def quote_return(
@@ -219,59 +237,65 @@ def quote_return(
     kind: str,
     now: datetime,
     products: Mapping[str, Product],
+    rules: ShopRules,
 ) -> ReturnQuote:
     """Eligibility, deadlines, refund and postage for returning ``lines`` (already resolved against
     the order with ``resolve_lines``) for ``kind`` (KIND_NO_REASON or KIND_QUALITY) at ``now``."""
     if kind not in (KIND_NO_REASON, KIND_QUALITY):
         raise ValueError(f"unknown return kind {kind!r}")
-    refusal = _status_refusal(order, kind)
+    refusal = _status_refusal(order, kind, rules)
     if refusal is not None:
         return refusal
     lines = tuple(lines)
     assert order.signed_at is not None
-    nr_deadline = no_reason_deadline(order.signed_at)
-    q_exchange = quality_exchange_deadline(order.signed_at)
+    r = rules.returns
+    nr_deadline = no_reason_deadline(order.signed_at, rules)
+    ex_deadline = window_deadline(order.signed_at, r.exchange_days, rules.timezone)
+    q_exchange = quality_exchange_deadline(order.signed_at, rules)
     route = refund_route(order.payment)
     if kind == KIND_NO_REASON:
-        excluded = _not_no_reason(order, lines, products)
+        excluded = _not_no_reason(order, lines, products, rules)
         if excluded:
             return _refuse(kind, "not_returnable", (
-                f"{'、'.join(excluded)}属于清仓、内衣、袜子或定制商品，不支持无理由退换（含换尺码）；"
+                f"{'、'.join(excluded)}属于{no_reason_exclusions(rules)}商品，不支持无理由退换（含换尺码）；"
                 "如有质量问题，可以按质量问题申请售后。"
             ), lines=lines, deadline=nr_deadline)
         if now > nr_deadline:
             extra = "如有质量问题，可以按质量问题申请。" if now <= q_exchange else ""
             return _refuse(kind, "window_closed", (
-                f"7天无理由退货已于{nr_deadline:%Y-%m-%d %H:%M:%S}截止，无法再申请无理由退货。{extra}"
+                f"{r.no_reason_days}天无理由退货已于{nr_deadline:%Y-%m-%d %H:%M:%S}截止，无法再申请无理由退货。{extra}"
             ), lines=lines, deadline=nr_deadline)
         original, goods, whole = _goods_refund(order, lines, kind)
+        exchange_note = (f"同款换尺码或颜色可在签收次日起{r.exchange_days}天内（截止{ex_deadline:%Y-%m-%d %H:%M:%S}）申请1次，"
+                         "寄回运费由您承担，换出运费本店承担。") if now <= ex_deadline else ""
         return ReturnQuote(
-            kind=kind, refund_allowed=True, exchange_allowed=True, code="ok",
-            message=f"可以申请7天无理由退货，截止{nr_deadline:%Y-%m-%d %H:%M:%S}。{NO_REASON_CONDITIONS}",
-            lines=lines, deadline=nr_deadline, exchange_deadline=nr_deadline, whole_order=whole,
+            kind=kind, refund_allowed=True, exchange_allowed=now <= ex_deadline, code="ok",
+            message=f"可以申请{r.no_reason_days}天无理由退货，截止{nr_deadline:%Y-%m-%d %H:%M:%S}。{NO_REASON_CONDITIONS}",
+            lines=lines, deadline=nr_deadline, exchange_deadline=ex_deadline, whole_order=whole,
             returned_original_cents=original, goods_refund_cents=goods, shipping_refund_cents=0,
             refund_cents=goods, postage=NO_REASON_POSTAGE,
-            points_to_deduct=points_for(goods, order.member_level_at_order),
+            points_to_deduct=points_for(goods, order.member_level_at_order, rules),
             notes=tuple(n for n in (
                 "部分退货不重新核算、不扣回已享优惠和包邮，也不退券。" if not whole else "",
-                "同款换尺码或颜色可在同一期限内申请1次，寄回运费由您承担，换出运费本店承担。",
+                exchange_note,
                 route,
             ) if n),
         )
     # quality
-    q_deadline = window_deadline(order.signed_at, QUALITY_RETURN_DAYS)
+    q_deadline = window_deadline(order.signed_at, r.quality_return_days, rules.timezone)
     if now > q_exchange:
         return _refuse(kind, "needs_human", (
-            f"质量问题售后期限（签收次日起15天，截止{q_exchange:%Y-%m-%d %H:%M:%S}）已过，"
+            f"质量问题售后期限（签收次日起{r.quality_exchange_days}天，截止{q_exchange:%Y-%m-%d %H:%M:%S}）已过，"
             "需要人工客服个案处理，可以为您转人工。"
         ), lines=lines, deadline=q_deadline, exchange_deadline=q_exchange)
     original, goods, whole = _goods_refund(order, lines, kind)
     shipping_back = order.shipping_cents if whole else 0
-    money = dict(
+    postage = quality_postage(rules)
+    money: dict[str, Any] = dict(
         whole_order=whole, returned_original_cents=original, goods_refund_cents=goods,
         shipping_refund_cents=shipping_back, refund_cents=goods + shipping_back,
-        postage=QUALITY_POSTAGE, postage_compensation_cap_cents=QUALITY_POSTAGE_CAP_CENTS,
-        points_to_deduct=points_for(goods, order.member_level_at_order),
+        postage=postage, postage_compensation_cap_cents=r.quality_postage_cap_cents,
+        points_to_deduct=points_for(goods, order.member_level_at_order, rules),
     )
     notes = ["请保留商品问题照片，审核时需要。", route]
     if whole and shipping_back:
@@ -290,20 +314,23 @@ def quote_return(
     if out_of_stock and len(out_of_stock) == len(lines):
         return ReturnQuote(
             kind=kind, refund_allowed=True, exchange_allowed=False, code="ok_out_of_stock",
-            message=(f"已过7天退货期，第8至15天质量问题仅可换货；该尺码目前无货可换，可以退款，"
-                     f"截止{q_exchange:%Y-%m-%d %H:%M:%S}。"),
+            message=(f"已过{r.quality_return_days}天退货期，第{r.quality_return_days + 1}至{r.quality_exchange_days}天"
+                     f"质量问题仅可换货；该尺码目前无货可换，可以退款，截止{q_exchange:%Y-%m-%d %H:%M:%S}。"),
             lines=lines, deadline=q_exchange, exchange_deadline=q_exchange,
             notes=tuple(n for n in notes if n), **money,
         )
     return ReturnQuote(
         kind=kind, refund_allowed=False, exchange_allowed=True, code="exchange_only",
-        message=(f"已过7天退货期（{q_deadline:%Y-%m-%d %H:%M:%S}截止），签收后第8至15天质量问题仅可换货，"
+        message=(f"已过{r.quality_return_days}天退货期（{q_deadline:%Y-%m-%d %H:%M:%S}截止），"
+                 f"签收后第{r.quality_return_days + 1}至{r.quality_exchange_days}天质量问题仅可换货，"
                  f"换货截止{q_exchange:%Y-%m-%d %H:%M:%S}；无货可换时才可退款。"),
         lines=lines, deadline=q_deadline, exchange_deadline=q_exchange,
-        postage=QUALITY_POSTAGE, postage_compensation_cap_cents=QUALITY_POSTAGE_CAP_CENTS,
+        postage=postage, postage_compensation_cap_cents=r.quality_postage_cap_cents,
     )
 
 
-def quality_refund_with_postage(goods_refund_cents: int, shipping_refund_cents: int, postage_paid_cents: int) -> int:
-    """Final quality refund once the shopper's postage receipt is in: compensation capped at 20元."""
-    return goods_refund_cents + shipping_refund_cents + min(max(postage_paid_cents, 0), QUALITY_POSTAGE_CAP_CENTS)
+def quality_refund_with_postage(goods_refund_cents: int, shipping_refund_cents: int, postage_paid_cents: int,
+                                rules: ShopRules) -> int:
+    """Final quality refund once the shopper's postage receipt is in: compensation capped by the rules."""
+    cap = rules.returns.quality_postage_cap_cents
+    return goods_refund_cents + shipping_refund_cents + min(max(postage_paid_cents, 0), cap)

@@ -11,6 +11,7 @@ import structlog
 
 from core.metrics import TOOL_CALLS
 from core.shop.backend import ShopBackend, ShopUnavailable
+from core.shop.rules import ShopRules
 from core.storage.keys import KeyBuilder
 from core.tools.confirmation import classify
 from core.tools.context import ToolContext, ToolResult
@@ -30,11 +31,12 @@ __all__ = ["ToolContext", "ToolRegistry", "ToolResult", "build_tool_registry"]
 
 
 class ToolRegistry:
-    def __init__(self, shop: ShopBackend, pending: PendingActionStore, *, max_steps: int = 5) -> None:
+    def __init__(self, shop: ShopBackend, pending: PendingActionStore, *, max_steps: int = 5,
+                 rules: ShopRules | None = None) -> None:
         self.shop = shop
         self.pending = pending
         self.max_steps = max_steps  # tool rounds the dialogue may run per turn
-        self._impl = ShopTools(shop, pending)
+        self._impl = ShopTools(shop, pending, rules if rules is not None else ShopRules())  # None: the demo shop's
         self._tools: dict[str, ToolFunc] = self._impl.tools()
         self._schemas = [function_schema(name, fn) for name, fn in self._tools.items()]
 
@@ -105,7 +107,9 @@ class ToolRegistry:
 
 
 def build_tool_registry(shop: ShopBackend, redis: Any, keys: KeyBuilder, clock: Any, ttl_s: int,
-                        *, max_steps: int = 5) -> ToolRegistry:
+                        *, max_steps: int = 5, rules: ShopRules | None = None) -> ToolRegistry:
     """The usual wiring: a PendingActionStore on ``redis`` with ``ttl_s`` ([dialogue]
-    pending_action_ttl_s) and a registry over ``shop``."""
-    return ToolRegistry(shop, PendingActionStore(redis, keys, ttl_s=ttl_s, clock=clock), max_steps=max_steps)
+    pending_action_ttl_s) and a registry over ``shop`` applying ``rules`` (the shop's rules file;
+    None = the demo shop's)."""
+    return ToolRegistry(shop, PendingActionStore(redis, keys, ttl_s=ttl_s, clock=clock), max_steps=max_steps,
+                        rules=rules)

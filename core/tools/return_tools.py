@@ -15,6 +15,7 @@ from core.shop.backend import ReturnConflict, ReturnRequest
 from core.shop.models import KIND_NO_REASON, KIND_QUALITY, Order, Product, ReturnLine
 from core.shop.money import yuan
 from core.shop.returns import ReturnError, ReturnQuote, non_clearance_paid_cents, quote_return, resolve_lines
+from core.shop.rules import ShopRules
 from core.tools.context import ToolContext, ToolResult
 from core.tools.items import ReturnItem
 from core.tools.replies import error_result, ok_result
@@ -36,7 +37,7 @@ def _names(order: Order) -> dict[tuple[str, str], str]:
     return {(i.product_id, i.size): i.name for i in order.items}
 
 
-def _quote_view(order: Order, quote: ReturnQuote) -> dict[str, Any]:
+def _quote_view(order: Order, quote: ReturnQuote, rules: ShopRules) -> dict[str, Any]:
     names = _names(order)
     view: dict[str, Any] = {
         "order_id": order.id,
@@ -46,8 +47,8 @@ def _quote_view(order: Order, quote: ReturnQuote) -> dict[str, Any]:
         "exchange_allowed": quote.exchange_allowed,
         "result": quote.code,
         "message": quote.message,
-        "deadline": ts_full(quote.deadline),
-        "exchange_deadline": ts_full(quote.exchange_deadline),
+        "deadline": ts_full(quote.deadline, rules.timezone),
+        "exchange_deadline": ts_full(quote.exchange_deadline, rules.timezone),
     }
     if quote.refund_allowed:
         view.update({
@@ -79,6 +80,7 @@ def _formula(order: Order, quote: ReturnQuote) -> str:
 class ReturnTools:
     shop: "ShopBackend"
     pending: "PendingActionStore"
+    rules: ShopRules
 
     async def _my_order(self, ctx: ToolContext, order_id: str) -> Order | ToolResult:  # pragma: no cover - ShopTools
         raise NotImplementedError
@@ -92,7 +94,7 @@ class ReturnTools:
         return out
 
     async def _quote(self, ctx: ToolContext, order: Order, lines: tuple[ReturnLine, ...], kind: str) -> ReturnQuote:
-        return quote_return(order, lines, kind, ctx.clock.now(), await self._products(lines))
+        return quote_return(order, lines, kind, ctx.clock.now(), await self._products(lines), self.rules)
 
     async def check_return(
         self,
@@ -120,7 +122,7 @@ class ReturnTools:
         except ReturnError as exc:
             return error_result(exc.code, exc.message, personal=True)
         quote = await self._quote(ctx, order, (line,), reason)
-        return ok_result({"return_check": _quote_view(order, quote)}, personal=True)
+        return ok_result({"return_check": _quote_view(order, quote, self.rules)}, personal=True)
 
     async def _resolve_all(self, order: Order, items: list[dict[str, Any]]) -> tuple[ReturnLine, ...]:
         lines: list[ReturnLine] = []
@@ -157,14 +159,15 @@ class ReturnTools:
         except ReturnError as exc:
             return error_result(exc.code, exc.message, personal=True)
         quote = await self._quote(ctx, order, lines, reason)
-        view = _quote_view(order, quote)
+        view = _quote_view(order, quote, self.rules)
         if not quote.refund_allowed:
             return error_result("return_not_allowed", quote.message, personal=True, return_check=view)
         description = description.strip()[:100]
+        postage_cap = f"（另补偿寄回运费，上限{yuan(self.rules.returns.quality_postage_cap_cents)}元）"
         summary = (
             f"退货申请：订单{order.id}，{'、'.join(view['items'])}，{KIND_LABEL[reason]}"
             f"{'（' + description + '）' if description else ''}。预计退款{yuan(quote.refund_cents or 0)}元"
-            f"{'（另补偿寄回运费，上限20元）' if reason == KIND_QUALITY else ''}。{quote.postage}"
+            f"{postage_cap if reason == KIND_QUALITY else ''}。{quote.postage}"
             "确认提交请回复“确认”，不需要请回复“取消”。"
         )
         action = await self.pending.put(ctx, "request_return", {

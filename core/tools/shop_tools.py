@@ -9,10 +9,11 @@ from typing import Any
 
 from core.shop.backend import ShopBackend
 from core.shop.coupons import check_coupon
-from core.shop.models import NORMAL, Order
+from core.shop.models import Order
 from core.shop.money import yuan
-from core.shop.pricing import PriceLine, points_for, price_order
-from core.shop.shipping import ShippingError, carrier_for, delivery_estimate
+from core.shop.pricing import PriceBreakdown, PriceLine, discount_name, points_for, price_order, rate_text
+from core.shop.rules import CouponRule, ShopRules
+from core.shop.shipping import ShippingError, carrier_for, delivery_estimate, express_refusal
 from core.tools.context import ToolContext, ToolResult
 from core.tools.guests import guest_result, is_guest
 from core.tools.items import CartItem
@@ -26,9 +27,10 @@ MAX_QTY = 99
 
 
 class ShopTools(ReturnTools):
-    def __init__(self, shop: ShopBackend, pending: PendingActionStore) -> None:
+    def __init__(self, shop: ShopBackend, pending: PendingActionStore, rules: ShopRules) -> None:
         self.shop = shop
         self.pending = pending
+        self.rules = rules
 
     def tools(self) -> dict[str, Any]:
         """Tool name → bound method, in the order the model sees them."""
@@ -62,7 +64,7 @@ class ShopTools(ReturnTools):
         if not orders and await is_guest(self.shop, ctx.user_id):
             return guest_result()
         now = ctx.clock.now()
-        data: dict[str, Any] = {"orders": [order_brief(o, now) for o in orders]}
+        data: dict[str, Any] = {"orders": [order_brief(o, now, self.rules.timezone) for o in orders]}
         if not orders:
             data["message"] = "没有查到您名下的订单。"
         return ok_result(data, personal=True)
@@ -77,7 +79,7 @@ class ShopTools(ReturnTools):
         if isinstance(order, ToolResult):
             return order
         coupon = await self.shop.get_coupon(order.coupon_code) if order.coupon_code else None
-        return ok_result({"order": order_view(order, ctx.clock.now(), coupon)}, personal=True)
+        return ok_result({"order": order_view(order, ctx.clock.now(), coupon, self.rules)}, personal=True)
 
     async def track_shipment(self, ctx: ToolContext, order_id: str) -> ToolResult:
         """查询当前用户订单的物流：快递公司、运单号、全部物流节点、预计送达时间；未发货时给出预计发货日期。
@@ -88,7 +90,7 @@ class ShopTools(ReturnTools):
         order = await self._my_order(ctx, order_id)
         if isinstance(order, ToolResult):
             return order
-        return ok_result({"tracking": tracking_view(order, ctx.clock.now())}, personal=True)
+        return ok_result({"tracking": tracking_view(order, ctx.clock.now(), self.rules)}, personal=True)
 
     # -- catalogue -------------------------------------------------------------------------
     async def search_products(self, ctx: ToolContext, query: str, size: str | None = None) -> ToolResult:
@@ -113,7 +115,7 @@ class ShopTools(ReturnTools):
         product = await self.shop.get_product(product_id.strip().upper())
         if product is None:
             return error_result("product_not_found", "没有找到这个商品编号，可以用商品名称搜索。")
-        return ok_result({"product": product_view(product)}, personal=False)
+        return ok_result({"product": product_view(product, self.rules)}, personal=False)
 
     # -- price -----------------------------------------------------------------------------
     async def calculate_price(
@@ -135,7 +137,7 @@ class ShopTools(ReturnTools):
         if not items:
             return error_result("bad_arguments", "items 不能为空，请至少提供一件商品。", personal=True)
         customer = await self.shop.get_customer(ctx.user_id)
-        level = customer.member_level if customer else NORMAL
+        level = customer.member_level if customer else ""  # a guest: no level, no discount
         lines: list[PriceLine] = []
         shown: list[dict[str, Any]] = []
         notes: list[str] = []
@@ -163,25 +165,12 @@ class ShopTools(ReturnTools):
             shown.append({"product_id": product.id, "name": product.name, "size": size, "qty": qty,
                           "unit_price_cents": product.price_cents, "subtotal_cents": product.price_cents * qty,
                           "clearance": product.clearance or None})
-        coupon = None
+        coupon: CouponRule | None = None
         coupon_view: dict[str, Any] | None = None
         if coupon_code:
-            code = coupon_code.strip().upper()
-            found = await self.shop.get_coupon(code)
-            if found is None:
-                coupon_view = {"code": code, "applied": False, "note": f"没有找到优惠券 {code}。"}
-            else:
-                history = await self.shop.list_orders(ctx.user_id)
-                check = check_coupon(found, customer, level, history, ctx.clock.now())
-                coupon_view = {"code": found.code, "name": found.name, "applied": False}
-                if check.usable:
-                    coupon = found
-                    if check.note:
-                        notes.append(check.note)
-                else:
-                    coupon_view["note"] = check.reason
+            coupon, coupon_view = await self._coupon_for(ctx, coupon_code.strip().upper(), customer, level, notes)
         try:
-            price = price_order(lines, level, coupon, sf_express=sf_express, province=province)
+            price = price_order(lines, level, coupon, rules=self.rules, sf_express=sf_express, province=province)
         except ShippingError as exc:
             return error_result(exc.code, exc.message, personal=True)
         if coupon is not None and coupon_view is not None:
@@ -203,15 +192,15 @@ class ShopTools(ReturnTools):
             "shipping_cents": price.shipping_cents,
             "sf_express_fee_cents": price.sf_express_fee_cents,
             "total_cents": price.total_cents,
-            "steps": _steps(price, level),
+            "steps": _steps(price, level, self.rules),
         }
         if customer is not None:
-            data["estimated_points"] = points_for(price.goods_paid_cents, level)
+            data["estimated_points"] = points_for(price.goods_paid_cents, level, self.rules)
         if province:
-            data["carrier"] = carrier_for(province, sf_express)
-            data["delivery"] = delivery_estimate(province, sf_express).text()
+            data["carrier"] = carrier_for(province, sf_express, self.rules)
+            data["delivery"] = delivery_estimate(province, sf_express, self.rules).text()
         elif sf_express:
-            notes.append("新疆、西藏地址不支持顺丰加急，请确认收货省份。")
+            notes.append(f"{express_refusal(self.rules)}请确认收货省份。")
         if notes:
             data["notes"] = notes
         return ok_result(data, personal=True)
@@ -224,24 +213,48 @@ class ShopTools(ReturnTools):
             reason: 转人工的原因，一句话
         """
         reason = reason.strip() or "用户要求人工客服"
-        data = {"transferred": True, "message": "已为您转接人工客服，请稍候。人工客服时间为每天9:00-22:00。"}
+        hours = self.rules.service.hours_text
+        data = {"transferred": True, "message": f"已为您转接人工客服，请稍候。人工客服时间为每天{hours}。"}
         return ok_result(data, personal=True, handoff_reason=reason[:200])
 
+    async def _coupon_for(self, ctx: ToolContext, code: str, customer: Any, level: str,
+                          notes: list[str]) -> tuple[CouponRule | None, dict[str, Any]]:
+        """The shop's coupon ``code`` if this customer may use it now, and what to show about it."""
+        rule = self.rules.coupon(code)
+        if rule is None:
+            known = await self.shop.get_coupon(code)
+            note = (f"{known.name}的使用条件无法核对，价格里没有计入这张券，请以券面说明为准。" if known is not None
+                    else f"没有找到优惠券 {code}。")
+            return None, {"code": code, "applied": False, "note": note}
+        history = await self.shop.list_orders(ctx.user_id)
+        check = check_coupon(rule, customer, level, history, ctx.clock.now(), self.rules)
+        view: dict[str, Any] = {"code": rule.code, "name": rule.name, "terms": rule.terms, "applied": False}
+        if not check.usable:
+            view["note"] = check.reason
+            return None, view
+        if check.note:
+            notes.append(check.note)
+        return rule, view
 
-def _steps(price: Any, level: str) -> list[str]:
+
+def _steps(price: PriceBreakdown, level: str, rules: ShopRules) -> list[str]:
     """The §四.4 calculation written out, so the model can explain it without doing arithmetic."""
     steps = []
+    s = rules.shipping
     if price.member_discount_cents:
-        steps.append(f"①非清仓商品原价{yuan(price.non_clearance_subtotal_cents)}元×0.95={yuan(price.discounted_non_clearance_cents)}元（{level}95折）")
+        percent = rules.members.percent_paid(level)
+        steps.append(f"①非清仓商品原价{yuan(price.non_clearance_subtotal_cents)}元×{rate_text(percent)}="
+                     f"{yuan(price.discounted_non_clearance_cents)}元（{level}{discount_name(percent)}）")
     else:
         steps.append(f"①非清仓商品{yuan(price.non_clearance_subtotal_cents)}元（无会员折扣）")
     if price.coupon_discount_cents:
         steps.append(f"②减优惠券{yuan(price.coupon_discount_cents)}元，得{yuan(price.discounted_non_clearance_cents - price.coupon_discount_cents)}元")
     if price.clearance_subtotal_cents:
         steps.append(f"③加清仓商品{yuan(price.clearance_subtotal_cents)}元（原价，不打折不用券）")
+    free_over = yuan(s.free_over_cents).removesuffix(".00")
     steps.append(f"商品实付{yuan(price.goods_paid_cents)}元，"
-                 + ("满199元包邮" if price.shipping_cents == 0 else f"不满199元，运费{yuan(price.shipping_cents)}元"))
+                 + (f"满{free_over}元包邮" if price.shipping_cents == 0 else f"不满{free_over}元，运费{yuan(price.shipping_cents)}元"))
     if price.sf_express_fee_cents:
-        steps.append(f"顺丰加急{yuan(price.sf_express_fee_cents)}元")
+        steps.append(f"{s.express_name}{yuan(price.sf_express_fee_cents)}元")
     steps.append(f"订单实付{yuan(price.total_cents)}元")
     return steps

@@ -1,29 +1,29 @@
 """What the model (and the degraded-mode summaries) may see of shop records: plain dicts with
-amounts in cents, times as shop-local text, and personal data masked — the recipient's name as
+amounts in cents, times as text in the shop's time zone (from its rules), and personal data masked — the recipient's name as
 first character + "*", the phone as 138****1006, the address as region + "****". Nothing here
 ever copies a raw phone number or street address out of a record."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from core.clock import SHOP_TZ
 from core.masking import mask_address, mask_phone, mask_text
 from core.shop.models import CANCELLED, PAID_NOT_SHIPPED, PENDING_PAYMENT, SHIPPED, Address, Coupon, Order, Product
 from core.shop.money import yuan_text
-from core.shop.returns import no_reason_deadline, quality_exchange_deadline
+from core.shop.returns import no_reason_allowed, no_reason_deadline, quality_exchange_deadline
+from core.shop.rules import ShopRules
 from core.shop.shipping import ShippingError, delivery_estimate, ship_date
 
 STALE_TRACKING = timedelta(hours=72)
 
 
-def ts(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(SHOP_TZ).strftime("%Y-%m-%d %H:%M")
+def ts(value: datetime | None, tz: tzinfo) -> str | None:
+    return None if value is None else value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def ts_full(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(SHOP_TZ).strftime("%Y-%m-%d %H:%M:%S")
+def ts_full(value: datetime | None, tz: tzinfo) -> str | None:
+    return None if value is None else value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def day(value: date | None) -> str | None:
@@ -51,17 +51,17 @@ def effective_status(order: Order, now: datetime) -> str:
     return order.status
 
 
-def expected_ship_day(order: Order) -> date | None:
+def expected_ship_day(order: Order, rules: ShopRules) -> date | None:
     """When a paid order waiting to ship will leave; None for every other status (a cancelled or
     refunded order never ships, whatever its payment time says)."""
     if order.status != PAID_NOT_SHIPPED or order.paid_at is None or order.shipped_at is not None:
         return None
-    return ship_date(order.paid_at, order.expected_ship_by if order.presale else None)
+    return ship_date(order.paid_at, rules, order.expected_ship_by if order.presale else None)
 
 
-def cancellation_text(order: Order) -> str:
+def cancellation_text(order: Order, tz: tzinfo) -> str:
     """"已取消（2026-11-18 22:30），退款169.00元（含运费）" — what a cancelled order owes its payer."""
-    when = f"（{ts(order.cancelled_at)}）" if order.cancelled_at else ""
+    when = f"（{ts(order.cancelled_at, tz)}）" if order.cancelled_at else ""
     if order.cancel_refund_cents:
         shipping = "（含运费）" if order.shipping_cents and order.cancel_refund_cents >= order.total_cents else ""
         return f"已取消{when}，退款{yuan_text(order.cancel_refund_cents)}{shipping}"
@@ -78,50 +78,52 @@ def items_view(order: Order) -> list[dict[str, Any]]:
     ]
 
 
-def latest_event(order: Order) -> dict[str, str] | None:
+def latest_event(order: Order, tz: tzinfo) -> dict[str, str | None] | None:
     if not order.tracking_events:
         return None
     last = max(order.tracking_events, key=lambda e: e.time)
-    return {"time": ts(last.time), "desc": mask_text(last.desc)}
+    return {"time": ts(last.time, tz), "desc": mask_text(last.desc)}
 
 
-def order_brief(order: Order, now: datetime) -> dict[str, Any]:
+def order_brief(order: Order, now: datetime, tz: tzinfo) -> dict[str, Any]:
     return {
         "order_id": order.id,
-        "created_at": ts(order.created_at),
+        "created_at": ts(order.created_at, tz),
         "status": effective_status(order, now),
         "items": "、".join(f"{i.name} {i.size}×{i.qty}" for i in order.items),
         "total_cents": order.total_cents,
     }
 
 
-def after_sales_view(order: Order) -> list[dict[str, Any]]:
+def after_sales_view(order: Order, tz: tzinfo) -> list[dict[str, Any]]:
     names = {(i.product_id, i.size): i.name for i in order.items}
     return [
         {
             "id": case.id, "type": case.type, "status": case.status, "reason": mask_text(case.reason),
             "items": [f"{names.get((ln.product_id, ln.size), ln.product_id)} {ln.size}×{ln.qty}" for ln in case.items],
-            "applied_at": ts(case.applied_at), "refund_cents": case.refund_cents,
+            "new_size": case.new_size or None,
+            "applied_at": ts(case.applied_at, tz), "refund_cents": case.refund_cents,
             "note": mask_text(case.note) if case.note else None,
         }
         for case in order.after_sales
     ]
 
 
-def order_view(order: Order, now: datetime, coupon: Coupon | None) -> dict[str, Any]:
+def order_view(order: Order, now: datetime, coupon: Coupon | None, rules: ShopRules) -> dict[str, Any]:
     pay = order.payment
+    tz = rules.timezone
     view: dict[str, Any] = {
         "order_id": order.id,
         "status": effective_status(order, now),
-        "created_at": ts(order.created_at),
-        "paid_at": ts(order.paid_at),
-        "pay_deadline": ts(order.pay_deadline) if order.status == PENDING_PAYMENT else None,
-        "shipped_at": ts(order.shipped_at),
-        "signed_at": ts(order.signed_at),
-        "cancelled_at": ts(order.cancelled_at),
+        "created_at": ts(order.created_at, tz),
+        "paid_at": ts(order.paid_at, tz),
+        "pay_deadline": ts(order.pay_deadline, tz) if order.status == PENDING_PAYMENT else None,
+        "shipped_at": ts(order.shipped_at, tz),
+        "signed_at": ts(order.signed_at, tz),
+        "cancelled_at": ts(order.cancelled_at, tz),
         "cancel_reason": order.cancel_reason or None,
         "cancel_refund_cents": order.cancel_refund_cents,
-        "cancellation": cancellation_text(order) if order.status == CANCELLED else None,
+        "cancellation": cancellation_text(order, tz) if order.status == CANCELLED else None,
         "member_level_at_order": order.member_level_at_order,
         "items": items_view(order),
         "amounts": {
@@ -140,39 +142,40 @@ def order_view(order: Order, now: datetime, coupon: Coupon | None) -> dict[str, 
         "sf_express": order.sf_express or None,
         "carrier": order.carrier,
         "tracking_no": order.tracking_no,
-        "latest_tracking": latest_event(order),
+        "latest_tracking": latest_event(order, tz),
         "presale_ship_by": day(order.expected_ship_by) if order.presale else None,
-        "expected_ship_date": day(expected_ship_day(order)),
+        "expected_ship_date": day(expected_ship_day(order, rules)),
         "remark": mask_text(order.remark) if order.remark else None,
         "gift_wrap": order.gift_wrap or None,
     }
     if order.signed_at is not None:
         view["return_deadlines"] = {
-            "no_reason_return": ts_full(no_reason_deadline(order.signed_at)),
-            "quality_exchange": ts_full(quality_exchange_deadline(order.signed_at)),
+            "no_reason_return": ts_full(no_reason_deadline(order.signed_at, rules), tz),
+            "quality_exchange": ts_full(quality_exchange_deadline(order.signed_at, rules), tz),
         }
     if order.points_earned is not None:
         view["points"] = {"earned": order.points_earned, "credit_date": day(order.points_credit_date)}
     if order.after_sales:
-        view["after_sales"] = after_sales_view(order)
+        view["after_sales"] = after_sales_view(order, tz)
     return view
 
 
-def tracking_view(order: Order, now: datetime) -> dict[str, Any]:
+def tracking_view(order: Order, now: datetime, rules: ShopRules) -> dict[str, Any]:
+    tz = rules.timezone
     view: dict[str, Any] = {
         "order_id": order.id,
         "status": effective_status(order, now),
         "carrier": order.carrier,
         "tracking_no": order.tracking_no,
         "destination": masked_region(order.shipping_address),
-        "shipped_at": ts(order.shipped_at),
-        "signed_at": ts(order.signed_at),
-        "events": [{"time": ts(e.time), "desc": mask_text(e.desc)} for e in sorted(order.tracking_events, key=lambda e: e.time)],
+        "shipped_at": ts(order.shipped_at, tz),
+        "signed_at": ts(order.signed_at, tz),
+        "events": [{"time": ts(e.time, tz), "desc": mask_text(e.desc)} for e in sorted(order.tracking_events, key=lambda e: e.time)],
     }
     if order.shipped_at is None:
-        ship = expected_ship_day(order)
+        ship = expected_ship_day(order, rules)
         if order.status == CANCELLED:
-            view["message"] = f"订单已取消，不会发货。{cancellation_text(order)}。"
+            view["message"] = f"订单已取消，不会发货。{cancellation_text(order, tz)}。"
         elif ship is not None:
             view["message"] = f"订单还未发货，预计{ship.isoformat()}发货" + ("（预售，整单等预售商品到货后一起发）。" if order.presale else "。")
         else:
@@ -180,11 +183,11 @@ def tracking_view(order: Order, now: datetime) -> dict[str, Any]:
         return view
     if order.status == SHIPPED:
         try:
-            est = delivery_estimate(order.shipping_address.province, order.sf_express)
+            est = delivery_estimate(order.shipping_address.province, order.sf_express, rules)
         except ShippingError:
             est = None
         if est is not None:
-            start = order.shipped_at.astimezone(SHOP_TZ).date()
+            start = order.shipped_at.astimezone(tz).date()
             view["estimated_delivery"] = (f"{(start + timedelta(days=est.min_days)).isoformat()}至"
                                           f"{(start + timedelta(days=est.max_days)).isoformat()}")
         last = max((e.time for e in order.tracking_events), default=order.shipped_at)
@@ -193,7 +196,7 @@ def tracking_view(order: Order, now: datetime) -> dict[str, Any]:
     return view
 
 
-def product_view(p: Product) -> dict[str, Any]:
+def product_view(p: Product, rules: ShopRules) -> dict[str, Any]:
     return {
         "product_id": p.id,
         "name": p.name,
@@ -201,7 +204,7 @@ def product_view(p: Product) -> dict[str, Any]:
         "price_cents": p.price_cents,
         "clearance": p.clearance,
         "presale": {"ship_by": day(p.presale.ship_by), "note": p.presale.note} if p.presale else None,
-        "no_reason_return": p.no_reason_return,
+        "no_reason_return": no_reason_allowed(p, p.clearance, rules),
         "material": p.material,
         "stock": [{"size": s, "stock": p.stock_of(s)} for s in p.sizes],
     }

@@ -9,16 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from core.clock import SHOP_TZ
 from core.shop.backend import ReturnConflict, ReturnRequest
 from core.shop.json_backend import JsonShopBackend, ShopDataError
 from core.shop.models import KIND_NO_REASON, ReturnLine
 from core.shop.shipping import ShippingError, delivery_estimate, normalize_province
+from core.shop.rules_file import load_rules
+
+RULES = load_rules(Path(__file__).resolve().parents[3] / "examples" / "shop" / "rules.toml")
+TZ = RULES.timezone
 
 SHOP_JSON = Path(__file__).resolve().parents[3] / "examples" / "shop" / "shop.json"
 LIU = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"
 LIN = "oWAFR7_U42fJAHS5lDtgJJgU5pdh"
-NOW = datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ)
+NOW = datetime(2026, 11, 24, 10, 30, tzinfo=TZ)
 
 
 def _request(request_id="req-1", order_id="2026111516292049", openid=LIU, lines=(ReturnLine("P1008", "XL", 1),)):
@@ -102,17 +105,17 @@ def test_load_errors_name_the_problem(tmp_path):
 
 
 def test_province_names_and_delivery_estimates():
-    assert normalize_province("新疆维吾尔自治区") == "新疆"
-    assert normalize_province("浙江省") == "浙江"
-    assert normalize_province("内蒙古自治区") == "内蒙古"
-    assert normalize_province("黑龙江") == "黑龙江"
-    assert normalize_province(" 上海市 ") == "上海"
+    assert normalize_province("新疆维吾尔自治区", RULES) == "新疆"
+    assert normalize_province("浙江省", RULES) == "浙江"
+    assert normalize_province("内蒙古自治区", RULES) == "内蒙古"
+    assert normalize_province("黑龙江", RULES) == "黑龙江"
+    assert normalize_province(" 上海市 ", RULES) == "上海"
     with pytest.raises(ShippingError):
-        normalize_province("")
-    assert (delivery_estimate("江苏省", False).min_days, delivery_estimate("江苏省", False).max_days) == (1, 2)
-    assert (delivery_estimate("四川省", False).min_days, delivery_estimate("四川省", False).max_days) == (2, 4)
-    assert (delivery_estimate("四川省", True).min_days, delivery_estimate("四川省", True).max_days) == (1, 2)
-    assert (delivery_estimate("西藏自治区", False).min_days, delivery_estimate("西藏自治区", False).max_days) == (5, 9)
+        normalize_province("", RULES)
+    assert (delivery_estimate("江苏省", False, RULES).min_days, delivery_estimate("江苏省", False, RULES).max_days) == (1, 2)
+    assert (delivery_estimate("四川省", False, RULES).min_days, delivery_estimate("四川省", False, RULES).max_days) == (2, 4)
+    assert (delivery_estimate("四川省", True, RULES).min_days, delivery_estimate("四川省", True, RULES).max_days) == (1, 2)
+    assert (delivery_estimate("西藏自治区", False, RULES).min_days, delivery_estimate("西藏自治区", False, RULES).max_days) == (5, 9)
 
 
 async def test_coupon_wallets_agree_with_the_orders():

@@ -10,16 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from core.clock import SHOP_TZ
 from core.shop.backend import CancelRequest, ExchangeRequest, OrderConflict, ReturnConflict, ReturnRequest
 from core.shop.json_backend import JsonShopBackend
 from core.shop.models import CANCELLED, KIND_EXCHANGE, KIND_NO_REASON, PAID_NOT_SHIPPED, ReturnLine
+from core.shop.rules_file import load_rules
+
+RULES = load_rules(Path(__file__).resolve().parents[3] / "examples" / "shop" / "rules.toml")
+TZ = RULES.timezone
 
 SHOP_JSON = Path(__file__).resolve().parents[3] / "examples" / "shop" / "shop.json"
 LIU = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"
 LIN = "oWAFR7_U42fJAHS5lDtgJJgU5pdh"
 ZHANG = "ohiuRqDmFTDk7z9z2aoYXPZ_yYJ1"
-NOW = datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ)
+NOW = datetime(2026, 11, 24, 10, 30, tzinfo=TZ)
 HOODIE_ORDER = "2026111516292049"  # 刘洋: P1008 卫衣 XL, P1010 裤 XL, P1022 腰带 (already returned)
 UNSHIPPED = "2026112358967165"  # 张伟, 待发货, 188.90
 UNPAID = "2026112407696236"  # 张伟, 待付款 until 10:42

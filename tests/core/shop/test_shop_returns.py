@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from core.clock import SHOP_TZ
 from core.shop.json_backend import JsonShopBackend
 from core.shop.models import KIND_NO_REASON, KIND_QUALITY, SIGNED, Payment, ReturnLine
 from core.shop.returns import (
@@ -23,14 +22,18 @@ from core.shop.returns import (
     rejection_refund_cents,
     resolve_lines,
 )
+from core.shop.rules_file import load_rules
+
+RULES = load_rules(Path(__file__).resolve().parents[3] / "examples" / "shop" / "rules.toml")
+TZ = RULES.timezone
 
 SHOP = JsonShopBackend(Path(__file__).resolve().parents[3] / "examples" / "shop" / "shop.json")
 PRODUCTS = dict(SHOP._products)
-NOW = datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ)
+NOW = datetime(2026, 11, 24, 10, 30, tzinfo=TZ)
 
 
 def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=SHOP_TZ)
+    return datetime.fromisoformat(text).replace(tzinfo=TZ)
 
 
 def order(order_id: str, **changes):
@@ -44,23 +47,23 @@ def fresh(order_id: str):
 
 
 def quote(o, product_id, kind, now=NOW, size=None, qty=None, products=PRODUCTS):
-    return quote_return(o, [resolve_lines(o, product_id, size, qty)], kind, now, products)
+    return quote_return(o, [resolve_lines(o, product_id, size, qty)], kind, now, products, RULES)
 
 
 # -- windows ------------------------------------------------------------------------------------
 def test_policy_example_signed_11_10_deadline_11_17_end_of_day():
     for signed in ("2026-11-10T00:05:00", "2026-11-10T14:05:00", "2026-11-10T23:59:00"):
-        assert no_reason_deadline(at(signed)) == datetime(2026, 11, 17, 23, 59, 59, tzinfo=SHOP_TZ)
+        assert no_reason_deadline(at(signed), RULES) == datetime(2026, 11, 17, 23, 59, 59, tzinfo=TZ)
     # signed 16:30 UTC on the 10th is already the 11th in Shanghai
     utc = datetime(2026, 11, 10, 16, 30, tzinfo=timezone.utc)
-    assert no_reason_deadline(utc) == datetime(2026, 11, 18, 23, 59, 59, tzinfo=SHOP_TZ)
-    assert quality_exchange_deadline(at("2026-11-10T14:05:00")) == datetime(2026, 11, 25, 23, 59, 59, tzinfo=SHOP_TZ)
+    assert no_reason_deadline(utc, RULES) == datetime(2026, 11, 18, 23, 59, 59, tzinfo=TZ)
+    assert quality_exchange_deadline(at("2026-11-10T14:05:00"), RULES) == datetime(2026, 11, 25, 23, 59, 59, tzinfo=TZ)
 
 
 @pytest.mark.parametrize("o", [o for o in SHOP._orders.values() if o.signed_at], ids=lambda o: o.id)
 def test_stored_deadlines_match_the_rule(o):
-    assert no_reason_deadline(o.signed_at).isoformat() == o.extra["no_reason_return_deadline"]
-    assert quality_exchange_deadline(o.signed_at).isoformat() == o.extra["quality_exchange_deadline"]
+    assert no_reason_deadline(o.signed_at, RULES).isoformat() == o.extra["no_reason_return_deadline"]
+    assert quality_exchange_deadline(o.signed_at, RULES).isoformat() == o.extra["quality_exchange_deadline"]
 
 
 def test_last_day_of_the_window_is_inclusive_to_the_second():
@@ -77,7 +80,7 @@ def test_window_closed_yesterday_still_allows_quality_exchange():
     assert nr.code == "window_closed" and "质量问题" in nr.message
     q = quote(o, "P1005", KIND_QUALITY)  # day 8 → exchange only, size S in stock
     assert q.code == "exchange_only" and q.exchange_allowed and not q.refund_allowed
-    assert q.exchange_deadline == datetime(2026, 12, 1, 23, 59, 59, tzinfo=SHOP_TZ)
+    assert q.exchange_deadline == datetime(2026, 12, 1, 23, 59, 59, tzinfo=TZ)
 
 
 def test_quality_days_8_to_15_refund_only_when_out_of_stock():
@@ -129,9 +132,9 @@ def test_stored_whole_order_quality_refund_with_postage_compensation():
     o = fresh("2026110914012927")
     q = quote(o, "P1019", KIND_QUALITY, now=at("2026-11-12T19:40:00"))
     assert q.whole_order and q.goods_refund_cents == 6900 and q.shipping_refund_cents == 1000
-    assert quality_refund_with_postage(q.goods_refund_cents, q.shipping_refund_cents, 800) == 8700 == \
+    assert quality_refund_with_postage(q.goods_refund_cents, q.shipping_refund_cents, 800, RULES) == 8700 == \
         SHOP._orders["2026110914012927"].after_sales[0].refund_cents
-    assert quality_refund_with_postage(6900, 1000, 2500) == 6900 + 1000 + 2000  # capped at 20元
+    assert quality_refund_with_postage(6900, 1000, 2500, RULES) == 6900 + 1000 + 2000  # capped at 20元
     assert q.postage_compensation_cap_cents == 2000
 
 
@@ -150,7 +153,7 @@ def test_partial_refunds_of_a_whole_order_add_up():
     one = quote(o, "P1001", KIND_NO_REASON, now=now)
     two = quote(o, "P1003", KIND_NO_REASON, now=now)
     assert (one.goods_refund_cents, two.goods_refund_cents) == (21714, 15846)  # 217.14375 / 158.45625
-    both = quote_return(o, [resolve_lines(o, "P1001"), resolve_lines(o, "P1003")], KIND_NO_REASON, now, PRODUCTS)
+    both = quote_return(o, [resolve_lines(o, "P1001"), resolve_lines(o, "P1003")], KIND_NO_REASON, now, PRODUCTS, RULES)
     assert both.whole_order and both.goods_refund_cents == o.goods_paid_cents == 37560
 
 
@@ -164,7 +167,7 @@ def test_clearance_quality_return_refunds_original_price():
 def test_quality_whole_order_refunds_shipping_partial_does_not():
     o = order("2026110823961042")  # 李娜: T恤 + 袜子, 新人券, shipping 10元
     now = at("2026-11-12T10:00:00")
-    whole = quote_return(o, [resolve_lines(o, "P1007"), resolve_lines(o, "P1015")], KIND_QUALITY, now, PRODUCTS)
+    whole = quote_return(o, [resolve_lines(o, "P1007"), resolve_lines(o, "P1015")], KIND_QUALITY, now, PRODUCTS, RULES)
     assert whole.whole_order and whole.goods_refund_cents == 12390 and whole.shipping_refund_cents == 1000
     assert whole.refund_cents == 13390
     part = quote(o, "P1007", KIND_QUALITY, now=now)
@@ -173,7 +176,7 @@ def test_quality_whole_order_refunds_shipping_partial_does_not():
 
 def test_rejection_and_cancellation_refunds_match_the_stored_cases():
     rejected = SHOP._orders["2026112174188199"]
-    assert rejection_refund_cents(rejected) == rejected.after_sales[0].refund_cents == 24900
+    assert rejection_refund_cents(rejected, RULES) == rejected.after_sales[0].refund_cents == 24900
     cancelled = SHOP._orders["2026111870429172"]
     assert cancellation_refund_cents(cancelled) == cancelled.cancel_refund_cents == 16900
 
@@ -190,7 +193,7 @@ def test_rejection_and_cancellation_refunds_match_the_stored_cases():
 def test_orders_that_are_not_returnable_by_state(order_id, product_id, code, text):
     o = order(order_id)
     line = ReturnLine(product_id, o.items[0].size if o.items[0].product_id == product_id else "M", 1)
-    q = quote_return(o, [line], KIND_NO_REASON, NOW, PRODUCTS)
+    q = quote_return(o, [line], KIND_NO_REASON, NOW, PRODUCTS, RULES)
     assert q.code == code and not q.refund_allowed and text in q.message
 
 
