@@ -33,6 +33,8 @@ from core.config import (
     SafetyConfig,
     ServerConfig,
 )
+from core.shop.rules import ShopRules
+from core.shop.rules_file import RulesError, rules_for_config
 
 
 class ConfigError(ValueError):
@@ -291,11 +293,7 @@ def _validate_dialogue(d: DialogueConfig) -> None:
 
 
 def _validate_handoff(h: HandoffConfig) -> None:
-    if not re.fullmatch(r"\d{2}:\d{2}-\d{2}:\d{2}", h.hours):
-        raise ConfigError("handoff.hours", "must look like \"09:00-22:00\"")
-    h1, m1, h2, m2 = (int(x) for x in re.findall(r"\d{2}", h.hours))
-    if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2):
-        raise ConfigError("handoff.hours", f"{h.hours!r} is not a valid time range")
+    """``hours`` (the older name of the rules' service hours) is checked with the rules (_validate_shop)."""
     if h.silence_minutes < 1:
         raise ConfigError("handoff.silence_minutes", "must be >= 1")
 
@@ -322,12 +320,7 @@ def _validate_shop(cfg: Config) -> None:
                 raise ValueError
         except ValueError:
             raise ConfigError("shop.now", "must be an ISO time with an offset, e.g. 2026-11-24T10:30:00+08:00") from None
-    try:
-        from zoneinfo import ZoneInfo
-
-        ZoneInfo(cfg.shop.timezone)
-    except Exception:
-        raise ConfigError("shop.timezone", f"unknown time zone {cfg.shop.timezone!r}") from None
+    shop_rules(cfg)  # the rules file, and the older [shop] timezone / [handoff] hours
     validate_shop_backend(cfg)
     for key, path in (("knowledge.faq", cfg.faq_path), ("knowledge.policy", cfg.policy_path),
                       ("knowledge.synonyms", cfg.synonyms_path)):
@@ -401,6 +394,19 @@ def validate(cfg: Config) -> None:
     _validate_knowledge(cfg.knowledge)
     _validate_log(cfg.log)
     _validate_admin(cfg)
+
+
+def shop_rules(cfg: Config) -> ShopRules:
+    """The shop's rules for ``cfg`` (see core/shop/rules_file.py), or ConfigError naming the key:
+    ``shop.rules: rules.toml: shipping.fee_cents: ...`` for the file, ``shop.timezone`` /
+    ``handoff.hours`` for the older keys."""
+    try:
+        return rules_for_config(cfg)
+    except RulesError as exc:
+        if exc.key in ("shop.timezone", "handoff.hours"):
+            raise ConfigError(exc.key, exc.message) from None
+        path = str(cfg.shop_rules_path)
+        raise ConfigError("shop.rules", str(exc) if exc.key == path else f"{path}: {exc}") from None
 
 
 def from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = None, *, check: bool = True) -> Config:

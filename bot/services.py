@@ -12,12 +12,13 @@ import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, AsyncIterator
-from zoneinfo import ZoneInfo
 
+from bot.config import shop_rules
 from bot.shop_backend import build_shop
 from core.clock import Clock, OffsetClock, SystemClock
 from core.config import Config
 from core.queue.stream import StreamQueue
+from core.shop.rules import ShopRules
 from core.storage import KeyBuilder, open_redis
 
 
@@ -28,17 +29,19 @@ class Services:
     redis: Any  # redis.asyncio.Redis (or fakeredis for memory://)
     keys: KeyBuilder
     queue: StreamQueue
+    rules: ShopRules  # the shop's rules ([shop] rules), loaded once at start-up
     passive: Any = None  # adapters.wechat_oa.passive.WechatPassiveResponder when reply_mode = "passive"
     wecom: Any = None  # adapters.wecom_kf.setup.WecomRuntime when [wecom] enabled (set by its cleanup ctx)
     records: Any = None  # core.records.Recorder when [admin] enabled (the ops console's data)
     shop: Any = None  # core.shop.backend.ShopBackend ([shop] backend; bot/shop_backend.py)
 
 
-def clock_from_config(cfg: Config) -> Clock:
-    """``[shop] now`` pins the start of time (demo data is dated); otherwise the real clock."""
+def clock_from_config(cfg: Config, rules: ShopRules | None = None) -> Clock:
+    """``[shop] now`` pins the start of time (demo data is dated); otherwise the real clock, telling
+    time in the shop's zone (``rules``; None = read them from ``cfg``)."""
     if cfg.shop.now:
         return OffsetClock(datetime.fromisoformat(cfg.shop.now))
-    return SystemClock(ZoneInfo(cfg.shop.timezone))
+    return SystemClock((rules or shop_rules(cfg)).timezone)
 
 
 def keys_from_config(cfg: Config) -> KeyBuilder:
@@ -53,13 +56,14 @@ async def open_services(cfg: Config, *, clock: Clock | None = None) -> AsyncIter
     (and reports not-ready) while Redis is down, and recovers when it comes back.
     """
     async with contextlib.AsyncExitStack() as stack:
-        clock = clock or clock_from_config(cfg)
+        rules = shop_rules(cfg)
+        clock = clock or clock_from_config(cfg, rules)
         redis = open_redis(cfg.redis.url)
         stack.push_async_callback(redis.aclose)
         keys = keys_from_config(cfg)
         queue = StreamQueue(redis, keys, dedupe_ttl_s=cfg.queue.dedupe_ttl_s, clock=clock)
-        services = Services(cfg=cfg, clock=clock, redis=redis, keys=keys, queue=queue)
-        services.shop = build_shop(cfg, redis, keys)  # one engine / HTTP session per process
+        services = Services(cfg=cfg, clock=clock, redis=redis, keys=keys, queue=queue, rules=rules)
+        services.shop = build_shop(cfg, redis, keys, tz=rules.timezone)  # one engine / HTTP session per process
         stack.push_async_callback(services.shop.close)
         if cfg.wechat.reply_mode == "passive":
             from adapters.wechat_oa.passive import WechatPassiveResponder

@@ -8,21 +8,25 @@ shutdown; ``kefu check`` and ``/readyz`` ask it ``check()``.
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from bot.config import shop_rules
 from core.config import Config
 from core.shop.backend import ShopBackend
 from core.storage.keys import KeyBuilder
 
 
-def build_shop(cfg: Config, redis: Any = None, keys: KeyBuilder | None = None) -> ShopBackend:
-    """The configured backend; nothing is connected until the first call."""
+def build_shop(cfg: Config, redis: Any = None, keys: KeyBuilder | None = None, *,
+               tz: tzinfo | None = None) -> ShopBackend:
+    """The configured backend; nothing is connected until the first call. ``tz`` is the shop's
+    zone (its rules'; None = read the rules named by ``cfg``)."""
     s = cfg.shop
     if s.backend == "sql":
         from core.shop.sql import SqlShopBackend
 
-        return SqlShopBackend(s.url, tz=ZoneInfo(s.timezone), timeout_s=s.timeout_s)
+        zone = tz if tz is not None else shop_rules(cfg).timezone
+        return SqlShopBackend(s.url, tz=zone, timeout_s=s.timeout_s)
     if s.backend == "http":
         from adapters.shop_api import HttpShopBackend
 

@@ -116,8 +116,9 @@ async def build_handler(services: Services) -> MessageHandler:
         delivery = build_delivery(cfg, channel, redis, keys, clock, typing=cfg.delivery.typing and not passive)
 
         shop = services.shop  # opened (and closed) with the process's services
+        rules = services.rules
         tools = build_tool_registry(shop, redis, keys, clock, cfg.dialogue.pending_action_ttl_s,
-                                    max_steps=cfg.dialogue.max_tool_steps)
+                                    max_steps=cfg.dialogue.max_tool_steps, rules=rules)
         sessions = SessionStore(redis, keys, history_tokens=cfg.dialogue.history_tokens, ttl_s=cfg.dialogue.session_ttl_s)
 
         llm = build_llm(cfg.llm)
@@ -134,14 +135,14 @@ async def build_handler(services: Services) -> MessageHandler:
 
         kb = KnowledgeBase.from_config(cfg)
         dialogue = DialogueManager(llm, tools, sessions, ThinkingRouter.from_config(cfg.router),
-                                   PromptBuilder.from_config(cfg, clock, policy=kb.policy_text), clock,
+                                   PromptBuilder.from_config(cfg, clock, policy=kb.policy_text, tz=rules.timezone), clock,
                                    max_tool_steps=cfg.dialogue.max_tool_steps, retry_after_s=cfg.dialogue.retry_after_s)
         notifier = WebhookNotifier(session, cfg.handoff.notify_url) if cfg.handoff.notify_url else None
         handler = _OwnedHandler(
             delivery=delivery, dialogue=dialogue, sessions=sessions, pending=tools.pending, kb=kb,
             fast_path=FastPath.from_config(kb, cfg), cache=AnswerCache(redis, keys, ttl_s=cfg.knowledge.cache_ttl_s),
-            handoff=Handoff(redis, keys, clock, hours=cfg.handoff.hours, silence_minutes=cfg.handoff.silence_minutes,
-                            notifier=notifier),
+            handoff=Handoff(redis, keys, clock, hours=rules.service.hours, tz=rules.timezone,
+                            silence_minutes=cfg.handoff.silence_minutes, notifier=notifier),
             limiter=RateLimiter(redis, keys, clock, cfg.safety.max_messages_per_minute),
             model=f"{cfg.llm.backend}:{cfg.llm.model}", menu=dict(cfg.menu),
             max_message_chars=cfg.safety.max_message_chars, references_k=cfg.knowledge.top_k,

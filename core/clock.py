@@ -9,7 +9,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-SHOP_TZ = ZoneInfo("Asia/Shanghai")
+# The demo shop's zone: a default for clocks and test fixtures only. A running shop's zone is its
+# rules' ``timezone`` (core/shop/rules.py), passed to whatever needs local dates and times.
+DEMO_TZ = ZoneInfo("Asia/Shanghai")
+SHOP_TZ = DEMO_TZ  # the older name; adapters still use it to represent message receive times
 
 
 class Clock(Protocol):
@@ -21,7 +24,7 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    def __init__(self, tz: ZoneInfo = SHOP_TZ) -> None:
+    def __init__(self, tz: ZoneInfo = DEMO_TZ) -> None:
         self.tz = tz
 
     def now(self) -> datetime:

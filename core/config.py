@@ -102,7 +102,8 @@ class ShopConfig:
     timeout_s: float = 5.0  # sql and http: one query or request; a shop slower than this is reported unavailable
     read_retries: int = 2  # http: extra tries of a failed read (writes are never retried)
     cache_ttl_s: float = 10.0  # http: how long a read answer is reused (0 = no cache)
-    timezone: str = "Asia/Shanghai"
+    rules: str = ""  # the shop's rules (TOML); "" = the demo shop's (examples/shop/rules.toml)
+    timezone: str = ""  # older name of the rules' `timezone`; "" = take it from the rules
     now: str = ""  # "" = real clock; an ISO time pins the clock (demo data is dated 2026-11-24T10:30+08:00)
 
 
@@ -127,7 +128,7 @@ class DeliveryConfig:
 
 @dataclass
 class HandoffConfig:
-    hours: str = "09:00-22:00"
+    hours: str = ""  # older name of the rules' [service] hours; "" = take them from the rules
     silence_minutes: int = 30
     notify_url: str = ""
 
@@ -192,6 +193,10 @@ class Config:
     @property
     def shop_data_path(self) -> Path:
         return Path(self.shop.data) if self.shop.data else BUNDLED_SHOP_DIR / "shop.json"
+
+    @property
+    def shop_rules_path(self) -> Path:
+        return Path(self.shop.rules) if self.shop.rules else BUNDLED_SHOP_DIR / "rules.toml"
 
     @property
     def faq_path(self) -> Path:

@@ -1,6 +1,6 @@
 """Human handoff: recognise "I want a person" / complaints, and hand the conversation over.
 
-In service hours (``[handoff] hours``, shop time Asia/Shanghai; policy §九: 9:00-22:00) the bot
+In service hours (the shop rules' ``[service] hours`` in its time zone; demo: 9:00-22:00) the bot
 goes silent for that user for ``silence_minutes`` so it does not talk over the person, and the
 person is told: passive mode answers ``transfer_customer_service`` (``HandoffDecision.transfer``),
 客服 API mode calls the ``Notifier`` (e.g. ``adapters.wechat_oa.handoff_notify.WebhookNotifier``).
@@ -20,12 +20,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, tzinfo
 from typing import Any, Protocol
 
 import structlog
 
-from core.clock import SHOP_TZ, Clock
+from core.clock import DEMO_TZ, Clock
 from core.keywords import fold, keyword_regex
 from core.masking import mask_personal
 from core.metrics import HANDOFFS
@@ -114,6 +114,7 @@ class Handoff:
         clock: Clock,
         *,
         hours: str = "09:00-22:00",
+        tz: tzinfo = DEMO_TZ,
         silence_minutes: int = 30,
         notifier: Notifier | None = None,
     ) -> None:
@@ -121,6 +122,7 @@ class Handoff:
         self._keys = keys
         self._clock = clock
         self.opens, self.closes = _parse_hours(hours)
+        self.tz = tz  # the shop's zone: hours and "今天/明天" are shop time
         self.silence_minutes = silence_minutes
         self.notifier = notifier
 
@@ -142,19 +144,19 @@ class Handoff:
 
     # -- service hours -----------------------------------------------------------------
     def in_service_hours(self, now: datetime) -> bool:
-        t = now.astimezone(SHOP_TZ).time()
+        t = now.astimezone(self.tz).time()
         if self.opens <= self.closes:
             return self.opens <= t < self.closes
         return t >= self.opens or t < self.closes  # hours across midnight
 
     def next_opening(self, now: datetime) -> datetime:
-        local = now.astimezone(SHOP_TZ)
+        local = now.astimezone(self.tz)
         today = local.replace(hour=self.opens.hour, minute=self.opens.minute, second=0, microsecond=0)
         return today if local < today else today + timedelta(days=1)
 
     def after_hours_reply(self, now: datetime, reason: str) -> str:
         opening = self.next_opening(now)
-        day = "今天" if opening.date() == now.astimezone(SHOP_TZ).date() else "明天"
+        day = "今天" if opening.date() == now.astimezone(self.tz).date() else "明天"
         hours = f"{_hhmm(self.opens)}-{_hhmm(self.closes)}"
         head = "非常抱歉给您带来不好的体验，您的投诉已记录。" if reason == "complaint" else "您的留言已记录。"
         return (
@@ -229,7 +231,7 @@ class Handoff:
             return None
         if until is None or self._clock.timestamp() >= until:
             return None
-        return datetime.fromtimestamp(until, SHOP_TZ)
+        return datetime.fromtimestamp(until, self.tz)
 
     async def release(self, platform: str, user_id: str) -> None:
         """Hand the conversation back to the bot now."""

@@ -112,8 +112,8 @@ def console_ctx(state: ConsoleState, services_key: web.AppKey):  # type: ignore[
         state.limiter = LoginLimiter(services.redis, services.keys, services.clock)
         state.history = ConversationHistory(services.redis, services.keys, history_tokens=cfg.dialogue.history_tokens,
                                             ttl_s=cfg.dialogue.session_ttl_s)
-        state.handoff = Handoff(services.redis, services.keys, services.clock, hours=cfg.handoff.hours,
-                                silence_minutes=cfg.handoff.silence_minutes)
+        state.handoff = Handoff(services.redis, services.keys, services.clock, hours=services.rules.service.hours,
+                                tz=services.rules.timezone, silence_minutes=cfg.handoff.silence_minutes)
         async with contextlib.AsyncExitStack() as stack:
             if cfg.wechat.reply_mode == "customer_service":
                 from adapters.wechat_oa.api_client import build_wechat_channel

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from core.clock import SHOP_TZ, Clock
 from core.config import Config
 from core.llm.base import ChatMessage
+from core.shop.rules_file import rules_for_config
 
 _WEEKDAYS = "一二三四五六日"
 
@@ -49,10 +50,12 @@ class PromptBuilder:
         self._template = Template(template if template is not None else load_template())
 
     @classmethod
-    def from_config(cls, cfg: Config, clock: Clock, *, policy: Callable[[], str] | None = None) -> "PromptBuilder":
-        """``cfg`` is the whole Config. Without ``policy``, ``cfg.policy_path`` is read once, now."""
+    def from_config(cls, cfg: Config, clock: Clock, *, policy: Callable[[], str] | None = None,
+                    tz: ZoneInfo | None = None) -> "PromptBuilder":
+        """``cfg`` is the whole Config. Without ``policy``, ``cfg.policy_path`` is read once, now;
+        without ``tz``, the shop's zone is read from its rules file."""
         text = policy if policy is not None else Path(cfg.policy_path).read_text(encoding="utf-8")
-        return cls(text, clock, tz=ZoneInfo(cfg.shop.timezone))
+        return cls(text, clock, tz=tz if tz is not None else rules_for_config(cfg).timezone)
 
     @property
     def policy_text(self) -> str:

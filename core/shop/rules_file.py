@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core.config import Config
 from core.shop.rules import (
     COUPON_BIRTHDAY,
     COUPON_KINDS,
@@ -304,3 +305,32 @@ def read_rules_data(path: str | Path) -> dict[str, Any]:
 
 def load_rules(path: str | Path) -> ShopRules:
     return parse_rules(read_rules_data(path))
+
+
+def rules_for_config(cfg: Config) -> ShopRules:
+    """The rules a configuration runs with: the file ``[shop] rules`` names ("" = the demo shop's),
+    with the older keys ``[shop] timezone`` and ``[handoff] hours`` applied when set.
+
+    The rules file is the one source of truth; the older keys are still accepted: with the demo
+    rules they replace the demo's zone and hours, with a shop's own rules file they fill in what
+    the file leaves out, and a file that says otherwise is an error naming the older key (two
+    answers to one question are not resolved silently). Errors in the older keys carry their
+    config key (``shop.timezone``, ``handoff.hours``); errors in the file carry the file's key.
+    """
+    if cfg.shop.timezone:
+        _zone("shop.timezone", cfg.shop.timezone)
+    if cfg.handoff.hours:
+        _hours("handoff.hours", cfg.handoff.hours)
+    path = cfg.shop_rules_path
+    data = read_rules_data(path)
+    own_file = bool(cfg.shop.rules)
+    for old, value, section, key in (("shop.timezone", cfg.shop.timezone, None, "timezone"),
+                                     ("handoff.hours", cfg.handoff.hours, "service", "hours")):
+        table = data if section is None else data.setdefault(section, {})
+        if not value or not isinstance(table, dict):
+            continue  # not set, or a malformed section parse_rules will name
+        if own_file and key in table and table[key] != value:
+            where = key if section is None else f"[{section}] {key}"
+            raise RulesError(old, f"{value!r} conflicts with {where} = {table[key]!r} in {path}; set it in the rules file only")
+        table[key] = value
+    return parse_rules(data)
