@@ -27,3 +27,10 @@ def yuan(cents: int) -> str:
 def yuan_text(cents: int) -> str:
     """14055 -> "140.55元" for Chinese text."""
     return f"{yuan(cents)}元"
+
+
+def yuan_short(cents: int) -> str:
+    """19900 -> "199", 1250 -> "12.5": an amount inside a sentence such as "满199元包邮"."""
+    sign = "-" if cents < 0 else ""
+    whole, frac = divmod(abs(cents), 100)
+    return f"{sign}{whole}" if not frac else f"{sign}{whole}.{frac:02d}".rstrip("0")

@@ -16,6 +16,8 @@ from types import MappingProxyType
 from typing import Mapping, TypeVar
 from zoneinfo import ZoneInfo
 
+from core.shop.money import yuan_short
+
 DEMO_TIMEZONE = "Asia/Shanghai"
 
 # Coupon kinds: each is a policy the code knows how to check (core/shop/coupons.py); a shop
@@ -105,14 +107,8 @@ class CouponRule:
     @property
     def terms(self) -> str:
         """"满300减50" / "无门槛减20" — the amounts as a shopper reads them."""
-        off = _yuan_short(self.discount_cents)
-        return f"满{_yuan_short(self.threshold_cents)}减{off}" if self.threshold_cents else f"无门槛减{off}"
-
-
-def _yuan_short(cents: int) -> str:
-    """30000 -> "300", 1990 -> "19.9"."""
-    whole, frac = divmod(cents, 100)
-    return str(whole) if not frac else f"{whole}.{frac:02d}".rstrip("0")
+        off = yuan_short(self.discount_cents)
+        return f"满{yuan_short(self.threshold_cents)}减{off}" if self.threshold_cents else f"无门槛减{off}"
 
 
 def _demo_coupons() -> tuple[CouponRule, ...]:

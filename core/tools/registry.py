@@ -17,7 +17,7 @@ from core.tools.confirmation import classify
 from core.tools.context import ToolContext, ToolResult
 from core.tools.pending import PendingActionStore
 from core.tools.replies import error_result, ok_result
-from core.tools.schema import ArgumentError, bind_arguments, function_schema
+from core.tools.schema import ArgumentError, bind_arguments
 from core.tools.shop_tools import ShopTools
 
 log = structlog.get_logger(__name__)
@@ -38,7 +38,7 @@ class ToolRegistry:
         self.max_steps = max_steps  # tool rounds the dialogue may run per turn
         self._impl = ShopTools(shop, pending, rules if rules is not None else ShopRules())  # None: the demo shop's
         self._tools: dict[str, ToolFunc] = self._impl.tools()
-        self._schemas = [function_schema(name, fn) for name, fn in self._tools.items()]
+        self._schemas = [self._impl.schema(name, fn) for name, fn in self._tools.items()]  # numbers from the rules
 
     @property
     def names(self) -> list[str]:

@@ -28,7 +28,11 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 ReturnReason = Literal["no_reason", "quality"]
-KIND_LABEL = {KIND_NO_REASON: "7天无理由退货", KIND_QUALITY: "质量问题退货"}
+
+
+def kind_label(kind: str, rules: ShopRules) -> str:
+    return f"{rules.returns.no_reason_days}天无理由退货" if kind == KIND_NO_REASON else "质量问题退货"
+
 NEXT_STEPS = ("客服会在24小时内审核；审核通过后请寄回商品（包裹内附纸条写明订单号和手机号，不收到付件和平邮件），"
               "并在订单详情填写退货运单号。仓库签收后48小时内质检，通过后原路退款。")
 
@@ -42,7 +46,7 @@ def _quote_view(order: Order, quote: ReturnQuote, rules: ShopRules) -> dict[str,
     view: dict[str, Any] = {
         "order_id": order.id,
         "items": [f"{names.get((ln.product_id, ln.size), ln.product_id)} {ln.size}×{ln.qty}" for ln in quote.lines],
-        "return_type": KIND_LABEL[quote.kind],
+        "return_type": kind_label(quote.kind, rules),
         "refund_allowed": quote.refund_allowed,
         "exchange_allowed": quote.exchange_allowed,
         "result": quote.code,
@@ -110,7 +114,7 @@ class ReturnTools:
         参数:
             order_id: 16位数字订单号
             product_id: 要退的商品编号，如"P1011"（可先用 get_order 查看）
-            reason: 退货类型：no_reason=7天无理由（不喜欢、尺码不合适等），quality=质量问题（含破损、发错货、漏发）
+            reason: 退货类型：no_reason=${no_reason_days}天无理由（不喜欢、尺码不合适等），quality=质量问题（含破损、发错货、漏发）
             size: 尺码；同一商品买了多个尺码时必填
             qty: 退几件；不填为该商品未退的全部件数
         """
@@ -146,7 +150,7 @@ class ReturnTools:
         参数:
             order_id: 16位数字订单号
             items: 要退的商品列表
-            reason: 退货类型：no_reason=7天无理由，quality=质量问题（含破损、发错货、漏发）
+            reason: 退货类型：no_reason=${no_reason_days}天无理由，quality=质量问题（含破损、发错货、漏发）
             description: 用户说的具体原因，如"尺码偏小"、"袖口开线"；可不填
         """
         order = await self._my_order(ctx, order_id)
@@ -165,7 +169,7 @@ class ReturnTools:
         description = description.strip()[:100]
         postage_cap = f"（另补偿寄回运费，上限{yuan(self.rules.returns.quality_postage_cap_cents)}元）"
         summary = (
-            f"退货申请：订单{order.id}，{'、'.join(view['items'])}，{KIND_LABEL[reason]}"
+            f"退货申请：订单{order.id}，{'、'.join(view['items'])}，{kind_label(reason, self.rules)}"
             f"{'（' + description + '）' if description else ''}。预计退款{yuan(quote.refund_cents or 0)}元"
             f"{postage_cap if reason == KIND_QUALITY else ''}。{quote.postage}"
             "确认提交请回复“确认”，不需要请回复“取消”。"
@@ -197,7 +201,7 @@ class ReturnTools:
             return error_result("return_not_allowed", f"没能提交：{quote.message}", personal=True)
         request = ReturnRequest(
             request_id=action.id, openid=ctx.user_id, order_id=order.id, kind=args["kind"],
-            reason=args.get("description") or KIND_LABEL[args["kind"]], lines=lines,
+            reason=args.get("description") or kind_label(args["kind"], self.rules), lines=lines,
             goods_refund_cents=quote.goods_refund_cents or 0, shipping_refund_cents=quote.shipping_refund_cents,
             whole_order=quote.whole_order, requested_at=ctx.clock.now(),
         )

@@ -10,16 +10,18 @@ from typing import Any
 from core.shop.backend import ShopBackend
 from core.shop.coupons import check_coupon
 from core.shop.models import Order
-from core.shop.money import yuan
+from core.shop.money import yuan, yuan_short
 from core.shop.pricing import PriceBreakdown, PriceLine, discount_name, points_for, price_order, rate_text
 from core.shop.rules import CouponRule, ShopRules
 from core.shop.shipping import ShippingError, carrier_for, delivery_estimate, express_refusal
 from core.tools.context import ToolContext, ToolResult
 from core.tools.guests import guest_result, is_guest
+from core.tools.descriptions import fill, rule_values
 from core.tools.items import CartItem
 from core.tools.pending import PendingActionStore
 from core.tools.replies import error_result, ok_result, order_not_found
 from core.tools.return_tools import ReturnTools
+from core.tools.schema import function_schema
 from core.tools.views import order_brief, order_view, product_brief, product_view, tracking_view
 
 ORDER_ID_RE = re.compile(r"^\d{16}$")
@@ -31,6 +33,10 @@ class ShopTools(ReturnTools):
         self.shop = shop
         self.pending = pending
         self.rules = rules
+
+    def schema(self, name: str, fn: Any) -> dict[str, Any]:
+        """The tool's schema for the model, its description quoting this shop's rules."""
+        return fill(function_schema(name, fn), rule_values(self.rules))
 
     def tools(self) -> dict[str, Any]:
         """Tool name → bound method, in the order the model sees them."""
@@ -107,7 +113,7 @@ class ShopTools(ReturnTools):
         return ok_result(data, personal=False)
 
     async def get_product(self, ctx: ToolContext, product_id: str) -> ToolResult:
-        """查询一个商品的详情：价格、各尺码库存、是否清仓或预售、是否支持7天无理由退货、材质。
+        """查询一个商品的详情：价格、各尺码库存、是否清仓或预售、是否支持${no_reason_days}天无理由退货、材质。
 
         参数:
             product_id: 商品编号，如"P1001"
@@ -126,13 +132,13 @@ class ShopTools(ReturnTools):
         sf_express: bool = False,
         province: str | None = None,
     ) -> ToolResult:
-        """按店铺规则精确计算一单的价格（金额请以本工具结果为准，不要自己算）：会员95折、优惠券门槛和抵扣、清仓商品、满199包邮、顺丰加急。会员等级和优惠券资格按当前用户自动判断。
+        """按店铺规则精确计算一单的价格（金额请以本工具结果为准，不要自己算）：会员折扣（${member_discounts}）、优惠券门槛和抵扣、清仓商品、满${free_over}元包邮、${express_name}。会员等级和优惠券资格按当前用户自动判断。
 
         参数:
             items: 要买的商品列表
-            coupon_code: 想用的优惠券：YYF-MJ300（满300减50）、YYF-NEW15（新人券）、YYF-BDAY20（生日券）、YYF-PTS10（积分兑换券）；不用券就不填
-            sf_express: 是否选顺丰加急（每单加12元，新疆、西藏不支持）
-            province: 收货省份，如"浙江省"、"新疆"；选顺丰加急时请填写
+            coupon_code: 想用的优惠券：${coupons}；不用券就不填
+            sf_express: 是否选${express_name}（每单加${express_fee}元，${remote_regions}不支持）
+            province: 收货省份，如"浙江省"、"新疆"；选${express_name}时请填写
         """
         if not items:
             return error_result("bad_arguments", "items 不能为空，请至少提供一件商品。", personal=True)
@@ -207,7 +213,7 @@ class ShopTools(ReturnTools):
 
     # -- people ----------------------------------------------------------------------------
     async def transfer_to_human(self, ctx: ToolContext, reason: str) -> ToolResult:
-        """把对话转给人工客服。用户要求人工、投诉、情绪激动、问题超出店铺政策或工具无法处理（如超过15天的质量问题、物流长时间不更新）时调用。
+        """把对话转给人工客服。用户要求人工、投诉、情绪激动、问题超出店铺政策或工具无法处理（如超过${quality_exchange_days}天的质量问题、物流长时间不更新）时调用。
 
         参数:
             reason: 转人工的原因，一句话
@@ -251,7 +257,7 @@ def _steps(price: PriceBreakdown, level: str, rules: ShopRules) -> list[str]:
         steps.append(f"②减优惠券{yuan(price.coupon_discount_cents)}元，得{yuan(price.discounted_non_clearance_cents - price.coupon_discount_cents)}元")
     if price.clearance_subtotal_cents:
         steps.append(f"③加清仓商品{yuan(price.clearance_subtotal_cents)}元（原价，不打折不用券）")
-    free_over = yuan(s.free_over_cents).removesuffix(".00")
+    free_over = yuan_short(s.free_over_cents)
     steps.append(f"商品实付{yuan(price.goods_paid_cents)}元，"
                  + (f"满{free_over}元包邮" if price.shipping_cents == 0 else f"不满{free_over}元，运费{yuan(price.shipping_cents)}元"))
     if price.sf_express_fee_cents:
