@@ -118,20 +118,22 @@ def cancellation_refund_cents(order: Order) -> int:
     return order.total_cents
 
 
+def refund_days(channel: str) -> str:
+    """How long a refund takes to arrive on a payment channel (§一.8)."""
+    if "信用卡" in channel:
+        return "1-7个工作日"
+    if "储蓄卡" in channel or "银行卡" in channel:
+        return "1-3个工作日"
+    return "1个工作日内"
+
+
 def refund_route(payment: Payment | None) -> str:
-    """Where the money goes back and how long it takes (§一.8)."""
+    """Where the money of a return goes back and how long it takes (§一.8)."""
     if payment is None:
         return ""
     if "代付" in payment.payer:
         return "代付订单原路退回代付人。"
-    channel = payment.channel
-    if "信用卡" in channel:
-        days = "1-7个工作日"
-    elif "储蓄卡" in channel or "银行卡" in channel:
-        days = "1-3个工作日"
-    else:
-        days = "1个工作日内"
-    return f"原路退回{channel}，仓库签收退货后48小时内质检，通过后{days}到账。"
+    return f"原路退回{payment.channel}，仓库签收退货后48小时内质检，通过后{refund_days(payment.channel)}到账。"
 
 
 def resolve_lines(order: Order, product_id: str, size: str | None = None, qty: int | None = None) -> ReturnLine:

@@ -69,14 +69,11 @@ class MemberRules:
     def percent_paid(self, level: str) -> int:
         return self.discount_percent.get(level, 100)
 
-    def next_level(self, level: str) -> tuple[str, int] | None:
-        """(the next level up, the 12-month spend it needs), or None at the top / for a level
-        reached by no spend."""
+    def levels_above(self, level: str) -> list[tuple[str, int]]:
+        """The levels above ``level`` that spend reaches, lowest first, with the 12-month spend each
+        needs (an unknown level counts as the lowest)."""
         rank = self.levels.index(level) if level in self.levels else 0
-        for name in self.levels[rank + 1:]:
-            if name in self.upgrade_spend_cents:
-                return name, self.upgrade_spend_cents[name]
-        return None
+        return [(name, self.upgrade_spend_cents[name]) for name in self.levels[rank + 1:] if name in self.upgrade_spend_cents]
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ kind = "birthday"
 discount_cents = 3000
 levels = ["VIP"]
 """))
-    assert rules.members.next_level("粉丝") == ("VIP", 50000) and rules.members.next_level("VIP") is None
+    assert rules.members.levels_above("粉丝") == [("VIP", 50000)] and rules.members.levels_above("VIP") == []
     assert rules.points.multiplier_of("VIP") == 3 and [c.code for c in rules.coupons] == ["VIP-B"]
     assert rules.coupons[0].terms == "无门槛减30"
 
