@@ -33,6 +33,7 @@ ReturnReason = Literal["no_reason", "quality"]
 def kind_label(kind: str, rules: ShopRules) -> str:
     return f"{rules.returns.no_reason_days}天无理由退货" if kind == KIND_NO_REASON else "质量问题退货"
 
+
 NEXT_STEPS = ("客服会在24小时内审核；审核通过后请寄回商品（包裹内附纸条写明订单号和手机号，不收到付件和平邮件），"
               "并在订单详情填写退货运单号。仓库签收后48小时内质检，通过后原路退款。")
 

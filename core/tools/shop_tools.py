@@ -1,6 +1,7 @@
 """The tools the model can call. Each method's signature and docstring ARE its schema (see
 core/tools/schema.py); ``ctx`` is bound by the registry from the turn and is not a model argument,
-so the model can never name whose data it wants. Return tools live in return_tools.py."""
+so the model can never name whose data it wants. Return tools live in return_tools.py, exchange
+and cancellation in change_tools.py, the member account in account_tools.py."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from core.shop.money import yuan, yuan_short
 from core.shop.pricing import PriceBreakdown, PriceLine, discount_name, points_for, price_order, rate_text
 from core.shop.rules import CouponRule, ShopRules
 from core.shop.shipping import ShippingError, carrier_for, delivery_estimate, express_refusal
+from core.tools.account_tools import AccountTools
+from core.tools.change_tools import CHANGE_ACTIONS, ChangeTools
 from core.tools.context import ToolContext, ToolResult
 from core.tools.guests import guest_result, is_guest
 from core.tools.descriptions import fill, rule_values
 from core.tools.items import CartItem
-from core.tools.pending import PendingActionStore
+from core.tools.pending import PendingAction, PendingActionStore
 from core.tools.replies import error_result, ok_result, order_not_found
 from core.tools.return_tools import ReturnTools
 from core.tools.schema import function_schema
@@ -28,7 +31,7 @@ ORDER_ID_RE = re.compile(r"^\d{16}$")
 MAX_QTY = 99
 
 
-class ShopTools(ReturnTools):
+class ShopTools(ReturnTools, ChangeTools, AccountTools):
     def __init__(self, shop: ShopBackend, pending: PendingActionStore, rules: ShopRules) -> None:
         self.shop = shop
         self.pending = pending
@@ -47,10 +50,19 @@ class ShopTools(ReturnTools):
             "search_products": self.search_products,
             "get_product": self.get_product,
             "calculate_price": self.calculate_price,
+            "get_my_account": self.get_my_account,
             "check_return": self.check_return,
             "request_return": self.request_return,
+            "request_exchange": self.request_exchange,
+            "cancel_order": self.cancel_order,
             "transfer_to_human": self.transfer_to_human,
         }
+
+    async def execute(self, ctx: ToolContext, action: PendingAction) -> ToolResult:
+        """Run a confirmed pending write: returns (ReturnTools), exchanges and cancellations."""
+        if action.name in CHANGE_ACTIONS:
+            return await self.execute_change(ctx, action)
+        return await super().execute(ctx, action)
 
     async def _my_order(self, ctx: ToolContext, order_id: str) -> Order | ToolResult:
         """The order if it is this user's, else the one not-found answer (wrong format included),

@@ -11,6 +11,7 @@ from typing import Any
 from core.masking import mask_address, mask_phone, mask_text
 from core.shop.models import CANCELLED, PAID_NOT_SHIPPED, PENDING_PAYMENT, SHIPPED, Address, Coupon, Order, Product
 from core.shop.money import yuan_text
+from core.shop.order_changes import address_change_answer
 from core.shop.returns import no_reason_allowed, no_reason_deadline, quality_exchange_deadline
 from core.shop.rules import ShopRules
 from core.shop.shipping import ShippingError, delivery_estimate, ship_date
@@ -147,6 +148,7 @@ def order_view(order: Order, now: datetime, coupon: Coupon | None, rules: ShopRu
         "expected_ship_date": day(expected_ship_day(order, rules)),
         "remark": mask_text(order.remark) if order.remark else None,
         "gift_wrap": order.gift_wrap or None,
+        "address_change": address_change_answer(order, rules),
     }
     if order.signed_at is not None:
         view["return_deadlines"] = {

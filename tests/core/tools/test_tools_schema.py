@@ -14,7 +14,8 @@ from core.tools.schema import ArgumentError, bind_arguments, function_schema, pa
 
 EXPECTED_TOOLS = [
     "list_my_orders", "get_order", "track_shipment", "search_products", "get_product",
-    "calculate_price", "check_return", "request_return", "transfer_to_human",
+    "calculate_price", "get_my_account", "check_return", "request_return", "request_exchange", "cancel_order",
+    "transfer_to_human",
 ]
 
 
@@ -80,6 +81,9 @@ def test_registry_schemas_cover_every_tool_with_chinese_descriptions(registry):
     assert by_name["check_return"]["properties"]["reason"]["enum"] == ["no_reason", "quality"]
     assert by_name["calculate_price"]["required"] == ["items"]
     assert by_name["request_return"]["properties"]["items"]["items"]["required"] == ["product_id"]
+    assert by_name["request_exchange"]["properties"]["reason"]["enum"] == ["size", "quality"]
+    assert by_name["request_exchange"]["required"] == ["order_id", "product_id", "new_size", "reason"]
+    assert by_name["cancel_order"]["required"] == ["order_id"] and by_name["get_my_account"]["properties"] == {}
     # a caller mutating its copy does not change the registry's
     schemas[0]["function"]["name"] = "x"
     assert registry.schemas()[0]["function"]["name"] == "list_my_orders"
