@@ -31,6 +31,8 @@ from core.shop.models import (
     KIND_NO_REASON,
     KIND_QUALITY,
     KIND_REJECTION,
+    PAID_NOT_SHIPPED,
+    PENDING_PAYMENT,
     Address,
     AfterSale,
     Coupon,
@@ -60,6 +62,14 @@ def _dt(value: Any) -> datetime | None:
     ts = datetime.fromisoformat(value)
     if ts.tzinfo is None:
         raise ValueError(f"time without offset: {value!r}")
+    return ts
+
+
+def _time(value: Any) -> datetime:
+    """A time the record cannot lack (ValueError, named by parse_shop, when it does)."""
+    ts = _dt(value)
+    if ts is None:
+        raise ValueError("time missing")
     return ts
 
 
@@ -109,7 +119,7 @@ def _order(raw: dict[str, Any]) -> Order:
             OrderItem(i["product_id"], i["name"], i["size"], int(i["qty"]), int(i["unit_price_cents"]), bool(i.get("clearance", False)))
             for i in raw["items"]
         ),
-        created_at=_dt(raw["created_at"]),
+        created_at=_time(raw["created_at"]),
         shipping_address=Address(addr["name"], addr["phone"], addr["province"], addr.get("city", ""),
                                  addr.get("district", ""), addr.get("detail", "")),
         coupon_code=raw.get("coupon_code"),
@@ -130,7 +140,7 @@ def _order(raw: dict[str, Any]) -> Order:
         remark=raw.get("remark", "") or "",
         carrier=raw.get("carrier"),
         tracking_no=raw.get("tracking_no"),
-        tracking_events=tuple(TrackingEvent(_dt(e["time"]), e["desc"]) for e in raw.get("tracking_events", [])),
+        tracking_events=tuple(TrackingEvent(_time(e["time"]), e["desc"]) for e in raw.get("tracking_events", [])),
         points_earned=raw.get("points_earned"),
         points_credit_date=_date(raw.get("points_credit_date")),
         presale=bool(raw.get("presale", False)),

@@ -39,7 +39,8 @@ class ShopTools(ReturnTools, ChangeTools, AccountTools):
 
     def schema(self, name: str, fn: Any) -> dict[str, Any]:
         """The tool's schema for the model, its description quoting this shop's rules."""
-        return fill(function_schema(name, fn), rule_values(self.rules))
+        schema: dict[str, Any] = fill(function_schema(name, fn), rule_values(self.rules))
+        return schema
 
     def tools(self) -> dict[str, Any]:
         """Tool name → bound method, in the order the model sees them."""

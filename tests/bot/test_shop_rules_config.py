@@ -13,10 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from bot_push import raw_config
 
-from tests.support import to_toml
-
 from bot import config
 from core.config import PROJECT_ROOT
+from tests.support import to_toml
 
 DEMO_WECHAT = config.demo_config().wechat
 

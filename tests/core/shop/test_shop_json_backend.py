@@ -12,8 +12,8 @@ import pytest
 from core.shop.backend import ReturnConflict, ReturnRequest
 from core.shop.json_backend import JsonShopBackend, ShopDataError
 from core.shop.models import KIND_NO_REASON, ReturnLine
-from core.shop.shipping import ShippingError, delivery_estimate, normalize_province
 from core.shop.rules_file import load_rules
+from core.shop.shipping import ShippingError, delivery_estimate, normalize_province
 
 RULES = load_rules(Path(__file__).resolve().parents[3] / "examples" / "shop" / "rules.toml")
 TZ = RULES.timezone

@@ -15,8 +15,8 @@ from core.shop.json_backend import JsonShopBackend
 from core.shop.models import GOLD, NORMAL, SILVER, Coupon, local_date
 from core.shop.money import div_half_up, yuan, yuan_text
 from core.shop.pricing import PriceLine, member_discounted_cents, points_credit_date, points_for, price_order
-from core.shop.shipping import ShippingError, carrier_for, ship_date
 from core.shop.rules_file import load_rules
+from core.shop.shipping import ShippingError, carrier_for, ship_date
 
 RULES = load_rules(Path(__file__).resolve().parents[3] / "examples" / "shop" / "rules.toml")
 TZ = RULES.timezone

@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 import tomllib
 
+from demo_people import ALL, LIN, LIU, WANG, ZHANG, ZHOU
+
 from core.shop.rules_file import parse_rules
 from core.tools import build_tool_registry
-from demo_people import ALL, LIN, LIU, WANG, ZHANG, ZHOU
 
 
 async def account(registry, ctx_for, who):

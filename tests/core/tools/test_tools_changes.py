@@ -5,13 +5,14 @@ is checked again at confirmation and recorded once; refusals store nothing."""
 from __future__ import annotations
 
 import json
+
 import pytest
+from demo_people import LI, LIN, LIU, SHOP_JSON, TTL_S, WANG, ZHANG, ZHOU
 
 from core.shop.backend import ShopUnavailable
 from core.shop.json_backend import JsonShopBackend
 from core.shop.models import CANCELLED, KIND_EXCHANGE
 from core.tools import build_tool_registry
-from demo_people import LI, LIN, LIU, SHOP_JSON, TTL_S, WANG, ZHANG, ZHOU
 
 HOODIE = {"order_id": "2026111516292049", "product_id": "P1008", "new_size": "L", "reason": "size",
           "description": "偏大一码"}  # 刘洋, signed 11-18: size exchanges until 11-25

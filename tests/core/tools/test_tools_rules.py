@@ -8,9 +8,10 @@ import json
 import re
 import tomllib
 
+from demo_people import LIN, LIU, WANG
+
 from core.shop.rules_file import parse_rules
 from core.tools import ToolContext, build_tool_registry
-from demo_people import LIN, LIU, WANG
 
 OTHER_SHOP = parse_rules(tomllib.loads("""
 [shipping]

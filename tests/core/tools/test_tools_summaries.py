@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from core.tools.summaries import find_order_ids, order_summary_text
 from demo_people import LI, LIN, LIU, ZHAO, ZHOU
+
+from core.tools.summaries import find_order_ids, order_summary_text
 
 NOT_FOUND = "没有找到该订单，请核对订单号"
 

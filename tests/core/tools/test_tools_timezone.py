@@ -9,12 +9,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from demo_people import LIN, ZHANG
 
 from core.clock import FixedClock
 from core.handoff import Handoff
 from core.shop.rules_file import parse_rules
 from core.tools import ToolContext, build_tool_registry
-from demo_people import LIN, ZHANG
 
 LA = ZoneInfo("America/Los_Angeles")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
