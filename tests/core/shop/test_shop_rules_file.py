@@ -133,3 +133,26 @@ def test_file_errors(tmp_path):
     bad.write_text("[shipping\nfee_cents = 1", encoding="utf-8")
     with pytest.raises(RulesError, match="not valid TOML"):
         load_rules(bad)
+
+
+def test_the_demo_policy_text_says_what_the_demo_rules_apply():
+    """The model quotes policy.md while the tools compute from rules.toml: the demo's two agree."""
+    policy = (SHOP_DIR / "policy.md").read_text(encoding="utf-8")
+    r = ShopRules()
+    s = r.shipping
+    for phrase in (
+        f"{s.same_day_cutoff:%H:%M}前付款当天发货",
+        f"每单加收{s.express_fee_cents // 100}元",
+        f"商品实付≥{s.free_over_cents // 100}元包邮，否则运费{s.fee_cents // 100}元",
+        f"{'、'.join(s.remote_regions)}统一发EMS",
+        f"签收次日起{r.returns.no_reason_days}个自然日内",
+        f"第{r.returns.quality_return_days + 1}至{r.returns.quality_exchange_days}天仅可换货",
+        f"上限{r.returns.quality_postage_cap_cents // 100}元",
+        f"扣除退回运费{r.returns.rejection_fee_cents // 100}元",
+        f"人工客服每天{r.service.hours_text}",
+        f"{r.points.credit_after_days}天到账",
+        f"修改地址{r.orders.address_changes}次",
+        f"{r.coupon('YYF-PTS10').points_cost}积分兑换，无门槛减{r.coupon('YYF-PTS10').discount_cents // 100}元",
+        f"每人每自然月限领{r.coupon('YYF-MJ300').monthly_limit}张",
+    ):
+        assert phrase in policy, phrase
