@@ -33,7 +33,8 @@ def case_id(order_id: str, request_id: str, prefix: str = "AS") -> str:
 
 def return_case(request: ReturnRequest) -> AfterSale:
     """The after-sale case recorded for a confirmed return request."""
-    label = "7天无理由退货" if request.kind == KIND_NO_REASON else "质量问题退货"
+    # labels without the demo's numbers: a shop's windows and postage cap are its rules', stated by the tools
+    label = "无理由退货" if request.kind == KIND_NO_REASON else "质量问题退货"
     return AfterSale(
         id=case_id(request.order_id, request.request_id),
         kind=request.kind,
@@ -45,7 +46,7 @@ def return_case(request: ReturnRequest) -> AfterSale:
         goods_refund_cents=request.goods_refund_cents,
         shipping_refund_cents=request.shipping_refund_cents,
         refund_cents=request.goods_refund_cents + request.shipping_refund_cents,
-        return_shipping_paid_by="买家" if request.kind == KIND_NO_REASON else "买家垫付，本店补偿（上限20元）",
+        return_shipping_paid_by="买家" if request.kind == KIND_NO_REASON else "买家垫付，本店补偿",
         note=BOT_NOTE,
         source="bot",
     )
