@@ -54,6 +54,7 @@ class ShippingRules:
     remote_delivery_days: Days = (5, 9)
     region_delivery_days: Mapping[str, Days] = field(
         default_factory=lambda: frozen_map({"江苏": (1, 2), "浙江": (1, 2), "上海": (1, 2)}))
+    stale_tracking_hours: int = 72  # tracking silent this long: offer a person to chase the carrier
 
 
 @dataclass(frozen=True)

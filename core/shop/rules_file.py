@@ -151,6 +151,7 @@ def _shipping(raw: Any) -> ShippingRules:
         "same_day_cutoff": _clock_time, "carrier": _text, "express_carrier": _text, "remote_carrier": _text,
         "remote_regions": regions, "not_served": _texts, "delivery_days": _days, "express_delivery_days": _days,
         "remote_delivery_days": _days, "region_delivery_days": region_days,
+        "stale_tracking_hours": lambda k, v: _int(k, v, 1),
     })
     return rules
 

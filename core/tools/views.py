@@ -16,8 +16,6 @@ from core.shop.returns import no_reason_allowed, no_reason_deadline, quality_exc
 from core.shop.rules import ShopRules
 from core.shop.shipping import ShippingError, delivery_estimate, ship_date
 
-STALE_TRACKING = timedelta(hours=72)
-
 
 def ts(value: datetime | None, tz: tzinfo) -> str | None:
     return None if value is None else value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
@@ -193,8 +191,9 @@ def tracking_view(order: Order, now: datetime, rules: ShopRules) -> dict[str, An
             view["estimated_delivery"] = (f"{(start + timedelta(days=est.min_days)).isoformat()}至"
                                           f"{(start + timedelta(days=est.max_days)).isoformat()}")
         last = max((e.time for e in order.tracking_events), default=order.shipped_at)
-        if now - last > STALE_TRACKING:
-            view["hint"] = "物流已超过72小时没有更新，可以为您转人工客服查件。"
+        stale = rules.shipping.stale_tracking_hours
+        if now - last > timedelta(hours=stale):
+            view["hint"] = f"物流已超过{stale}小时没有更新，可以为您转人工客服查件。"
     return view
 
 

@@ -150,6 +150,7 @@ def test_the_demo_policy_text_says_what_the_demo_rules_apply():
         f"上限{r.returns.quality_postage_cap_cents // 100}元",
         f"扣除退回运费{r.returns.rejection_fee_cents // 100}元",
         f"人工客服每天{r.service.hours_text}",
+        f"超过{s.stale_tracking_hours}小时未更新",
         f"{r.points.credit_after_days}天到账",
         f"修改地址{r.orders.address_changes}次",
         f"{r.coupon('YYF-PTS10').points_cost}积分兑换，无门槛减{r.coupon('YYF-PTS10').discount_cents // 100}元",
