@@ -18,7 +18,7 @@ from datetime import datetime
 
 from core.shop.models import CANCELLED, PAID_NOT_SHIPPED, PENDING_PAYMENT, REFUNDED, REFUNDING, SHIPPED, SIGNED, Order
 from core.shop.money import yuan
-from core.shop.returns import cancellation_refund_cents, refund_days, rejection_refund_cents
+from core.shop.returns import cancellation_refund_cents, refund_days, rejection_text
 from core.shop.rules import ShopRules
 
 CANCELLABLE = (PENDING_PAYMENT, PAID_NOT_SHIPPED)
@@ -59,10 +59,8 @@ def quote_cancel(order: Order, now: datetime, rules: ShopRules) -> CancelQuote:
         return CancelQuote(True, "ok", f"订单还未发货，取消后全额退款{yuan(refund)}元{shipping}。", refund_cents=refund,
                            refund_text=_refund_text(order, refund), coupon_text=_coupon_text(order))
     if order.status == SHIPPED:
-        fee = yuan(rules.returns.rejection_fee_cents)
-        return CancelQuote(False, "shipped", (
-            "订单已发货，不能取消了。可以拒收：拒收视同无理由退货，原订单运费不退，并从退款中扣除退回运费"
-            f"{fee}元（预计退款{yuan(rejection_refund_cents(order, rules))}元）；也可以签收后申请退货。"))
+        return CancelQuote(False, "shipped",
+                           f"订单已发货，不能取消了。可以拒收：{rejection_text(order, rules)}；也可以签收后申请退货。")
     if order.status == REFUNDING:
         return CancelQuote(False, "refunding", "该订单正在退款中，不能取消；退款进度可以在订单详情查看。")
     if order.status == REFUNDED:

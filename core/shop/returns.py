@@ -113,6 +113,12 @@ def rejection_refund_cents(order: Order, rules: ShopRules) -> int:
     return max(order.goods_paid_cents - rules.returns.rejection_fee_cents, 0)
 
 
+def rejection_text(order: Order, rules: ShopRules) -> str:
+    """What refusing a shipped parcel means for this order (§三.3), with its estimated refund."""
+    return (f"拒收视同无理由退货，原订单运费不退，并从退款中扣除退回运费{yuan(rules.returns.rejection_fee_cents)}元"
+            f"（预计退款{yuan(rejection_refund_cents(order, rules))}元）")
+
+
 def cancellation_refund_cents(order: Order) -> int:
     """§三.3: a paid order cancelled before shipping is refunded in full, shipping included."""
     return order.total_cents
@@ -203,9 +209,7 @@ def _status_refusal(order: Order, kind: str, rules: ShopRules) -> ReturnQuote | 
         if any(case.kind == KIND_REJECTION for case in order.after_sales):
             return _refuse(kind, "rejected_in_progress", "该订单已拒收，快件退回仓库并质检后退款。")
         return _refuse(kind, "not_signed", (
-            "订单还没有签收，签收后才能申请退货。已发货订单不能取消，也可以拒收：拒收视同无理由退货，"
-            f"原订单运费不退，并从退款中扣除退回运费{yuan(rules.returns.rejection_fee_cents)}元"
-            f"（预计退款{yuan(rejection_refund_cents(order, rules))}元）。"
+            f"订单还没有签收，签收后才能申请退货。已发货订单不能取消，也可以拒收：{rejection_text(order, rules)}。"
         ))
     return None
 

@@ -7,7 +7,7 @@ again against the order as it is then (it may have shipped, the size may have so
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
@@ -52,6 +52,13 @@ class ChangeTools:
 
     async def _my_order(self, ctx: ToolContext, order_id: str) -> Order | ToolResult:  # pragma: no cover - ShopTools
         raise NotImplementedError
+
+    async def _propose(self, ctx: ToolContext, name: str, arguments: dict[str, Any], summary: str,
+                       check: dict[str, Any]) -> ToolResult:
+        """Store the write as this shopper's pending action; the result carries the code-built summary."""
+        action = await self.pending.put(ctx, name, arguments, summary)
+        data = {"awaiting_confirmation": True, "summary": summary, "expires_in_s": self.pending.ttl_s, **check}
+        return ok_result(data, personal=True, pending=action.to_dict())
 
     # -- exchange --------------------------------------------------------------------------
     async def _exchange_plan(self, order: Order, product_id: str, size: str | None, qty: int | None,
@@ -110,14 +117,11 @@ class ChangeTools:
             f"{'（' + description + '）' if description else ''}，不涉及退款。{conditions}{quote.postage}"
             f"提交后{EXCHANGE_NEXT_STEPS}{CONFIRM_PROMPT}"
         )
-        action = await self.pending.put(ctx, "request_exchange", {
+        log.info("exchange_pending", order_id=order.id, reason=reason, turn_id=ctx.turn_id)
+        return await self._propose(ctx, "request_exchange", {
             "order_id": order.id, "product_id": item.product_id, "size": item.size, "qty": units,
             "new_size": wanted, "reason": reason, "description": description,
-        }, summary)
-        log.info("exchange_pending", order_id=order.id, reason=reason, turn_id=ctx.turn_id)
-        data = {"awaiting_confirmation": True, "summary": summary, "expires_in_s": self.pending.ttl_s,
-                "exchange_check": view}
-        return ok_result(data, personal=True, pending=action.to_dict())
+        }, summary, {"exchange_check": view})
 
     async def _execute_exchange(self, ctx: ToolContext, action: "PendingAction") -> ToolResult:
         args = action.arguments
@@ -171,11 +175,9 @@ class ChangeTools:
             f"取消订单：订单{order.id}（{_items_text(order)}）{'，原因：' + reason if reason else ''}。{quote.message}"
             f"{quote.refund_text}{quote.coupon_text}提交后订单立即取消，不会发货。{CONFIRM_PROMPT}"
         )
-        action = await self.pending.put(ctx, "cancel_order", {"order_id": order.id, "reason": reason}, summary)
         log.info("cancel_pending", order_id=order.id, turn_id=ctx.turn_id)
-        data = {"awaiting_confirmation": True, "summary": summary, "expires_in_s": self.pending.ttl_s,
-                "cancel_check": view}
-        return ok_result(data, personal=True, pending=action.to_dict())
+        return await self._propose(ctx, "cancel_order", {"order_id": order.id, "reason": reason}, summary,
+                                   {"cancel_check": view})
 
     async def _execute_cancel(self, ctx: ToolContext, action: "PendingAction") -> ToolResult:
         args = action.arguments
