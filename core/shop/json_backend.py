@@ -31,8 +31,6 @@ from core.shop.models import (
     KIND_NO_REASON,
     KIND_QUALITY,
     KIND_REJECTION,
-    PAID_NOT_SHIPPED,
-    PENDING_PAYMENT,
     Address,
     AfterSale,
     Coupon,

@@ -18,8 +18,8 @@ from core.shop.shipping import ShippingError, carrier_for, delivery_estimate, ex
 from core.tools.account_tools import AccountTools
 from core.tools.change_tools import CHANGE_ACTIONS, ChangeTools
 from core.tools.context import ToolContext, ToolResult
-from core.tools.guests import guest_result, is_guest
 from core.tools.descriptions import fill, rule_values
+from core.tools.guests import guest_result, is_guest
 from core.tools.items import CartItem
 from core.tools.pending import PendingAction, PendingActionStore
 from core.tools.replies import error_result, ok_result, order_not_found
