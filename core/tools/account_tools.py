@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from core.shop.backend import ShopBackend
 
 MAX_COUPONS = 20  # newest first beyond this would only repeat long-expired history
-GUEST_MESSAGE = ("您还没有绑定手机号，暂时不是会员：在公众号\"会员中心\"绑定手机号即可成为会员，"
-                 "之后可以领取和使用优惠券、积累积分。")
+GUEST_MESSAGE = ("没有查到与您这个微信关联的会员账户：在公众号\"会员中心\"绑定手机号即可成为会员，之后可以领取和使用优惠券、"
+                 "积累积分。如果您已经是会员（例如绑定的是别的微信），请回复“人工”，客服会帮您核实。")
 
 
 class AccountTools:
