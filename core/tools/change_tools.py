@@ -21,7 +21,7 @@ from core.shop.exchanges import (
     resolve_item,
 )
 from core.shop.models import Order, OrderItem, Product, ReturnLine
-from core.shop.order_changes import quote_cancel
+from core.shop.order_changes import CancelQuote, quote_cancel
 from core.shop.returns import NO_REASON_CONDITIONS
 from core.shop.rules import ShopRules
 from core.tools.context import ToolContext, ToolResult
@@ -43,6 +43,23 @@ CHANGE_ACTIONS = ("request_exchange", "cancel_order")
 
 def _items_text(order: Order) -> str:
     return "、".join(f"{i.name} {i.size}×{i.qty}" for i in order.items)
+
+
+def exchange_summary(order: Order, item: OrderItem, units: int, new_size: str, reason: str, description: str,
+                     postage: str) -> str:
+    """What the shopper confirms for an exchange, in kefu's words: the order, the item and the size
+    wanted, the kind, that no money moves, who pays the postage, and what happens after submitting."""
+    conditions = "" if reason == EXCHANGE_QUALITY else NO_REASON_CONDITIONS
+    return (f"换货申请：订单{order.id}，{item.name} {item.size}×{units} 换成{new_size}码，{exchange_label(reason)}"
+            f"{'（' + description + '）' if description else ''}，不涉及退款。{conditions}{postage}"
+            f"提交后{EXCHANGE_NEXT_STEPS}")
+
+
+def cancel_summary(order: Order, quote: CancelQuote, reason: str) -> str:
+    """What the shopper confirms for a cancellation: the order and its items, the refund and where
+    it goes, the coupon, and that the order will not ship."""
+    return (f"取消订单：订单{order.id}（{_items_text(order)}）{'，原因：' + reason if reason else ''}。{quote.message}"
+            f"{quote.refund_text}{quote.coupon_text}提交后订单立即取消，不会发货。")
 
 
 class ChangeTools:
@@ -111,19 +128,14 @@ class ChangeTools:
         if not quote.allowed:
             return error_result("exchange_not_allowed", quote.message, personal=True, exchange_check=view)
         description = description.strip()[:100]
-        conditions = "" if reason == EXCHANGE_QUALITY else NO_REASON_CONDITIONS
-        summary = (
-            f"换货申请：订单{order.id}，{item.name} {item.size}×{units} 换成{wanted}码，{exchange_label(reason)}"
-            f"{'（' + description + '）' if description else ''}，不涉及退款。{conditions}{quote.postage}"
-            f"提交后{EXCHANGE_NEXT_STEPS}{CONFIRM_PROMPT}"
-        )
+        summary = exchange_summary(order, item, units, wanted, reason, description, quote.postage) + CONFIRM_PROMPT
         log.info("exchange_pending", order_id=order.id, reason=reason, turn_id=ctx.turn_id)
         return await self._propose(ctx, "request_exchange", {
             "order_id": order.id, "product_id": item.product_id, "size": item.size, "qty": units,
             "new_size": wanted, "reason": reason, "description": description,
         }, summary, {"exchange_check": view})
 
-    async def _execute_exchange(self, ctx: ToolContext, action: "PendingAction") -> ToolResult:
+    async def execute_exchange(self, ctx: ToolContext, action: "PendingAction") -> ToolResult:
         args = action.arguments
         order = await self._my_order(ctx, args["order_id"])
         if isinstance(order, ToolResult):
@@ -171,15 +183,12 @@ class ChangeTools:
         if not quote.allowed:
             return error_result("cancel_not_allowed", quote.message, personal=True, cancel_check=view)
         reason = reason.strip()[:100]
-        summary = (
-            f"取消订单：订单{order.id}（{_items_text(order)}）{'，原因：' + reason if reason else ''}。{quote.message}"
-            f"{quote.refund_text}{quote.coupon_text}提交后订单立即取消，不会发货。{CONFIRM_PROMPT}"
-        )
+        summary = cancel_summary(order, quote, reason) + CONFIRM_PROMPT
         log.info("cancel_pending", order_id=order.id, turn_id=ctx.turn_id)
         return await self._propose(ctx, "cancel_order", {"order_id": order.id, "reason": reason}, summary,
                                    {"cancel_check": view})
 
-    async def _execute_cancel(self, ctx: ToolContext, action: "PendingAction") -> ToolResult:
+    async def execute_cancel(self, ctx: ToolContext, action: "PendingAction") -> ToolResult:
         args = action.arguments
         order = await self._my_order(ctx, args["order_id"])
         if isinstance(order, ToolResult):
@@ -207,5 +216,5 @@ class ChangeTools:
         if action.name not in CHANGE_ACTIONS or action.user_id != ctx.user_id or action.platform != ctx.platform:
             return error_result("unknown_action", "这项申请无法执行，请重新发起。", personal=True)
         if action.name == "request_exchange":
-            return await self._execute_exchange(ctx, action)
-        return await self._execute_cancel(ctx, action)
+            return await self.execute_exchange(ctx, action)
+        return await self.execute_cancel(ctx, action)
