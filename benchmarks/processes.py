@@ -22,7 +22,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support import free_port, to_toml  # noqa: E402, F401  (the suite's helpers; free_port re-exported)
+from fakes.harness import to_toml  # noqa: E402  (after the sys.path line)
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import gc
 import os
-import statistics
 import sys
 import time
 import uuid
@@ -39,7 +38,8 @@ import yarl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from processes import Process, Workdir, delete_prefix, free_port, spawn, start_kefu, wait_http  # noqa: E402
+from fakes.harness import free_port  # noqa: E402
+from processes import Process, Workdir, delete_prefix, spawn, start_kefu, wait_http  # noqa: E402
 from pushes import AES_KEY, APP_ID, APP_SECRET, TOKEN, Push, PushFactory  # noqa: E402
 
 TARGET_RATIO = 5.0

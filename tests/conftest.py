@@ -1,6 +1,9 @@
 """Shared fixtures. Redis is real (``REDIS_URL``, default redis://127.0.0.1:6379/0); every test
 gets its own key prefix and its keys are deleted afterwards. ``memory://`` (fakeredis) runs only
-where a test is parametrised over both backends (the storage contract)."""
+where a test is parametrised over both backends (the storage contract).
+
+Fixtures used across folders are in tests/plugins/ (registered below); a folder's own fixtures
+are in its conftest.py. Test modules never import a fixture by name: they ask for it."""
 
 from __future__ import annotations
 
@@ -12,7 +15,17 @@ import pytest
 from core.clock import FixedClock
 from core.storage import KeyBuilder, open_redis
 from core.storage.connection import reset_memory
-from tests.support import DEMO_NOW, free_port  # noqa: F401  (re-exported for older imports)
+from tests.support import DEMO_NOW
+
+pytest_plugins = [
+    "tests.plugins.fakes",  # ollama, wechat_api, session
+    "tests.plugins.webhook",  # make_cfg, pusher, start_web, stream_entries
+    "tests.plugins.processes",  # processes (kefu serve as a subprocess)
+    "tests.plugins.logs",  # log_stream
+    "tests.plugins.simulator",  # sim_cfg, start_sim
+    "tests.plugins.knowledge",  # demo_kb, shop_copy
+    "tests.plugins.configs",  # raw_cfg, kefu_cfg, moving_clock
+]
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 

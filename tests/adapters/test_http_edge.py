@@ -9,7 +9,6 @@ from structlog.testing import capture_logs
 
 from adapters.http_edge import TrustedProxies
 from bot.config import ConfigError
-from tests.adapters.wechat_oa.wechat_push import make_cfg, pusher, start_web  # noqa: F401 - fixtures
 
 CLIENT = "203.0.113.9"
 

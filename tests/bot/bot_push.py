@@ -10,11 +10,8 @@ from typing import Any
 
 from wechatpy.crypto import PrpCrypto
 
-TOKEN = "kefuBotTest01"
-AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-APP_ID = "wx00aa11bb22cc33dd"
-APP_SECRET = "bot-test-app-secret-7f3a9c"
-ACCOUNT = "gh_00aa11bb22cc"
+from tests.wechat_push import ACCOUNT, AES_KEY, APP_ID, APP_SECRET, TOKEN  # the suite's test account
+
 USER = "oBotUser000000000000000000001"
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 import structlog
-from bot_push import raw_config, text_push
+from tests.bot.bot_push import raw_config, text_push
 
 from bot import config
 from core.config import Config

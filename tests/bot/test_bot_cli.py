@@ -9,16 +9,12 @@ import subprocess
 import sys
 
 import pytest
-from bot_push import AES_KEY, TOKEN, raw_config
-
-from tests.support import free_port, to_toml
 
 from bot import __version__
 from bot.cli import main
 from core.config import PROJECT_ROOT
-from fakes.ollama import FakeOllama
-from fakes.wechat_api import FakeWeChatApi
-from tests.bot.bot_push import APP_ID, APP_SECRET
+from fakes.harness import free_port, to_toml
+from tests.bot.bot_push import AES_KEY, APP_SECRET, TOKEN, raw_config
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -30,24 +26,6 @@ def _env(**extra: str) -> dict[str, str]:
 def kefu(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=60,
                           cwd=PROJECT_ROOT, env=env or _env())
-
-
-@pytest.fixture
-def write_config(tmp_path, redis_url, key_prefix):
-    def write(text: str | None = None, **sections) -> str:
-        path = tmp_path / "kefu.toml"
-        path.write_text(text if text is not None else to_toml(raw_config(redis_url, key_prefix, **sections)),
-                        encoding="utf-8")
-        return str(path)
-
-    return write
-
-
-@pytest.fixture
-async def services():
-    """The two outside services `kefu check` probes, as the fakes that speak their protocols."""
-    async with FakeOllama() as ollama, FakeWeChatApi(app_id=APP_ID, app_secret=APP_SECRET) as wechat:
-        yield {"llm": {"base_url": ollama.url}, "wechat": {"api_base": wechat.url}}
 
 
 async def kefu_async(*args: str) -> subprocess.CompletedProcess[str]:
@@ -76,6 +54,7 @@ BAD_CONFIGS = {
 }
 
 
+@pytest.mark.slow  # runs kefu as a process
 @pytest.mark.parametrize("command", ["serve", "check"])
 @pytest.mark.parametrize("case", list(BAD_CONFIGS))
 def test_config_errors_are_one_line_naming_the_key(write_config, command, case):
@@ -88,12 +67,14 @@ def test_config_errors_are_one_line_naming_the_key(write_config, command, case):
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 
+@pytest.mark.slow  # runs kefu as a process
 def test_bad_environment_override_names_the_key(write_config):
     result = kefu("serve", "--config", write_config(), env=_env(KEFU_SERVER_PORT="eighty"))
     assert result.returncode == 2
     assert result.stderr.strip().startswith("kefu: config error: server.port: ")
 
 
+@pytest.mark.slow  # runs kefu as a process
 def test_missing_config_file(tmp_path):
     result = kefu("check", "--config", str(tmp_path / "nope.toml"))
     assert result.returncode == 2 and result.stderr.startswith("kefu: config error: --config: file not found")
@@ -112,6 +93,7 @@ def test_version_and_help_on_every_command(command, capsys):
         assert "--role" in out and "KEFU_<SECTION>_<KEY>" in out
 
 
+@pytest.mark.slow  # runs kefu as a process
 async def test_check_good_config_prints_admin_console_values(write_config, services):
     path = write_config(**_sections(services, server={"public_url": "https://kefu.example.com/"}))
     result = await kefu_async("check", "--config", path)
@@ -125,6 +107,7 @@ async def test_check_good_config_prints_admin_console_values(write_config, servi
     assert APP_SECRET not in out
 
 
+@pytest.mark.slow  # runs kefu as a process
 async def test_check_plaintext_mode_and_default_url(write_config, redis_url, key_prefix, services):
     raw = raw_config(redis_url, key_prefix, server={"port": 9090, "webhook_path": "/wx"}, **_sections(services))
     raw["wechat"]["encoding_aes_key"] = ""
@@ -134,6 +117,7 @@ async def test_check_plaintext_mode_and_default_url(write_config, redis_url, key
     assert "public_url" in result.stdout  # reminds ops that WeChat cannot reach 127.0.0.1
 
 
+@pytest.mark.slow  # runs kefu as a process
 async def test_check_names_a_missing_model_and_a_wrong_secret(write_config, services):
     sections = _sections(services, llm={"model": "qwen3:32b"}, wechat={"app_secret": "not-the-secret"})
     result = await kefu_async("check", "--config", write_config(**sections))
@@ -144,6 +128,7 @@ async def test_check_names_a_missing_model_and_a_wrong_secret(write_config, serv
     assert "not-the-secret" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow  # runs kefu as a process
 def test_check_with_redis_down_exits_1(write_config, redis_url, key_prefix):
     raw = raw_config(f"redis://:pw-not-shown@127.0.0.1:{free_port()}/0", key_prefix)
     result = kefu("check", "--config", write_config(to_toml(raw)))

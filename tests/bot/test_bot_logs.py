@@ -7,16 +7,14 @@ import io
 import json
 import logging
 
-import pytest
 import structlog
-from bot_push import APP_SECRET, raw_config, text_push
+from tests.bot.bot_push import APP_SECRET, raw_config, text_push
 
 from bot import config
 from bot.app import create_app
 from bot.wiring import LoggingHandler
 from core.config import LogConfig
 from bot.logs import bind_turn, config_secrets, configure_logging
-from tests.log_capture import log_stream  # noqa: F401 - fixture
 
 
 def _lines(buf: io.StringIO) -> list[dict]:

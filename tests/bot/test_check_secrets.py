@@ -8,13 +8,13 @@ from __future__ import annotations
 import os
 
 import pytest
-from bot_push import AES_KEY, APP_SECRET, TOKEN, raw_config
 
 from bot import config
 from bot.config_secrets import exposure_warning, is_secret_key, masked
-from tests.bot.test_bot_cli import _env, _sections, kefu, kefu_async, services, write_config  # noqa: F401 - fixtures
-from tests.kefu_process import KefuProcess, processes  # noqa: F401 (processes: a fixture)
-from tests.support import free_port, to_toml
+from fakes.harness import free_port, to_toml
+from tests.bot.bot_push import AES_KEY, APP_SECRET, TOKEN, raw_config
+from tests.bot.test_bot_cli import _sections, kefu, kefu_async
+from tests.plugins.processes import KefuProcess
 
 
 async def test_check_masks_the_token_and_aes_key_unless_asked(write_config, services):

@@ -21,10 +21,9 @@ from prometheus_client import REGISTRY
 
 from bot.app import create_app
 from bot.connection_deadlines import DeadlineAppRunner, Deadlines
-from tests.adapters.wechat_oa.wechat_push import make_cfg, pusher  # noqa: F401 - fixtures
+from fakes.harness import free_port, to_toml
 from tests.bot.bot_push import raw_config, text_push
-from tests.kefu_process import KefuProcess, processes, wait_healthy  # noqa: F401 (processes: a fixture)
-from tests.support import free_port, to_toml
+from tests.plugins.processes import KefuProcess, wait_healthy
 
 LONG = 30.0
 SHORT = 0.5

@@ -18,8 +18,8 @@ from bot.cli import main
 from core.clock import FixedClock
 from core.records.fallthrough import FellThrough
 from core.storage import KeyBuilder, open_redis
-from tests.core.knowledge.kb_testkit import shop_copy  # noqa: F401  (fixture)
-from tests.support import DEMO_NOW, to_toml
+from tests.support import DEMO_NOW
+from fakes.harness import to_toml
 
 
 @pytest.fixture(autouse=True)
@@ -126,7 +126,7 @@ def test_the_bundled_demo_faq_is_not_edited(capsys):
 
 
 def test_gaps_with_redis_down_is_one_line(shop_copy, tmp_path, capsys):
-    from tests.support import free_port
+    from fakes.harness import free_port
 
     path = tmp_path / "down.toml"
     path.write_text(to_toml({"redis": {"url": f"redis://127.0.0.1:{free_port()}/0"},

@@ -19,15 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from core.config import PROJECT_ROOT
 from fakes import ollama as fo
 from fakes.ollama import FakeOllama
-from fakes.wechat_api import FakeWeChatApi
-from tests.adapters.wechat_oa.wechat_push import (  # noqa: F401 - fixtures
-    APP_ID,
-    make_cfg,
-    pusher,
-    start_web,
-)
 from tests.bot.bot_push import raw_config, text_push
-from tests.support import free_port, to_toml
+from fakes.harness import free_port, to_toml
 
 PROMISED = [  # docs/operations.md "Metrics"
     "kefu_ack_seconds", "kefu_webhook_requests", "kefu_duplicate_pushes", "kefu_queue_depth", "kefu_queue_pending",
@@ -100,12 +93,6 @@ async def test_pushes_move_ack_latency_requests_duplicates_and_queue_gauges(make
     assert total(after, "kefu_queue_depth") == 5
     assert total(after, "kefu_queue_pending") == 0
     assert {dict(ls)["shard"] for (n, ls) in after if n == "kefu_queue_depth"} >= {"0", "1", "2", "3"}
-
-
-@pytest.fixture
-async def wechat_api(fixed_clock):
-    async with FakeWeChatApi(app_id=APP_ID, app_secret=SECRET) as fake:
-        yield fake
 
 
 def _tracking_rule(body: dict) -> fo.Reply:

@@ -14,29 +14,13 @@ import json
 import pytest
 
 from fakes import ollama as fo
-from fakes.ollama import FakeOllama
-from fakes.wechat_api import FakeWeChatApi
-from tests.adapters.wechat_oa.wechat_push import (  # noqa: F401 - fixtures
-    APP_ID, Pusher, make_cfg, pusher, start_web,
-)
+from tests.wechat_push import Pusher
 
 OWNER = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"  # owner of order 2026110130007784 (刘洋)
 STRANGER = "oWAFR7_U42fJAHS5lDtgJJgU5pdh"  # 林晓雯, another customer
 ORDER = "2026110130007784"
 TRACKING_NO = "78312503947854"
 SECRET = "test-app-secret-value-0001"
-
-
-@pytest.fixture
-async def wechat_api(fixed_clock):
-    async with FakeWeChatApi(app_id=APP_ID, app_secret=SECRET) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def ollama():
-    async with FakeOllama() as fake:
-        yield fake
 
 
 @pytest.fixture
@@ -97,7 +81,7 @@ async def test_faq_question_is_answered_without_the_llm(kefu_cfg, start_web, pus
 
 
 async def test_llm_down_gives_order_summary_and_keeps_other_questions(make_cfg, start_web, pusher, wechat_api):
-    from tests.support import free_port
+    from fakes.harness import free_port
 
     cfg = make_cfg(wechat__api_base=wechat_api.url, llm__base_url=f"http://127.0.0.1:{free_port()}",
                    llm__warm_up=False, queue__block_ms=100, dialogue__retry_after_s=30.0)
@@ -125,7 +109,7 @@ async def test_human_request_hands_off_and_silences_the_bot(kefu_cfg, start_web,
 
 
 async def test_a_message_kept_too_long_is_handed_to_a_person(make_cfg, start_web, pusher, wechat_api):
-    from tests.support import free_port
+    from fakes.harness import free_port
 
     cfg = make_cfg(wechat__api_base=wechat_api.url, llm__base_url=f"http://127.0.0.1:{free_port()}",
                    llm__warm_up=False, queue__block_ms=100, dialogue__retry_after_s=0.2, dialogue__max_retries=2,

@@ -8,23 +8,16 @@ import time
 
 import aiohttp
 import pytest
-from bot_push import raw_config, text_push
+from tests.bot.bot_push import raw_config, text_push
 
-from tests.support import free_port, to_toml
+from fakes.harness import free_port, to_toml
 
-from fakes.wechat_api import FakeWeChatApi
-from tests.bot.bot_push import APP_ID, APP_SECRET, USER
-from tests.kefu_process import KefuProcess, processes, wait_healthy  # noqa: F401 (processes: a fixture)
+from tests.bot.bot_push import USER
+from tests.plugins.processes import KefuProcess, wait_healthy
 
 pytestmark = pytest.mark.slow
 
 STARTUP_S = 30.0
-
-
-@pytest.fixture
-async def wechat_api():
-    async with FakeWeChatApi(app_id=APP_ID, app_secret=APP_SECRET) as fake:
-        yield fake
 
 
 def _write(tmp_path, redis_url, key_prefix, port: int, api_base: str) -> str:

@@ -10,7 +10,6 @@ import sqlite3
 from datetime import datetime
 
 import pytest
-from bot_push import raw_config
 
 from bot import config
 from bot.app import SERVICES, create_app
@@ -20,8 +19,9 @@ from core.clock import SHOP_TZ
 from core.shop.backend import ReturnRequest
 from core.shop.models import KIND_NO_REASON, ReturnLine
 from core.shop.sql import SqlShopBackend
+from fakes.harness import free_port, to_toml
+from tests.bot.bot_push import raw_config
 from tests.shop_backends import SHOP_JSON
-from tests.support import free_port, to_toml
 
 LIU = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"
 

@@ -19,8 +19,7 @@ from bot.wiring import build_handler
 from core.clock import FixedClock
 from core.models import IncomingMessage, MsgKind, TurnContext
 from fakes import ollama as fo
-from tests.adapters.wechat_oa.wechat_push import ACCOUNT
-from tests.faults.faults_testkit import kefu_cfg, ollama, raw_cfg, wechat_api  # noqa: F401 - fixtures
+from tests.wechat_push import ACCOUNT
 from tests.support import DEMO_NOW
 
 LIU, ZHANG, LIN = "oTpRCwc3F5FmQiy3dWARW4XqtqZk", "ohiuRqDmFTDk7z9z2aoYXPZ_yYJ1", "oWAFR7_U42fJAHS5lDtgJJgU5pdh"

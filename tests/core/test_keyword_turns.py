@@ -12,7 +12,6 @@ import pytest
 
 from fakes import ollama as fo
 from tests.core.turn_testkit import production_handler, say
-from tests.faults.faults_testkit import kefu_cfg, ollama, raw_cfg, wechat_api  # noqa: F401 - fixtures
 
 ORDER_WITH_12315 = "2026111231547890"
 MODEL_ANSWER = "没有查到这个订单号，请核对一下订单号哦。"

@@ -14,7 +14,6 @@ import pytest
 from core.knowledge import skip_reason
 from fakes import ollama as fo
 from tests.core.turn_testkit import production_handler, say
-from tests.faults.faults_testkit import kefu_cfg, ollama, raw_cfg, wechat_api  # noqa: F401 - fixtures
 
 ANSWER = "好的，这句祝福送给您的朋友：愿你被这个世界温柔以待。"
 

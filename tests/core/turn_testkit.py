@@ -11,7 +11,7 @@ from typing import Any
 from bot.services import open_services
 from bot.wiring import build_handler
 from core.models import IncomingMessage, MsgKind, TurnContext, TurnResult
-from tests.adapters.wechat_oa.wechat_push import ACCOUNT
+from tests.wechat_push import ACCOUNT
 
 
 @contextlib.asynccontextmanager

@@ -22,7 +22,7 @@ from bot import config
 from core.config import ServerConfig
 from bot.cli import build_parser
 from core.config import PROJECT_ROOT
-from tests.adapters.wechat_oa.wechat_push import AES_KEY, APP_ID, TOKEN
+from tests.wechat_push import AES_KEY, APP_ID, TOKEN
 
 DEPLOY = PROJECT_ROOT / "deploy"
 FILES = sorted(p for p in DEPLOY.rglob("*") if p.is_file())
@@ -115,6 +115,7 @@ def test_every_kefu_command_line_parses():
     assert roles == {"web", "worker"}
 
 
+@pytest.mark.slow  # runs a Python process
 def test_the_dockerfile_copies_what_exists_and_imports_what_exists():
     docker = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
     sources = [s for line in re.findall(r"^COPY\s+(.*)$", docker, re.M) for s in line.split()[:-1]]

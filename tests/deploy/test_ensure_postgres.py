@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from core.config import PROJECT_ROOT
-from tests.support import free_port
+from fakes.harness import free_port
 
 SCRIPT = PROJECT_ROOT / "scripts" / "ensure-postgres.sh"
 PROBE = """

@@ -3,8 +3,8 @@ apps and for ``kefu serve`` subprocesses, a private redis-server that can be sto
 again, and polling helpers.
 
 Everything of ours runs in its production form (``bot.app.create_app`` + ``bot.wiring.build_handler``);
-only Ollama and the WeChat API are fakes, reached over real sockets. Test modules import the
-fixtures they use from here (this folder has no conftest.py, so the root one stays ``conftest``).
+only Ollama and the WeChat API are fakes, reached over real sockets. The fixtures are in this
+folder's conftest.py (and tests/plugins/); this module holds what the tests import by name.
 """
 
 from __future__ import annotations
@@ -12,25 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import aiohttp
-import pytest
 
-from bot import config
-from core.config import Config
-from core.clock import OffsetClock
 from core.storage import KeyBuilder, open_redis
-from fakes.ollama import FakeOllama
 from fakes.wechat_api import FakeWeChatApi
-from tests.adapters.wechat_oa.wechat_push import ACCOUNT, AES_KEY, APP_ID, TOKEN, Pusher
-from tests.kefu_process import STARTUP_S, KefuProcess, processes, wait_healthy  # noqa: F401 (re-exported; a fixture)
+from tests.wechat_push import ACCOUNT, AES_KEY, APP_ID, APP_SECRET, TOKEN, Pusher
+from tests.plugins.processes import STARTUP_S, KefuProcess, wait_healthy  # noqa: F401 (re-exported; a fixture)
 from tests.support import DEMO_NOW, eventually  # noqa: F401 (eventually: re-exported)
-from tests.support import free_port, to_toml
+from fakes.harness import free_port, to_toml
 
-APP_SECRET = "faults-app-secret-7d41c0a9"
 OWNER = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"  # 刘洋, owner of ORDER
 STRANGER = "oWAFR7_U42fJAHS5lDtgJJgU5pdh"  # 林晓雯
 ORDER = "2026110130007784"
@@ -75,42 +68,6 @@ def write_config(tmp_path: Path, raw: dict[str, dict[str, Any]], name: str = "ke
     path = tmp_path / name
     path.write_text(to_toml(raw), encoding="utf-8")
     return str(path)
-
-
-@pytest.fixture
-async def wechat_api():
-    async with FakeWeChatApi(app_id=APP_ID, app_secret=APP_SECRET) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def ollama():
-    async with FakeOllama() as fake:
-        yield fake
-
-
-@pytest.fixture
-def moving_clock() -> OffsetClock:
-    """Demo time (2026-11-24 10:30, service hours) that moves, so deferred retries come due."""
-    return OffsetClock(DEMO_NOW)
-
-
-@pytest.fixture
-def raw_cfg(redis_url, key_prefix, redis_client, wechat_api, ollama) -> Callable[..., dict[str, dict[str, Any]]]:
-    """Raw config on the test's Redis prefix (keys deleted afterwards via ``redis_client``)."""
-
-    def make(**overrides: Any) -> dict[str, dict[str, Any]]:
-        return raw_config(redis_url, key_prefix, wechat_api=wechat_api.url, ollama=ollama.url, **overrides)
-
-    return make
-
-
-@pytest.fixture
-def kefu_cfg(raw_cfg) -> Callable[..., Config]:
-    def make(**overrides: Any) -> Config:
-        return config.from_mapping(raw_cfg(**overrides), env={})
-
-    return make
 
 
 # -- pushes --------------------------------------------------------------------------------------
@@ -193,14 +150,4 @@ class RedisServer:
             async with asyncio.timeout(15):
                 await self.proc.wait()
         self.proc = None
-
-
-@pytest.fixture
-async def private_redis(tmp_path):
-    server = RedisServer(tmp_path / f"redis-{uuid.uuid4().hex[:6]}")
-    await server.start()
-    yield server
-    if server.proc is not None and server.proc.returncode is None:
-        server.proc.kill()
-        await server.proc.wait()
 

@@ -15,12 +15,8 @@ import pytest
 
 from bot import config
 from fakes import ollama as fo
-from tests.adapters.wechat_oa.wechat_push import pusher, start_web  # noqa: F401 - fixtures
-from tests.faults.faults_testkit import (  # noqa: F401 - fixtures
-    STRANGER, KefuProcess, eventually, ollama, pending_entries, post_push, processes, raw_cfg, send_text, settle,
-    texts, wait_healthy, wechat_api, write_config,
-)
-from tests.support import free_port
+from tests.faults.faults_testkit import STRANGER, KefuProcess, eventually, pending_entries, post_push, send_text, settle, texts, wait_healthy, write_config
+from fakes.harness import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -19,12 +19,8 @@ from prometheus_client import REGISTRY
 from core.dialogue.degraded import HOLDING_TEXT
 from fakes import ollama as fo
 from fakes.ollama import FakeOllama
-from tests.adapters.wechat_oa.wechat_push import pusher, start_web  # noqa: F401 - fixtures
-from tests.faults.faults_testkit import (  # noqa: F401 - fixtures
-    ORDER, OWNER, STRANGER, assert_polite, deferred_count, eventually, kefu_cfg, moving_clock, ollama,
-    pending_entries, raw_cfg, send_text, settle, texts, wechat_api,
-)
-from tests.support import free_port
+from tests.faults.faults_testkit import ORDER, OWNER, STRANGER, assert_polite, deferred_count, eventually, pending_entries, send_text, settle, texts
+from fakes.harness import free_port
 
 QUESTION = "想买件通勤穿的外套，有什么推荐吗"
 # (queue__claim_idle_s=1.0 below also makes the worker's maintenance tick, which promotes due

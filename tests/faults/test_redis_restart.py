@@ -19,11 +19,7 @@ import asyncio
 import pytest
 
 from fakes import ollama as fo
-from tests.adapters.wechat_oa.wechat_push import pusher, start_web  # noqa: F401 - fixtures
-from tests.faults.faults_testkit import (  # noqa: F401 - fixtures
-    STRANGER, RedisServer, assert_polite, eventually, kefu_cfg, moving_clock, ollama, post_push, private_redis,
-    raw_cfg, send_text, settle, texts, wechat_api,
-)
+from tests.faults.faults_testkit import STRANGER, RedisServer, assert_polite, eventually, post_push, send_text, settle, texts
 
 pytestmark = pytest.mark.slow
 

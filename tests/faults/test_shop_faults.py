@@ -18,14 +18,10 @@ import pytest
 
 from core.dialogue.degraded import HOLDING_TEXT
 from fakes import ollama as fo
+from fakes.harness import free_port
 from fakes.shop_api import FakeShopApi
-from tests.adapters.wechat_oa.wechat_push import pusher, start_web  # noqa: F401 - fixtures
-from tests.faults.faults_testkit import (  # noqa: F401 - fixtures
-    FAQ_QUESTION, ORDER, OWNER, STRANGER, assert_polite, deferred_count, eventually, kefu_cfg, moving_clock, ollama,
-    pending_entries, raw_cfg, send_text, settle, texts, wechat_api,
-)
+from tests.faults.faults_testkit import FAQ_QUESTION, ORDER, OWNER, STRANGER, assert_polite, deferred_count, eventually, pending_entries, send_text, settle, texts
 from tests.shop_backends import SHOP_JSON
-from tests.support import free_port
 
 TRACKING_NO = "78312503947854"  # ORDER's waybill: only the shop knows it
 NOT_FOUND = "没有找到"

@@ -11,10 +11,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import REGISTRY
 
-from tests.adapters.wechat_oa.wechat_push import pusher, start_web  # noqa: F401 - fixtures
-from tests.faults.faults_testkit import (  # noqa: F401 - fixtures
-    FAQ_QUESTION, OWNER, eventually, kefu_cfg, ollama, pending_entries, raw_cfg, send_text, settle, texts, wechat_api,
-)
+from tests.faults.faults_testkit import FAQ_QUESTION, OWNER, eventually, pending_entries, send_text, settle, texts
 
 SEND = "message/custom/send"
 

@@ -15,11 +15,7 @@ from prometheus_client import REGISTRY
 
 from core.replies import WELCOME
 from fakes import ollama as fo
-from tests.adapters.wechat_oa.wechat_push import pusher, start_web  # noqa: F401 - fixtures
-from tests.faults.faults_testkit import (  # noqa: F401 - fixtures
-    FAQ_QUESTION, OWNER, STRANGER, eventually, kefu_cfg, ollama, pending_entries, post_push, raw_cfg, settle,
-    texts, wechat_api,
-)
+from tests.faults.faults_testkit import FAQ_QUESTION, OWNER, STRANGER, eventually, pending_entries, post_push, settle, texts
 
 
 def _duplicates() -> float:

@@ -22,11 +22,7 @@ import pytest
 
 from bot import config
 from fakes import ollama as fo
-from tests.adapters.wechat_oa.wechat_push import pusher, start_web  # noqa: F401 - fixtures
-from tests.faults.faults_testkit import (  # noqa: F401 - fixtures
-    STRANGER, KefuProcess, eventually, ollama, pending_entries, processes, raw_cfg, send_text, settle, texts,
-    wechat_api, write_config,
-)
+from tests.faults.faults_testkit import STRANGER, KefuProcess, eventually, pending_entries, send_text, settle, texts, write_config
 
 pytestmark = pytest.mark.slow
 

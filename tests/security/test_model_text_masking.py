@@ -20,12 +20,7 @@ from bot.logs import config_secrets, configure_logging
 from core.config import LogConfig
 from core.handoff import HANDOFF_REASONS
 from fakes import ollama as fo
-from tests.adapters.wechat_oa.test_handoff_notify import robot  # noqa: F401 - fixture
-from tests.adapters.wechat_oa.wechat_push import pusher, start_web  # noqa: F401 - fixtures
-from tests.faults.faults_testkit import (  # noqa: F401 - fixtures
-    STRANGER, eventually, kefu_cfg, ollama, raw_cfg, send_text, texts, wechat_api,
-)
-from tests.log_capture import log_stream  # noqa: F401 - fixture
+from tests.faults.faults_testkit import STRANGER, eventually, send_text
 
 PHONE = "13912345678"
 STREET = "建国路88号院3号楼1201室"

@@ -15,11 +15,8 @@ import json
 from core.config import LogConfig
 from bot.logs import config_secrets, configure_logging
 from fakes import ollama as fo
-from tests.adapters.wechat_oa.wechat_push import AES_KEY, TOKEN, pusher, start_web  # noqa: F401 - fixtures
-from tests.log_capture import log_stream  # noqa: F401 - fixture
-from tests.faults.faults_testkit import (  # noqa: F401 - fixtures
-    APP_SECRET, ORDER, OWNER, eventually, kefu_cfg, moving_clock, ollama, raw_cfg, send_text, texts, wechat_api,
-)
+from tests.wechat_push import AES_KEY, TOKEN
+from tests.faults.faults_testkit import APP_SECRET, ORDER, OWNER, eventually, send_text, texts
 
 PHONE = "13912345678"
 ID_NUMBER = "110101199003071234"

@@ -34,8 +34,8 @@ from bot.wiring import build_handler
 from core.masking import mask_phone
 from core.models import IncomingMessage, MsgKind, TurnContext, TurnResult
 from fakes import ollama as fo
-from tests.adapters.wechat_oa.wechat_push import ACCOUNT, AES_KEY, TOKEN
-from tests.faults.faults_testkit import APP_SECRET, kefu_cfg, ollama, raw_cfg, wechat_api  # noqa: F401 - fixtures
+from tests.wechat_push import ACCOUNT, AES_KEY, TOKEN
+from tests.faults.faults_testkit import APP_SECRET
 
 SET_PATH = Path(__file__).with_name("injection_set.jsonl")
 CASES = [json.loads(line) for line in SET_PATH.read_text(encoding="utf-8").splitlines() if line.strip()]

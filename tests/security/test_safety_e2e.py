@@ -8,10 +8,7 @@ from prometheus_client import REGISTRY
 
 from core.safety import RATE_LIMITED_REPLY
 from fakes import ollama as fo
-from tests.adapters.wechat_oa.wechat_push import pusher, start_web  # noqa: F401 - fixtures
-from tests.faults.faults_testkit import (  # noqa: F401 - fixtures
-    FAQ_QUESTION, OWNER, STRANGER, kefu_cfg, ollama, raw_cfg, send_text, settle, texts, wechat_api,
-)
+from tests.faults.faults_testkit import FAQ_QUESTION, OWNER, STRANGER, send_text, settle, texts
 
 
 async def test_sensitive_words_are_masked_in_what_the_shopper_gets(kefu_cfg, start_web, pusher, wechat_api, ollama):

@@ -16,10 +16,7 @@ from typing import Any
 import pytest
 
 from fakes import ollama as fo
-from tests.adapters.wechat_oa.wechat_push import pusher, start_web  # noqa: F401 - fixtures
-from tests.faults.faults_testkit import (  # noqa: F401 - fixtures
-    ORDER, OWNER, STRANGER, kefu_cfg, ollama, raw_cfg, send_text, texts, wechat_api,
-)
+from tests.faults.faults_testkit import ORDER, OWNER, STRANGER, send_text, texts
 
 THIRD = "oShopperThirdxxxxxxxxxxxxxx3"
 FOURTH = "oShopperFourthxxxxxxxxxxxxx4"

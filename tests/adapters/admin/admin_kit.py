@@ -1,52 +1,20 @@
-"""Fixtures and helpers for the console tests: a kefu app with ``[admin] enabled`` on the test's
-Redis prefix, the fake WeChat API for manual replies, and logging in like a browser does (GET the
-form for its token, POST it). Import the fixtures by name, as the wechat_oa tests do."""
+"""Helpers for the console tests: the admin password, pushing as a shopper, and logging in like a
+browser does (GET the form for its token, POST it). The fixtures (``admin_cfg``,
+``start_console``, ``running_kefu``) are in conftest.py."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import re
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Callable
 
-import pytest
 
 from adapters.admin.passwords import hash_password
-from bot.app import create_app
-from fakes.wechat_api import FakeWeChatApi
-from tests.adapters.wechat_oa.wechat_push import APP_ID, make_cfg  # noqa: F401 - fixture
 
 PASSWORD = "correct horse 2026"
 PASSWORD_HASH = hash_password(PASSWORD)
-SECRET = "test-app-secret-value-0001"
 USER = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"
-
-
-@pytest.fixture
-async def wechat_api():
-    async with FakeWeChatApi(app_id=APP_ID, app_secret=SECRET) as fake:
-        yield fake
-
-
-@pytest.fixture
-def admin_cfg(make_cfg, wechat_api) -> Callable[..., Any]:
-    def make(**overrides: Any):
-        values = {"admin__enabled": True, "admin__password_hash": PASSWORD_HASH, "wechat__api_base": wechat_api.url,
-                  "llm__warm_up": False}
-        values.update(overrides)
-        return make_cfg(**values)
-
-    return make
-
-
-@pytest.fixture
-def start_console(aiohttp_client, fixed_clock) -> Callable[..., Awaitable[Any]]:
-    """A web-role kefu app (webhook + console, no worker) on the test client."""
-
-    async def start(cfg, *, role: str = "web", clock=None):
-        return await aiohttp_client(create_app(cfg, role=role, clock=clock or fixed_clock))
-
-    return start
 
 
 def form_token(html: str) -> str:

@@ -1,29 +1,18 @@
-"""Fixtures for the console's browser tests: kefu with role "all" on a real port (webhook, worker,
-console), the fake Ollama with the demo rules, shoppers who push signed, encrypted messages
-through the webhook, and logging in through the real form. Import the fixtures by name."""
+"""Helpers for the console's browser tests: kefu with role "all" on a real port (webhook, worker,
+console; the ``running_kefu`` fixture in conftest.py starts it against the ``ollama`` fake with the
+demo rules), shoppers who push signed, encrypted messages through the webhook, and logging in
+through the real form."""
 
 from __future__ import annotations
 
-from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp import web
 
-from bot.app import create_app
-from fakes.ollama import FakeOllama
-from fakes.ollama_demo import demo_rule
-from tests.adapters.wechat_oa.wechat_push import Pusher
-from tests.support import free_port
+from tests.wechat_push import Pusher
+from fakes.harness import free_port
 
-from admin_kit import PASSWORD
-
-
-@pytest.fixture
-async def ollama():
-    async with FakeOllama() as fake:
-        fake.rule(demo_rule)
-        yield fake
+from tests.adapters.admin.admin_kit import PASSWORD
 
 
 class Kefu:
@@ -43,22 +32,6 @@ class Kefu:
 
     async def stop(self) -> None:
         await self.runner.cleanup()
-
-
-@pytest.fixture
-async def running_kefu(admin_cfg, fixed_clock, ollama):
-    """``start(**config overrides)`` -> a started ``Kefu``; all are stopped after the test."""
-    started: list[Kefu] = []
-
-    async def start(**overrides: Any) -> Kefu:
-        cfg = admin_cfg(llm__base_url=ollama.url, llm__timeout_s=5.0, queue__block_ms=100, **overrides)
-        kefu = await Kefu(create_app(cfg, role="all", clock=fixed_clock)).start()
-        started.append(kefu)
-        return kefu
-
-    yield start
-    for kefu in started:
-        await kefu.stop()
 
 
 class Shoppers:

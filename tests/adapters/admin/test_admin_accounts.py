@@ -8,9 +8,7 @@ from structlog.testing import capture_logs
 from adapters.admin.accounts import Account, load_users, write_users
 from adapters.admin.passwords import hash_password
 
-from admin_kit import (  # noqa: F401 - fixtures
-    PASSWORD, USER, admin_cfg, log_in, make_cfg, post_login, start_console, wechat_api,
-)
+from tests.adapters.admin.admin_kit import USER, log_in, post_login
 
 AGENT_PASSWORD = "agent password 2026"
 AGENT_HASH = hash_password(AGENT_PASSWORD)

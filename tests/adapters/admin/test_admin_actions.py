@@ -8,7 +8,7 @@ from structlog.testing import capture_logs
 from bot.app import SERVICES
 from core.handoff import REPLY_RELEASED, Handoff
 
-from admin_kit import USER, admin_cfg, log_in, make_cfg, start_console, wechat_api  # noqa: F401 - fixtures
+from tests.adapters.admin.admin_kit import USER, log_in
 
 BASE = f"/admin/api/handoffs/wechat_oa/{USER}"
 REPLY = f"/admin/api/conversations/wechat_oa/{USER}/reply"

@@ -15,11 +15,10 @@ import pytest
 
 from bot.app import SERVICES
 from core.handoff import REPLY_RELEASED
-from tests.adapters.wechat_oa.wechat_push import pusher  # noqa: F401 - fixture
 from tests.browser import chromium_page, update_docs_screenshot
 
-from admin_kit import PASSWORD, admin_cfg, make_cfg, wechat_api  # noqa: F401 - fixtures
-from browser_kit import Shoppers, ollama, running_kefu  # noqa: F401 - fixtures
+from tests.adapters.admin.admin_kit import PASSWORD
+from tests.adapters.admin.browser_kit import Shoppers
 
 pytestmark = pytest.mark.browser
 

@@ -9,11 +9,8 @@ import asyncio
 
 from bot.app import SERVICES
 from core.handoff import Handoff
-from tests.adapters.wechat_oa.wechat_push import pusher  # noqa: F401 - fixture
 
-from admin_kit import (  # noqa: F401 - fixtures
-    admin_cfg, log_in, make_cfg, next_event, push, sse_events, start_console, until, wechat_api,
-)
+from tests.adapters.admin.admin_kit import log_in, next_event, push, sse_events, until
 
 LIN = "oWAFR7_U42fJAHS5lDtgJJgU5pdh"  # 林晓雯
 LIU = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"  # 刘洋

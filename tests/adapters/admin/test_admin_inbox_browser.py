@@ -12,11 +12,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.adapters.wechat_oa.wechat_push import pusher  # noqa: F401 - fixture
 from tests.browser import chromium_page, update_docs_screenshot
 
-from admin_kit import admin_cfg, make_cfg, wechat_api  # noqa: F401 - fixtures
-from browser_kit import Shoppers, log_in, ollama, running_kefu  # noqa: F401 - fixtures
+from tests.adapters.admin.browser_kit import Shoppers, log_in
 
 pytestmark = pytest.mark.browser
 

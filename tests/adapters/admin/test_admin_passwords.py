@@ -5,7 +5,7 @@ from __future__ import annotations
 from adapters.admin.login_limit import FREE_PER_CLIENT, FREE_PER_USER, MAX_DELAY_S, LoginLimiter
 from adapters.admin.passwords import DUMMY_HASH, hash_password, is_hash, verify_password
 
-from admin_kit import PASSWORD, PASSWORD_HASH
+from tests.adapters.admin.admin_kit import PASSWORD, PASSWORD_HASH
 
 
 def test_hash_is_salted_and_verifies_only_the_right_password():

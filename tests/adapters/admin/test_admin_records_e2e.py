@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from bot.cli import main as kefu
-from fakes.ollama import FakeOllama
 from fakes.ollama_demo import demo_rule
-from tests.adapters.wechat_oa.wechat_push import pusher  # noqa: F401 - fixture
 
-from admin_kit import admin_cfg, log_in, make_cfg, push, start_console, until, wechat_api  # noqa: F401 - fixtures
+from tests.adapters.admin.admin_kit import log_in, push, until
 
 OWNER = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"  # 刘洋, owner of the order
 OTHER = "oWAFR7_U42fJAHS5lDtgJJgU5pdh"
@@ -21,14 +18,8 @@ ORDER = "2026110130007784"
 RECIPIENT_PHONE = "13800001006"
 
 
-@pytest.fixture
-async def ollama():
-    async with FakeOllama() as fake:
-        fake.rule(demo_rule)
-        yield fake
-
-
 async def test_turns_acks_conversations_and_handoffs_are_recorded(admin_cfg, start_console, pusher, wechat_api, ollama):
+    ollama.rule(demo_rule)
     cfg = admin_cfg(llm__base_url=ollama.url, llm__timeout_s=5.0, queue__block_ms=100)
     client = await start_console(cfg, role="all")
     await push(client, pusher, "运费多少钱？", user=OWNER, msg_id="8100000000000000001")
@@ -94,7 +85,7 @@ async def test_retriever_playground_is_kefu_kb_search(admin_cfg, start_console, 
 
 async def test_a_message_kept_for_retry_while_the_llm_is_down_is_recorded_once(admin_cfg, start_console, pusher,
                                                                                wechat_api):
-    from tests.support import free_port
+    from fakes.harness import free_port
 
     cfg = admin_cfg(llm__base_url=f"http://127.0.0.1:{free_port()}", queue__block_ms=100,
                     dialogue__retry_after_s=30.0)
@@ -120,6 +111,7 @@ async def test_after_a_takeover_the_bot_knows_what_the_shopper_and_the_person_sa
     from core.handoff import Handoff
     from bot.app import SERVICES
 
+    ollama.rule(demo_rule)
     cfg = admin_cfg(llm__base_url=ollama.url, llm__timeout_s=5.0, queue__block_ms=100, handoff__hours="00:00-01:00")
     client = await start_console(cfg, role="all")
     csrf = await log_in(client)

@@ -12,9 +12,7 @@ from structlog.testing import capture_logs
 from adapters.admin.login_limit import FREE_PER_USER
 from bot.config import ConfigError
 
-from admin_kit import (  # noqa: F401 - fixtures
-    PASSWORD, USER, admin_cfg, form_token, log_in, make_cfg, page_token, post_login, start_console, wechat_api,
-)
+from tests.adapters.admin.admin_kit import PASSWORD, USER, form_token, log_in, page_token, post_login
 
 PAGES = ["/admin/", "/admin/static/console.js", "/admin/static/console.css", "/admin/whatever"]
 APIS = ["/admin/api/overview", "/admin/api/conversations", f"/admin/api/conversations/wechat_oa/{USER}",
@@ -241,7 +239,7 @@ async def test_a_body_in_an_unknown_charset_is_a_400_not_a_500(admin_cfg, start_
 
 
 async def test_with_redis_down_the_console_answers_503_not_500(admin_cfg, start_console):
-    from tests.support import free_port
+    from fakes.harness import free_port
 
     client = await start_console(admin_cfg(redis__url=f"redis://127.0.0.1:{free_port()}/0"))
     assert (await client.get("/admin/login")).status == 200  # the form needs no Redis

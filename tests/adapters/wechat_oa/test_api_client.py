@@ -10,8 +10,8 @@ from structlog.testing import capture_logs
 
 from adapters.wechat_oa.api_client import build_wechat_channel, check_wechat_api
 from bot import config
-from tests.fixtures_wechat import session, wechat_client, wechat_fake_fixture  # noqa: F401 (fixtures)
-from tests.support import free_port
+from tests.plugins.fakes import wechat_client, wechat_fake_fixture
+from fakes.harness import free_port
 from core.channel import SendStatus
 
 APP_ID, SECRET = "wxclienttest0001", "client-test-secret-value"

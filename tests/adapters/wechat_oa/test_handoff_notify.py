@@ -13,26 +13,6 @@ from core.handoff import Handoff
 
 
 @pytest.fixture
-async def robot():
-    received: list[dict] = []
-    answers: list[web.Response] = []
-
-    async def handle(request: web.Request) -> web.Response:
-        received.append(await request.json())
-        return answers.pop(0) if answers else web.json_response({"errcode": 0, "errmsg": "ok"})
-
-    app = web.Application()
-    app.router.add_post("/robot", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    yield f"http://127.0.0.1:{port}/robot", received, answers
-    await runner.cleanup()
-
-
-@pytest.fixture
 async def session():
     async with aiohttp.ClientSession() as s:
         yield s

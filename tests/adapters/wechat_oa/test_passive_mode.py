@@ -15,10 +15,7 @@ import pytest
 import xmltodict
 from wechatpy.crypto import WeChatCrypto
 
-from fakes.ollama import FakeOllama
-from tests.adapters.wechat_oa.wechat_push import (  # noqa: F401 - fixtures
-    AES_KEY, APP_ID, TOKEN, Pusher, make_cfg, pusher, start_web,
-)
+from tests.wechat_push import AES_KEY, APP_ID, TOKEN, Pusher
 
 pytestmark = pytest.mark.slow
 
@@ -26,12 +23,6 @@ USER = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"
 WECHAT_GIVES_UP_S = 5.0
 CHITCHAT = "你们老板是谁呀，给我讲个笑话吧"  # not an FAQ: it needs the model
 ANSWER = "我是悦衣坊的智能客服，笑话讲不好，衣服的事问我准没错。"
-
-
-@pytest.fixture
-async def ollama():
-    async with FakeOllama() as fake:
-        yield fake
 
 
 @pytest.fixture

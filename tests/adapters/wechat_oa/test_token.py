@@ -10,8 +10,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from adapters.wechat_oa.token import StableTokenProvider, WeChatApiError
-from tests.fixtures_wechat import session, wechat_fake_fixture  # noqa: F401 (fixtures)
-from tests.support import free_port
+from tests.plugins.fakes import wechat_fake_fixture
+from fakes.harness import free_port
 from core.storage import open_redis
 from fakes.wechat_api import FakeWeChatApi
 

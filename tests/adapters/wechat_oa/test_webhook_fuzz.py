@@ -22,20 +22,7 @@ import yarl
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
-from wechat_push import (  # noqa: F401 - fixtures
-    ACCOUNT,
-    AES_KEY,
-    APP_ID,
-    TOKEN,
-    USER,
-    cdata,
-    make_cfg,
-    push_xml,
-    pusher,
-    sha1_sorted,
-    start_web,
-    stream_entries,
-)
+from tests.wechat_push import ACCOUNT, AES_KEY, APP_ID, TOKEN, USER, cdata, sha1_sorted
 
 WEBHOOK = "/wechat"
 ALLOWED = {200, 400, 403, 413}

@@ -11,7 +11,7 @@ from datetime import datetime
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from wechat_push import APP_ID, TOKEN, cdata, push_xml
+from tests.wechat_push import APP_ID, TOKEN, cdata, push_xml
 from wechatpy.crypto import PrpCrypto
 
 from adapters.wechat_oa.convert import MalformedPush, text_reply_xml, to_core, transfer_to_human_xml

@@ -10,7 +10,6 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from wechat_push import make_cfg, start_web, stream_entries  # noqa: F401 - fixtures
 
 from adapters.tencent.crypto import (
     CallbackCrypto,

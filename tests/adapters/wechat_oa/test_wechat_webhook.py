@@ -15,21 +15,8 @@ import pytest
 import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from wechat_push import (  # noqa: F401 - fixtures
-    ACCOUNT,
-    AES_KEY,
-    APP_ID,
-    TOKEN,
-    USER,
-    cdata,
-    free_port,
-    make_cfg,
-    push_xml,
-    pusher,
-    sha1_sorted,
-    start_web,
-    stream_entries,
-)
+from fakes.harness import free_port
+from tests.wechat_push import ACCOUNT, AES_KEY, APP_ID, TOKEN, USER, cdata, push_xml, sha1_sorted
 
 from bot.app import SERVICES
 from core.models import IncomingMessage, MsgKind

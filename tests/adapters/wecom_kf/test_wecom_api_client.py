@@ -13,7 +13,7 @@ from adapters.wecom_kf.token import WecomApiError, WecomTokenProvider, fetch_get
 from core.config import WecomConfig
 from core.channel import DELIVERY_ID, SendStatus
 from fakes.wecom_api import DUPLICATE_MSGID
-from tests.fixtures_wechat import session, wecom_client, wecom_fake_fixture  # noqa: F401 (fixtures)
+from tests.plugins.fakes import wecom_client, wecom_fake_fixture
 
 CORP, SECRET, KFID = "wwclienttest00001", "kf-client-test-secret", "wkCLIENT0000000001"
 USER = "wmCLIENT_user_0001"

@@ -16,7 +16,7 @@ from fakes.ollama import FakeOllama
 from fakes.ollama_demo import demo_rule
 from fakes.openai_server import FakeOpenAI
 from fakes.wecom_api import FakeWecomApi
-from tests.fixtures_wechat import wecom_fake_fixture
+from tests.plugins.fakes import wecom_fake_fixture
 
 ORDER = "2026110130007784"
 OWNER = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"  # the demo shop keys customers by user id; 刘洋 owns ORDER

@@ -12,7 +12,7 @@ import pytest
 
 from adapters.wecom_kf.sync import KfSync
 from core.queue.stream import QueueUnavailable, StreamQueue
-from tests.fixtures_wechat import session, wecom_client, wecom_fake_fixture  # noqa: F401 (fixtures)
+from tests.plugins.fakes import wecom_client, wecom_fake_fixture
 
 CORP, SECRET, KFID = "wwsynctest0000001", "kf-sync-test-secret", "wkSYNC00000000001"
 ALICE, BOB = "wmSYNC_alice", "wmSYNC_bob"

@@ -18,7 +18,7 @@ from adapters.wecom_kf.webhook import WecomWebhook
 from bot.app import create_app
 from core.config import WecomConfig
 from core.clock import SHOP_TZ, FixedClock
-from tests.fixtures_wechat import wecom_fake_fixture
+from tests.plugins.fakes import wecom_fake_fixture
 
 USER = "wmWEBHOOK_user_0001"
 

@@ -10,7 +10,6 @@ from prometheus_client import REGISTRY
 from core.delivery.delivery import NOTICE, DeliveryReport, is_continue_request, plan_parts
 from core.delivery.split import utf8_len
 from core.safety import SensitiveFilter
-from delivery_fixtures import channel, fake, make_delivery, session  # noqa: F401 (fixtures)
 
 USER = "oDELIVERY_test_user_0001"
 

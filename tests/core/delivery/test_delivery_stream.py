@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from core.delivery.delivery import NOTICE
 from core.delivery.markdown import to_plain_text
 from core.delivery.split import utf8_len
-from delivery_fixtures import channel, fake, make_delivery, session  # noqa: F401 (fixtures)
 
 USER = "oSTREAM_test_user_000001"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from delivery_fixtures import channel, fake, make_delivery, session  # noqa: F401 (fixtures)
 
 USER = "oTYPING_test_user_000001"
 

@@ -1,10 +1,9 @@
-"""Helpers shared by the dialogue tests: demo customers, messages, turn contexts, and the
-``fake``/``stack`` fixtures — a real dialogue stack: a fake LLM server on a socket driven through
-the real client, the real ToolRegistry over the demo shop, real Redis for history and pending
-actions, the demo clock. ``fake`` is parametrised over both LLM backends (the fake Ollama through
-OllamaChat, the fake OpenAI-compatible server through OpenAIChat; both record requests in the same
-neutral shape), so every dialogue test proves the two behave the same. (Fixtures live here, not in a conftest.py, because
-several test folders do ``from conftest import ...``: another conftest module would shadow theirs.)"""
+"""Helpers shared by the dialogue tests: demo customers, messages, turn contexts and ``Stack``, a
+real dialogue stack: a fake LLM server on a socket driven through the real client, the real
+ToolRegistry over the demo shop, real Redis for history and pending actions, the demo clock. The
+``fake``/``stack`` fixtures (conftest.py) are parametrised over both LLM backends (the fake Ollama
+through OllamaChat, the fake OpenAI-compatible server through OpenAIChat; both record requests in
+the same neutral shape), so every dialogue test proves the two behave the same."""
 
 from __future__ import annotations
 
@@ -13,10 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import pytest
 
-from bot.config import demo_config
-from core.config import BUNDLED_SHOP_DIR, LlmConfig
+from core.config import LlmConfig
 from core.clock import SHOP_TZ, FixedClock
 from core.dialogue.manager import DialogueManager
 from core.dialogue.prompt import PromptBuilder
@@ -26,8 +23,7 @@ from core.llm.ollama import OllamaChat
 from core.llm.openai_compat import OpenAIChat
 from core.models import IncomingMessage, MsgKind, TurnContext
 from core.sessions.store import SessionStore
-from core.shop.json_backend import JsonShopBackend
-from core.tools.registry import ToolRegistry, build_tool_registry
+from core.tools.registry import ToolRegistry
 from fakes.ollama import FakeOllama
 from fakes.openai_server import FakeOpenAI
 
@@ -87,30 +83,3 @@ class Stack:
         sessions = opts.pop("sessions", self.sessions)
         return DialogueManager(llm, self.tools, sessions, ThinkingRouter(), self.prompt, self.clock, **opts)
 
-
-@pytest.fixture(params=LLM_BACKENDS)
-async def fake(request):
-    async with (FakeOpenAI() if request.param == "openai" else FakeOllama()) as f:
-        yield f
-
-
-@pytest.fixture
-async def llm_backend(fake):
-    """(fake server, backend talking to it), for each LLM backend in turn."""
-    kind = "openai" if isinstance(fake, FakeOpenAI) else "ollama"
-    llm = make_llm(kind, fake.url, timeout_s=5.0)
-    yield fake, llm
-    await llm.aclose()
-
-
-@pytest.fixture
-async def stack(fake, redis_client, keys, fixed_clock):
-    shop = JsonShopBackend(BUNDLED_SHOP_DIR / "shop.json", redis=redis_client, keys=keys)
-    tools = build_tool_registry(shop, redis_client, keys, fixed_clock, 600)
-    sessions = SessionStore(redis_client, keys, history_tokens=6000, ttl_s=172800)
-    llm = make_llm("openai" if isinstance(fake, FakeOpenAI) else "ollama", fake.url, timeout_s=5.0)
-    prompt = PromptBuilder.from_config(demo_config(), fixed_clock)
-    manager = DialogueManager(llm, tools, sessions, ThinkingRouter(), prompt, fixed_clock, max_tool_steps=5,
-                              retry_after_s=60.0)
-    yield Stack(fake, llm, tools, sessions, prompt, fixed_clock, manager)
-    await llm.aclose()

@@ -9,8 +9,7 @@ import socket
 import pytest
 
 from core.dialogue.degraded import COMPLAINT_TEXT, HANDOFF_TEXT, HOLDING_TEXT
-from dialogue_testkit import fake, stack  # noqa: F401  (fixtures)
-from dialogue_testkit import ORDER, ORDER_SECRETS, OWNER, PLATFORM, STRANGER, incoming, turn
+from tests.core.dialogue.dialogue_testkit import ORDER, ORDER_SECRETS, OWNER, PLATFORM, STRANGER, incoming, turn
 
 
 def closed_port_url() -> str:

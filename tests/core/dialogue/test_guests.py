@@ -7,9 +7,8 @@ from __future__ import annotations
 import json
 
 from core.tools.guests import GUEST_MESSAGE
-from dialogue_testkit import fake, stack  # noqa: F401  (fixtures)
-from dialogue_testkit import ORDER, OWNER, incoming, turn
 from fakes import scripted as fs
+from tests.core.dialogue.dialogue_testkit import ORDER, OWNER, incoming, turn
 
 GUEST = "oGUEST_never_bound_0000000001"
 

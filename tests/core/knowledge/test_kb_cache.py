@@ -7,8 +7,8 @@ from prometheus_client import REGISTRY
 from core.knowledge.cache import KEY_VERSION, AnswerCache, normalize_question
 from core.knowledge.index import KnowledgeBase
 from core.storage import open_redis
-from kb_testkit import bundled_kb, shop_copy  # noqa: F401  (fixture)
-from tests.support import free_port
+from fakes.harness import free_port
+from tests.core.knowledge.kb_testkit import bundled_kb
 
 MODEL = "qwen3:14b"
 ANSWER = "可以开电子发票，下单时或签收后30天内在订单详情申请。"

@@ -13,7 +13,7 @@ from core.knowledge.cache import normalize_question
 from core.knowledge.eval import evaluate, read_cases, suggest, sweep
 from core.knowledge.fast_path import FastPath
 from core.knowledge.loader import KnowledgeError
-from kb_testkit import DEVSET, HELDOUT, bundled_kb, demo_kb  # noqa: F401  (fixtures)
+from tests.core.knowledge.kb_testkit import DEVSET, HELDOUT, bundled_kb
 
 @pytest.fixture(scope="module")
 def cases():

@@ -8,7 +8,7 @@ from prometheus_client import REGISTRY
 from bot import config
 from core.knowledge.fast_path import FastPath
 from core.knowledge.gate import skip_reason
-from kb_testkit import bundled_kb, demo_kb  # noqa: F401  (fixtures)
+from tests.core.knowledge.kb_testkit import bundled_kb
 
 DEFAULTS = config.from_mapping({}, env={}, check=False).knowledge
 

@@ -10,7 +10,6 @@ import pytest
 from bot import config
 from core.knowledge.index import KnowledgeBase
 from core.knowledge.loader import KnowledgeError
-from kb_testkit import demo_kb, shop_copy  # noqa: F401  (fixtures)
 
 
 def test_every_faq_question_finds_its_own_entry_first(demo_kb):

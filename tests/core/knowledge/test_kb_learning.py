@@ -17,7 +17,6 @@ from core.knowledge.fast_path import FastPath
 from core.knowledge.index import KnowledgeBase
 from core.knowledge.learning import FaqEditor, faq_warnings, gap_suggestion
 from core.knowledge.loader import KnowledgeError, read_faq
-from kb_testkit import shop_copy  # noqa: F401  (fixture)
 
 DEFAULTS = config.from_mapping({}, env={}, check=False).knowledge
 

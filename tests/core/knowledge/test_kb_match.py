@@ -12,7 +12,7 @@ from bot import config
 from core.knowledge.fast_path import MAX_CANDIDATES, FastPath
 from core.knowledge.faq_match import WORD_WEIGHT
 from core.knowledge.index import KnowledgeBase
-from kb_testkit import bundled_kb, demo_kb, shop_copy  # noqa: F401  (fixtures)
+from tests.core.knowledge.kb_testkit import bundled_kb
 
 DEFAULTS = config.from_mapping({}, env={}, check=False).knowledge
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from core.knowledge.references import build_references, reference_hits
-from kb_testkit import demo_kb  # noqa: F401  (fixture)
 
 
 def test_references_are_numbered_policy_first_then_faq(demo_kb):

@@ -4,9 +4,14 @@ and which answers may be shown to other shoppers (against the demo shop's real k
 from __future__ import annotations
 
 import pytest
-from kb_testkit import bundled_kb
 
-from core.knowledge.shareable import SharedKnowledge, answer_not_shareable, question_not_shareable, shared_knowledge
+from core.knowledge.shareable import (
+    SharedKnowledge,
+    answer_not_shareable,
+    question_not_shareable,
+    shared_knowledge,
+)
+from tests.core.knowledge.kb_testkit import bundled_kb
 
 
 @pytest.mark.parametrize("question, reason", [
@@ -39,9 +44,8 @@ def test_the_labelled_general_questions_are_not_taken_for_follow_ups():
     # stays shareable
     import json
 
-    from kb_testkit import DEVSET
-
     from core.knowledge.gate import skip_reason
+    from tests.core.knowledge.kb_testkit import DEVSET
 
     questions = [json.loads(line)["q"] for line in DEVSET.read_text("utf-8").splitlines() if line.strip()]
     general = [q for q in questions if skip_reason(q) is None]

@@ -12,7 +12,7 @@ from core.knowledge.fast_path import FastPath
 from core.knowledge.loader import FaqEntry
 from core.knowledge.places import as_regions, find_places
 from core.knowledge.specifics import Coverage, find_specifics
-from kb_testkit import bundled_kb, demo_kb  # noqa: F401  (fixtures)
+from tests.core.knowledge.kb_testkit import bundled_kb
 
 DEFAULTS = config.from_mapping({}, env={}, check=False).knowledge
 

@@ -1,8 +1,5 @@
-"""Helpers of the queue tests: message factories, a recording handler, and the ``queue`` and
-``start_worker`` fixtures (test modules import them by name).
-
-Not a conftest.py on purpose: several conftest.py files without __init__.py share the module name
-``conftest``, which breaks ``from conftest import ...`` elsewhere in the suite."""
+"""Helpers of the queue tests: message factories and a recording handler (the ``queue`` and
+``start_worker`` fixtures are in conftest.py)."""
 
 from __future__ import annotations
 
@@ -14,12 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
-import pytest
 
 from core.clock import SHOP_TZ
 from core.models import Event, EventKind, IncomingMessage, MsgKind, TurnContext, TurnResult
-from core.queue import StreamQueue, Worker
-from core.storage import open_redis
+from core.queue import StreamQueue
 
 T0 = datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ)
 
@@ -118,34 +113,3 @@ def closed_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
-
-@pytest.fixture
-async def queue(redis_client, keys) -> StreamQueue:
-    q = StreamQueue(redis_client, keys)
-    await q.ensure_groups()
-    return q
-
-
-@pytest.fixture
-async def start_worker(redis_url, keys, redis_client):
-    """``await start_worker(handler, **worker_kwargs)`` -> a running Worker on its own Redis client.
-    Every worker is stopped and its client closed after the test."""
-    running: list[tuple[Worker, asyncio.Task[None], Any]] = []
-
-    async def start(handler, *, queue_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> Worker:
-        client = open_redis(redis_url, socket_timeout=10)
-        q = StreamQueue(client, keys, **(queue_kwargs or {}))
-        kwargs.setdefault("block_ms", 100)
-        kwargs.setdefault("claim_idle_s", 5.0)
-        kwargs.setdefault("retry_backoff_s", 0.01)
-        kwargs.setdefault("recheck_s", 0.02)
-        worker = Worker(q, handler, **kwargs)
-        task = asyncio.create_task(worker.run())
-        running.append((worker, task, client))
-        return worker
-
-    yield start
-    for worker, task, client in running:
-        await worker.stop(0)
-        await task
-        await client.aclose()

@@ -6,7 +6,7 @@ import asyncio
 
 from core.queue import StreamQueue, Worker
 from core.storage import open_redis
-from queue_testkit import T0, RecordingHandler, eventually, text_msg
+from tests.core.queue.queue_testkit import T0, RecordingHandler, eventually, text_msg
 
 
 async def test_worker_orders_users_and_reclaims_on_each_backend(store_url, keys):

@@ -12,8 +12,7 @@ import pytest
 from core.models import IncomingMessage
 from core.queue import QueueFull, QueueUnavailable, StreamQueue
 from core.storage import open_redis
-from queue_testkit import closed_port, event_msg, later, T0, text_msg
-from queue_testkit import queue  # noqa: F401  (pytest fixtures)
+from tests.core.queue.queue_testkit import closed_port, event_msg, later, T0, text_msg
 
 
 async def all_entries(client, queue: StreamQueue) -> list[tuple[str, dict[str, str]]]:

@@ -12,7 +12,7 @@ from core.clock import SHOP_TZ
 from core.models import IncomingMessage, MsgKind
 from core.queue import QueueFull, QueueUnavailable, StreamQueue
 from core.storage import open_redis
-from tests.support import free_port
+from fakes.harness import free_port
 
 NOW = datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ)
 

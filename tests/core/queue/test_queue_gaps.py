@@ -9,8 +9,7 @@ from structlog.testing import capture_logs
 
 from core.queue import StreamQueue
 from core.queue.gaps import LostEntryRepair
-from queue_testkit import eventually, RecordingHandler, T0, text_msg
-from queue_testkit import queue, start_worker  # noqa: F401  (pytest fixtures)
+from tests.core.queue.queue_testkit import eventually, RecordingHandler, T0, text_msg
 
 
 async def _entries(client, queue: StreamQueue, user: str) -> list[tuple[str, dict]]:

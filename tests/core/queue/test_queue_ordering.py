@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from core.models import IncomingMessage, TurnContext
-from queue_testkit import eventually, pending_count, RecordingHandler, T0, text_msg
-from queue_testkit import queue, start_worker  # noqa: F401  (pytest fixtures)
+from tests.core.queue.queue_testkit import eventually, pending_count, RecordingHandler, T0, text_msg
 
 USERS = ["oAlice", "oBob", "oCarol"]
 

@@ -10,8 +10,7 @@ from structlog.testing import capture_logs
 from core.handler import RetryTurn
 from core.models import IncomingMessage, TurnContext
 from core.queue import DeliveryLimitExceeded
-from queue_testkit import eventually, pending_count, RecordingHandler, T0, text_msg
-from queue_testkit import queue, start_worker  # noqa: F401  (pytest fixtures)
+from tests.core.queue.queue_testkit import eventually, pending_count, RecordingHandler, T0, text_msg
 
 USER = "oCrashUser"
 

@@ -10,8 +10,7 @@ from prometheus_client import REGISTRY
 from core.models import IncomingMessage, TurnContext
 from core.queue import StreamQueue, Worker
 from core.storage import open_redis
-from queue_testkit import eventually, pending_count, RecordingHandler, T0, text_msg
-from queue_testkit import queue, start_worker  # noqa: F401  (pytest fixtures)
+from tests.core.queue.queue_testkit import eventually, pending_count, RecordingHandler, T0, text_msg
 
 USER = "oStopUser"
 
@@ -98,7 +97,7 @@ async def test_cancelling_run_stops_everything(redis_client, keys, redis_url):
 
 
 async def test_stop_before_redis_is_reachable_returns(keys):
-    from queue_testkit import closed_port
+    from tests.core.queue.queue_testkit import closed_port
 
     client = open_redis(f"redis://127.0.0.1:{closed_port()}/0", socket_timeout=1)
     try:

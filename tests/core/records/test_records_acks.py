@@ -6,7 +6,7 @@ from core.records.acks import AckBuffer
 from core.records.recorder import open_recorder
 from core.records.timeseries import TimeSeries
 from core.storage import open_redis
-from tests.support import free_port
+from fakes.harness import free_port
 
 
 async def test_acks_reach_redis_only_when_flushed(redis_client, keys, fixed_clock):

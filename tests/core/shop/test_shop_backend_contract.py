@@ -29,14 +29,8 @@ from core.shop.models import (
     KIND_QUALITY,
     ReturnLine,
 )
-from tests.shop_backends import (
-    BACKENDS,
-    SHOP_JSON,
-    demo_records,
-    open_backend,
-    with_wallets,
-)
-from tests.support import free_port
+from fakes.harness import free_port
+from tests.shop_backends import BACKENDS, SHOP_JSON, demo_records, open_backend, with_wallets
 
 NOW = datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ)
 LIU = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"

@@ -1,13 +1,16 @@
-"""Fixtures and builders for tests that drive the fake WeChat / WeCom APIs (``fakes.wechat_api``,
-``fakes.wecom_api``) through the real token providers and API clients over real sockets.
+"""The fake outside services as fixtures, for the whole suite (registered by tests/conftest.py):
 
-A test module imports the fixtures it uses and makes its ``fake`` for its own credentials::
+* ``ollama``: a running ``FakeOllama`` (no rule: each test scripts its replies, e.g.
+  ``ollama.rule(demo_rule)``);
+* ``wechat_api``: a running ``FakeWeChatApi`` for the test account of ``tests.wechat_push``
+  (``APP_ID`` / ``APP_SECRET``, which ``make_cfg`` also uses);
+* ``session``: a real aiohttp client session;
+* ``robot``: a WeCom group robot for ``[handoff] notify_url`` — ``(url, received, answers)``: the
+  bodies it received, and answers to give instead of ``{"errcode": 0}``.
 
-    from tests.fixtures_wechat import session, wechat_fake_fixture  # noqa: F401 (fixtures)
-
-    fake = wechat_fake_fixture(APP_ID, SECRET)
-
-(``from tests.fixtures_wechat import session as http`` gives the same fixture under another name.)
+A module that needs the fake API under other credentials makes its own ``fake`` fixture with
+``wechat_fake_fixture`` / ``wecom_fake_fixture``; ``wechat_client`` / ``wecom_client`` build the real
+API clients (with their token providers) against a fake over real sockets.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from adapters.wechat_oa.api_client import WeChatApiClient
 from adapters.wechat_oa.token import StableTokenProvider
@@ -23,8 +27,10 @@ from adapters.wecom_kf.api_client import WecomKfClient
 from adapters.wecom_kf.token import WecomTokenProvider
 from core.clock import Clock
 from core.storage import KeyBuilder
+from fakes.ollama import FakeOllama
 from fakes.wechat_api import FakeWeChatApi
 from fakes.wecom_api import FakeWecomApi
+from tests.wechat_push import APP_ID, APP_SECRET
 
 
 @pytest.fixture
@@ -32,6 +38,20 @@ async def session():
     """A real aiohttp client session, closed after the test."""
     async with aiohttp.ClientSession() as s:
         yield s
+
+
+@pytest.fixture
+async def ollama():
+    """A running fake Ollama with no rule (it greets); tests script it with ``ollama.rule(...)``."""
+    async with FakeOllama() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def wechat_api():
+    """A running fake WeChat API for the test account (``tests.wechat_push.APP_ID`` / ``APP_SECRET``)."""
+    async with FakeWeChatApi(app_id=APP_ID, app_secret=APP_SECRET) as fake:
+        yield fake
 
 
 def wechat_fake_fixture(app_id: str, secret: str) -> Any:
@@ -70,3 +90,24 @@ def wecom_client(session: aiohttp.ClientSession, redis: Any, keys: KeyBuilder, c
     """The WeCom 微信客服 client with its own gettoken provider; ``kw`` goes to the client."""
     tokens = WecomTokenProvider(session, redis, keys, api_base=api_base, corp_id=corp_id, secret=secret, clock=clock)
     return WecomKfClient(session, tokens, api_base=api_base, open_kfid=open_kfid, **kw)
+
+
+@pytest.fixture
+async def robot():
+    """A group-robot webhook on a local port that records what it is sent."""
+    received: list[dict] = []
+    answers: list[web.Response] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return answers.pop(0) if answers else web.json_response({"errcode": 0, "errmsg": "ok"})
+
+    app = web.Application()
+    app.router.add_post("/robot", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield f"http://127.0.0.1:{port}/robot", received, answers
+    await runner.cleanup()

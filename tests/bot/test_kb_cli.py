@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from kb_testkit import DEVSET, shop_copy  # noqa: F401  (fixture)
+from tests.core.knowledge.kb_testkit import DEVSET
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

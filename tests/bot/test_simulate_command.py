@@ -14,7 +14,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 LIU_YANG = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"  # owner of order 2026110130007784
 BUBBLE = re.compile(r"^\[\d\d:\d\d\] (\S+) ([‹›!]) (.*)$")
 

@@ -1,28 +1,24 @@
-"""Helpers and fixtures for the WeChat OA webhook tests.
+"""The test account and WeChat's side of a push, for every test that talks to a webhook.
 
 ``Pusher`` builds pushes the way WeChat's servers do: wechatpy's PrpCrypto for the AES layer and
-hashlib for SHA-1 signatures, never the code under test. The fixtures (a config on the test's
-Redis prefix, starting web apps, reading the queue streams) are imported by the test modules;
-this directory has no conftest.py of its own so the root conftest stays importable as ``conftest``.
+hashlib for SHA-1 signatures, never the code under test. ``APP_ID`` / ``APP_SECRET`` are also the
+credentials of the ``wechat_api`` fixture (tests/plugins/fakes.py); the fixtures built on these
+(``make_cfg``, ``pusher``, ``start_web``, ``stream_entries``) are in tests/plugins/webhook.py.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import socket
-from typing import Any, Awaitable, Callable
+from typing import Any
 
-import pytest
 from wechatpy.crypto import PrpCrypto
 
-from bot import config
-from core.config import Config
-from bot.app import create_app
 
 TOKEN = "kefuTest2026"
 AES_KEY = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR"  # any 43 base64 chars
 APP_ID = "wx00112233445566aa"
+APP_SECRET = "test-app-secret-value-0001"
 ACCOUNT = "gh_0123456789ab"
 USER = "oUser-0000000000000000000001"
 
@@ -94,56 +90,3 @@ class Pusher:
         ts = str(self.now() if timestamp is None else timestamp)
         nonce = nonce or self.nonce()
         return {"signature": sha1_sorted(self.token, ts, nonce), "timestamp": ts, "nonce": nonce, "openid": USER}, xml
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def make_cfg(redis_url, key_prefix, redis_client) -> Callable[..., Config]:
-    """Config on the real test Redis under this test's prefix; ``section__key=value`` overrides.
-    (Depends on ``redis_client`` so the prefix's keys are deleted after the test.)"""
-
-    def make(*, aes: bool = True, **overrides: Any) -> Config:
-        raw: dict[str, dict[str, Any]] = {
-            "wechat": {"app_id": APP_ID, "app_secret": "test-app-secret-value-0001", "token": TOKEN,
-                       "encoding_aes_key": AES_KEY if aes else "", "account_id": ACCOUNT},
-            "redis": {"url": redis_url, "key_prefix": key_prefix},
-        }
-        for dotted, value in overrides.items():
-            section, key = dotted.split("__", 1)
-            raw.setdefault(section, {})[key] = value
-        return config.from_mapping(raw, env={})
-
-    return make
-
-
-@pytest.fixture
-def pusher(fixed_clock) -> Pusher:
-    return Pusher(fixed_clock)
-
-
-@pytest.fixture
-def start_web(aiohttp_client, fixed_clock) -> Callable[..., Awaitable[Any]]:
-    """Start a web-role app (no worker, so entries stay in the stream to be counted)."""
-
-    async def start(cfg: Config, *, role: str = "web", clock=None, **kw: Any):
-        return await aiohttp_client(create_app(cfg, role=role, clock=clock or fixed_clock, **kw))
-
-    return start
-
-
-@pytest.fixture
-def stream_entries(redis_client, keys) -> Callable[[], Awaitable[list[tuple[str, dict[str, str]]]]]:
-    """All entries in every queue shard stream under this test's prefix."""
-
-    async def entries() -> list[tuple[str, dict[str, str]]]:
-        out: list[tuple[str, dict[str, str]]] = []
-        for stream in keys.streams():
-            out.extend(await redis_client.xrange(stream))
-        return out
-
-    return entries

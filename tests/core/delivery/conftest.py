@@ -1,14 +1,12 @@
-"""Fixtures for delivery tests (imported by the test modules; not a conftest so that
-``from conftest import free_port`` elsewhere keeps meaning tests/conftest.py).
-
-Delivery runs against the fake WeChat API through the real 客服 API client (real sockets)."""
+"""Fixtures of the delivery tests: Delivery runs against the fake WeChat API through the real 客服
+API client (real sockets)."""
 
 from __future__ import annotations
 
 import pytest
 
 from core.delivery.delivery import Delivery
-from tests.fixtures_wechat import session, wechat_client, wechat_fake_fixture  # noqa: F401 (fixtures)
+from tests.plugins.fakes import wechat_client, wechat_fake_fixture
 
 APP_ID, SECRET = "wxdeliverytest01", "delivery-test-secret"
 
