@@ -3,6 +3,7 @@
 #   make venv   create .venv and install kefu with its test extras (again only when pyproject.toml changes)
 #   make test   run the whole suite against a Redis and a PostgreSQL (scripts/ensure-redis.sh and
 #               scripts/ensure-postgres.sh find or start them)
+#   make lint   ruff (bugs + import order), mypy (strict over core/), import-linter (layers, no cycles)
 #   make demo   chat with the bot in the simulator (no WeChat account, no server needed)
 #   make bench  webhook load (vs WeRoBot), end-to-end turns, session memory, turn overhead per shop backend,
 #               console records (docs/performance.md)
@@ -16,7 +17,7 @@ PYTEST_ARGS ?=
 BENCH_STAMP := $(VENV)/.bench-installed
 BENCH_ARGS ?=
 
-.PHONY: venv test demo bench
+.PHONY: venv test lint demo bench
 
 venv: $(STAMP)
 
@@ -27,6 +28,15 @@ $(STAMP): pyproject.toml
 
 test: venv
 	scripts/ensure-redis.sh scripts/ensure-postgres.sh $(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+# Settings in pyproject.toml ([tool.ruff], [tool.mypy], [tool.importlinter]). All three run, so one
+# report shows every problem; the target fails if any of them did.
+lint: venv
+	@status=0; \
+	$(VENV)/bin/ruff check . || status=1; \
+	$(VENV)/bin/mypy || status=1; \
+	$(VENV)/bin/lint-imports || status=1; \
+	exit $$status
 
 demo: venv
 	$(VENV)/bin/kefu simulate

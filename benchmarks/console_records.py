@@ -39,6 +39,7 @@ from core.clock import SHOP_TZ, FixedClock  # noqa: E402
 from core.models import IncomingMessage, MsgKind, TurnContext, TurnResult  # noqa: E402
 from core.records import Recorder  # noqa: E402
 from core.storage import KeyBuilder, open_redis  # noqa: E402
+
 from processes import delete_prefix  # noqa: E402
 
 START = datetime(2026, 11, 22, 9, 0, tzinfo=SHOP_TZ)

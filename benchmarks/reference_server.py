@@ -38,6 +38,7 @@ def nothing_app() -> web.Application:
 def memory_app() -> web.Application:
     from adapters.tencent.crypto import CallbackCrypto
     from adapters.tencent.xml_safety import XmlRejected, parse_xml
+
     from pushes import AES_KEY, APP_ID, TOKEN
 
     crypto = CallbackCrypto(TOKEN, AES_KEY, APP_ID)

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.llm.base import ChatMessage, ToolCall  # noqa: E402
 from core.sessions.store import SessionStore  # noqa: E402
 from core.storage import KeyBuilder, open_redis  # noqa: E402
+
 from processes import delete_prefix  # noqa: E402
 
 TARGET_MB = 50.0

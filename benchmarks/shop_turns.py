@@ -36,8 +36,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from processes import delete_prefix  # noqa: E402
-
 from bot import config as config_mod  # noqa: E402
 from bot.logs import configure_logging  # noqa: E402
 from bot.services import open_services  # noqa: E402
@@ -50,6 +48,8 @@ from fakes import ollama as fo  # noqa: E402
 from fakes.ollama import FakeOllama  # noqa: E402
 from fakes.shop_api import FakeShopApi  # noqa: E402
 from fakes.wechat_api import FakeWeChatApi  # noqa: E402
+
+from processes import delete_prefix  # noqa: E402
 from pushes import AES_KEY, APP_ID, APP_SECRET, TOKEN  # noqa: E402
 
 SHOP_JSON = BUNDLED_SHOP_DIR / "shop.json"

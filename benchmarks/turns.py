@@ -34,9 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp  # noqa: E402
 
 from fakes import ollama as fo  # noqa: E402
+from fakes.harness import free_port  # noqa: E402
 from fakes.ollama import FakeOllama  # noqa: E402
 from fakes.wechat_api import FakeWeChatApi  # noqa: E402
-from fakes.harness import free_port  # noqa: E402
+
 from processes import Process, Workdir, delete_prefix, start_kefu, wait_http  # noqa: E402
 from pushes import AES_KEY, APP_ID, APP_SECRET, TOKEN, PushFactory  # noqa: E402
 from webhook_load import cpu_seconds  # noqa: E402

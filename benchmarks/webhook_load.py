@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fakes.harness import free_port  # noqa: E402
+
 from processes import Process, Workdir, delete_prefix, spawn, start_kefu, wait_http  # noqa: E402
 from pushes import AES_KEY, APP_ID, APP_SECRET, TOKEN, Push, PushFactory  # noqa: E402
 

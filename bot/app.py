@@ -22,10 +22,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from adapters.http_edge import install as install_edge
 from adapters.wechat_oa.webhook import WechatWebhook
-from core.config import Config
 from bot.services import Services, open_services
 from bot.wiring import build_handler
 from core.clock import Clock
+from core.config import Config
 from core.handler import MessageHandler
 from core.metrics import QUEUE_DEPTH, QUEUE_PENDING
 from core.queue.stream import QueueUnavailable

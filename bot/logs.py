@@ -21,10 +21,11 @@ import logging
 import re
 import sys
 import uuid
-from typing import Any, Iterable, Iterator, TextIO
+from typing import Any, Iterable, Iterator, MutableMapping, TextIO
 
 import orjson
 import structlog
+from structlog.typing import Processor
 
 from bot.config_secrets import SECRET_NAME_RE
 from core.config import Config, LogConfig
@@ -66,7 +67,7 @@ class _Scrubber:
             return self._text(f"{type(value).__name__}: {value}")
         return value
 
-    def __call__(self, _logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, _logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         for key in list(event_dict):
             if key.startswith("_"):
                 continue  # structlog / ProcessorFormatter bookkeeping
@@ -133,9 +134,9 @@ def configure_logging(log_cfg: LogConfig, *, secrets: Iterable[str] = (), stream
         renderer: Any = structlog.processors.JSONRenderer(serializer=_json_line)
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=False)
-    render = [structlog.processors.format_exc_info, scrub, renderer]
-    labels = [structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name, timestamper]  # never PII
-    pre_chain = [structlog.contextvars.merge_contextvars, *labels]
+    render: list[Processor] = [structlog.processors.format_exc_info, scrub, renderer]
+    labels: list[Processor] = [structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name, timestamper]  # never PII
+    pre_chain: list[Processor] = [structlog.contextvars.merge_contextvars, *labels]
     structlog.configure(
         # scrub before the labels are added: the same result with fewer values to look at
         processors=[structlog.contextvars.merge_contextvars, structlog.processors.format_exc_info, scrub,

@@ -6,8 +6,8 @@ it against ``fakes.wechat_api``. Delivery policy (shaping, splitting, idempotenc
 
 Optional capabilities. ``Channel`` is what every platform can do. What only some can is a small
 protocol of its own below (``HumanTransfer``, ``PushReplies``); a channel has a capability by
-having its methods, and the core asks ``capability(channel, HumanTransfer)`` instead of testing
-for a reply mode or an attribute. A new one (e.g. a tappable menu message, msgmenu) is one more
+having its methods, and the core asks ``isinstance(channel, HumanTransfer)`` (the protocols are
+runtime-checkable) instead of testing for a reply mode or an attribute. A new one (e.g. a tappable menu message, msgmenu) is one more
 protocol here, implemented by the channels that support it and looked up the same way.
 """
 
@@ -17,7 +17,7 @@ import enum
 from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 # The idempotency id of the message part being sent (``<turn_id>:<part>``), set by
 # ``core.delivery`` around each ``send_text``. A channel whose API deduplicates by a caller-chosen
@@ -79,12 +79,3 @@ class PushReplies(Protocol):
     def replying_to(self, dedupe_id: str) -> AbstractContextManager[None]: ...
 
     async def forward_late_answer(self, user_id: str, dedupe_id: str) -> bool: ...
-
-
-C = TypeVar("C")
-
-
-def capability(channel: Channel, kind: type[C]) -> C | None:
-    """``channel`` as a ``kind`` capability (``HumanTransfer``, ``PushReplies``), or ``None``
-    when it does not have it."""
-    return channel if isinstance(channel, kind) else None

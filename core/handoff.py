@@ -195,7 +195,7 @@ class Handoff:
             return False
         try:
             await self.notifier.notify(platform, user_id, reason, mask_personal(last_text[:LAST_TEXT_CHARS]), note=note)
-        except Exception as exc:  # the shopper still gets an answer; ops see the log line
+        except Exception as exc:  # noqa: BLE001 - the shopper still gets an answer; ops see the log line
             log.warning("handoff_notify_failed", platform=platform, user_id=user_id, error=repr(exc))
             return False
         return True

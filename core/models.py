@@ -11,7 +11,7 @@ import dataclasses
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 
 class MsgKind(str, enum.Enum):
@@ -150,10 +150,21 @@ class OutgoingText:
     delivery_id: str  # idempotency key: the same id is never delivered twice
 
 
+# Every way a turn can end, defined once: ``TurnResult.outcome``, the ``kefu_turns_total{outcome}``
+# label and the console's outcome filters all use these values. The dialogue's own outcomes
+# (``core.dialogue.result.DialogueOutcome``) are a subset; "retry" (kept for later), "failed" (given
+# up) and "ok" (a handler that returns no TurnResult) come from the queue worker.
+TurnOutcome = Literal[
+    "faq", "cache", "llm", "canned", "continued", "handoff", "confirmation", "reset", "unsupported", "degraded",
+    "silenced", "ignored", "rate_limited", "undelivered", "failed", "retry", "ok",
+]
+TURN_OUTCOMES: tuple[TurnOutcome, ...] = get_args(TurnOutcome)
+
+
 @dataclass
 class TurnResult:
     """What a handler did with a turn (for logs, metrics and the console)."""
 
-    outcome: str  # "faq" | "llm" | "degraded" | "handoff" | "silenced" | "ignored" | "undelivered" | "failed" | "retry"
+    outcome: TurnOutcome
     replies: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)

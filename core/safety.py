@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Iterable
+from typing import Any, Iterable
 
 import structlog
 
@@ -47,7 +47,7 @@ class RateLimiter:
     ``max_per_minute <= 0`` disables the limit.
     """
 
-    def __init__(self, redis, keys: KeyBuilder, clock: Clock, max_per_minute: int) -> None:
+    def __init__(self, redis: Any, keys: KeyBuilder, clock: Clock, max_per_minute: int) -> None:
         self._redis = redis
         self._keys = keys
         self._clock = clock

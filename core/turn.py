@@ -31,7 +31,7 @@ from typing import Any, Awaitable, Callable
 
 import structlog
 
-from core.channel import HumanTransfer, PushReplies, capability
+from core.channel import HumanTransfer, PushReplies
 from core.delivery.delivery import (
     NOTHING_MORE_REPLY,
     Delivery,
@@ -50,7 +50,7 @@ from core.knowledge import (
     shareable,
 )
 from core.llm.base import ChatMessage
-from core.models import IncomingMessage, MsgKind, TurnContext, TurnResult
+from core.models import IncomingMessage, MsgKind, TurnContext, TurnOutcome, TurnResult
 from core.replies import needs_dialogue, reply_for
 from core.safety import RATE_LIMITED_REPLY, RateLimiter, clip_incoming
 from core.sessions.store import SessionStore
@@ -181,13 +181,13 @@ class TurnHandler:
             log.info("turn.kept_for_retry", holding_sent=bool(result.text), kept=kept)
             await self._observe(msg, ctx, self._result("degraded", report, kept=True, **info))  # console: seen, kept
             raise RetryTurn("llm unavailable", delay_s=float(result.info.get("retry_after_s", 60.0)))
-        outcome = result.outcome
+        outcome: TurnOutcome = result.outcome
         if result.handoff_reason:
             decision = await self.handoff.start(platform, user, result.handoff_reason, text)
             outcome = "handoff"
-            transfer = capability(self.delivery.channel, HumanTransfer) if decision.transfer else None
-            if transfer is not None:
-                await transfer.transfer(user)
+            channel = self.delivery.channel
+            if decision.transfer and isinstance(channel, HumanTransfer):
+                await channel.transfer(user)
             elif not decision.in_hours:
                 extra = await self._send(msg, ctx, decision.reply, suffix="handoff")
                 report = DeliveryReport(report.delivered + extra.delivered,
@@ -199,8 +199,8 @@ class TurnHandler:
 
     async def _continue(self, msg: IncomingMessage, ctx: TurnContext) -> TurnResult:
         platform, user = msg.platform, msg.user_id
-        push = capability(self.delivery.channel, PushReplies)
-        if push is not None and await push.forward_late_answer(user, msg.dedupe_id()):
+        channel = self.delivery.channel
+        if isinstance(channel, PushReplies) and await channel.forward_late_answer(user, msg.dedupe_id()):
             return TurnResult("continued", [], {"forwarded": True})
         report = await self.delivery.deliver_continuation(platform, user, ctx.turn_id)
         if report is None:
@@ -209,9 +209,9 @@ class TurnHandler:
 
     async def _hand_off(self, msg: IncomingMessage, ctx: TurnContext, reason: str, text: str) -> TurnResult:
         decision = await self.handoff.start(msg.platform, msg.user_id, reason, text)
-        transfer = capability(self.delivery.channel, HumanTransfer) if decision.transfer else None
-        if transfer is not None:
-            await transfer.transfer(msg.user_id)
+        channel = self.delivery.channel
+        if decision.transfer and isinstance(channel, HumanTransfer):
+            await channel.transfer(msg.user_id)
             return TurnResult("handoff", [], {"reason": reason, "in_hours": True})
         report = await self._send(msg, ctx, decision.reply)
         return self._result("handoff", report, reason=reason, in_hours=decision.in_hours)
@@ -219,15 +219,15 @@ class TurnHandler:
     # -- helpers --------------------------------------------------------------------------
     def _replying_to(self, msg: IncomingMessage) -> contextlib.AbstractContextManager[None]:
         """On a ``PushReplies`` channel every send of this turn answers ``msg``'s push."""
-        push = capability(self.delivery.channel, PushReplies)
-        return push.replying_to(msg.dedupe_id()) if push is not None else contextlib.nullcontext()
+        channel = self.delivery.channel
+        return channel.replying_to(msg.dedupe_id()) if isinstance(channel, PushReplies) else contextlib.nullcontext()
 
     async def _send(self, msg: IncomingMessage, ctx: TurnContext, text: str, *, suffix: str = "") -> DeliveryReport:
         turn_id = f"{ctx.turn_id}:{suffix}" if suffix else ctx.turn_id
         return await self.delivery.deliver(msg.platform, msg.user_id, turn_id, text)
 
     @staticmethod
-    def _result(outcome: str, report: DeliveryReport, **info: Any) -> TurnResult:
+    def _result(outcome: TurnOutcome, report: DeliveryReport, **info: Any) -> TurnResult:
         if not report.ok:
             info["undelivered"] = report.undelivered_reason
             info["errcodes"] = report.errcodes

@@ -21,7 +21,17 @@ from typing import Any
 from aiohttp import web
 
 from fakes.scripted import (
-    FAULTS, GREETING, Reply, ReplyLike, Rule, ScriptedFake, _Fault, shaped_reply, text, tool_call, tool_call_text,
+    FAULTS,
+    GREETING,
+    Reply,
+    ReplyLike,
+    Rule,
+    ScriptedFake,
+    _Fault,
+    shaped_reply,
+    text,
+    tool_call,
+    tool_call_text,
 )
 from fakes.scripted import count_tokens as _count
 

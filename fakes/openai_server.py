@@ -175,7 +175,7 @@ class FakeOpenAI(ScriptedFake):
         reply = await self._resolve(body)
         think = body["think"]
         content, thinking, calls = shaped_reply(reply, kind, think=think)
-        wire_calls = [{"id": f"chatcmpl-tool-{uuid.uuid4().hex[:24]}", "type": "function",
+        wire_calls: list[dict[str, Any]] = [{"id": f"chatcmpl-tool-{uuid.uuid4().hex[:24]}", "type": "function",
                        "function": {"name": c["name"],
                                     "arguments": json.dumps(c.get("arguments", {}), ensure_ascii=False)}}
                       for c in calls]

@@ -31,8 +31,12 @@ from typing import Any, Iterable
 from aiohttp import web
 
 from core.clock import Clock
-from fakes.api_base import TEXT_LIMIT_BYTES  # noqa: F401 (re-exported)
-from fakes.api_base import FakeApiBase, _Grant, check_text
+from fakes.api_base import (
+    TEXT_LIMIT_BYTES,  # noqa: F401 (re-exported)
+    FakeApiBase,
+    _Grant,
+    check_text,
+)
 
 TOKEN_TTL_S = 7200
 ROLL_WINDOW_S = 300  # WeChat rolls the stable token in its last 5 minutes; old one lives 5 more
@@ -200,15 +204,16 @@ class FakeWeChatApi(FakeApiBase):
                 return inj.items.popleft()
         return None
 
-    async def _json_body(self, request: web.Request) -> tuple[dict[str, Any] | None, int]:
+    async def _json_body(self, request: web.Request) -> tuple[dict[str, Any], int]:
+        """(body, 0), or ({}, the errcode WeChat answers for an empty / non-JSON body)."""
         raw = await request.read()
         if not raw.strip():
-            return None, 44002
+            return {}, 44002
         try:
             body = json.loads(raw)
         except ValueError:
-            return None, 47001
-        return (body, 0) if isinstance(body, dict) else (None, 47001)
+            return {}, 47001
+        return (body, 0) if isinstance(body, dict) else ({}, 47001)
 
     def _check_token(self, request: web.Request) -> int:
         token = request.query.get("access_token", "")

@@ -35,8 +35,12 @@ from aiohttp import web
 from wechatpy.enterprise.crypto import WeChatCrypto
 
 from core.clock import Clock
-from fakes.api_base import TEXT_LIMIT_BYTES  # noqa: F401 (re-exported)
-from fakes.api_base import FakeApiBase, _Grant, check_text
+from fakes.api_base import (
+    TEXT_LIMIT_BYTES,  # noqa: F401 (re-exported)
+    FakeApiBase,
+    _Grant,
+    check_text,
+)
 
 TOKEN_TTL_S = 7200
 CALLBACK_TOKEN_TTL_S = 600

@@ -56,7 +56,7 @@ async def redis_client(redis_url, key_prefix):
     client = open_redis(redis_url)
     try:
         await client.ping()
-    except Exception as exc:  # pragma: no cover - environment problem, not a test result
+    except Exception as exc:  # noqa: BLE001  # pragma: no cover - environment problem, not a test result
         pytest.fail(f"Redis not reachable at {redis_url}: {exc} (run `make test`, which starts one)")
     yield client
     await client.aclose()

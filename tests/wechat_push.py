@@ -14,7 +14,6 @@ from typing import Any
 
 from wechatpy.crypto import PrpCrypto
 
-
 TOKEN = "kefuTest2026"
 AES_KEY = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR"  # any 43 base64 chars
 APP_ID = "wx00112233445566aa"

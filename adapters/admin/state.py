@@ -13,8 +13,8 @@ from aiohttp import web
 from adapters.admin.accounts import Accounts
 from adapters.admin.auth import SESSION, Session, SessionStore
 from adapters.admin.login_limit import LoginLimiter
-from core.config import Config
 from core.clock import Clock
+from core.config import Config
 from core.handoff import Handoff
 from core.records import Recorder
 

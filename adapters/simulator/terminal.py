@@ -17,7 +17,7 @@ import sys
 import threading
 import unicodedata
 from pathlib import Path
-from typing import Awaitable, Protocol, TextIO
+from typing import Any, Awaitable, Protocol, TextIO
 
 from adapters.simulator.feed import BOT, SYSTEM, TYPING, USER, ChatEvent, Feed
 from adapters.simulator.session import ShopDirectory, ShopperSession
@@ -72,7 +72,7 @@ class Terminal:
         self._bot_seen = asyncio.Event()
         self._bot_count = 0
         self._last_bot_at = 0.0
-        self._readline = None
+        self._readline: Any = None  # the readline module, once set up on a TTY
         self._want_line = threading.Event()  # TTY: the loop is ready for the next input() (fresh prompt)
         self._in_input = False  # TTY: input() is showing the prompt right now
         self._typed_echo = 0  # TTY: own lines still on screen as typed, to be redrawn as bubbles
@@ -323,7 +323,7 @@ class Terminal:
         before = self._bot_count
         try:
             result = await push
-        except Exception:  # the feed already has a system line saying why
+        except Exception:  # noqa: BLE001 - the feed already has a system line saying why
             return
         if result.status == 200 and not self.tty:
             await self._wait_for_replies(before)

@@ -63,9 +63,16 @@ class PassiveResponder(Protocol):
 
 
 class WebhookServices(Protocol):
-    clock: Clock
-    queue: MessageQueue
-    passive: PassiveResponder | None
+    """What the webhook reads from ``bot.services.Services`` (at request time)."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def queue(self) -> MessageQueue: ...
+
+    @property
+    def passive(self) -> PassiveResponder | None: ...
 
 
 class WechatWebhook:

@@ -220,9 +220,9 @@ def _eval(args: argparse.Namespace, cfg) -> int:
                       f"margin={margin:.3f}")
             for c, why, d in report.missed:
                 best_id = d.best.id if d.best else "-"
-                score = f"{d.best.score:.3f}" if d.best else "-"
+                best_score = f"{d.best.score:.3f}" if d.best else "-"
                 print(f"  missed line {c.line}: {c.q!r} expect={c.expect} ({why}; best={best_id} "
-                      f"score={score} margin={d.margin:.3f})")
+                      f"score={best_score} margin={d.margin:.3f})")
         if args.sweep:
             if best is None:
                 print(f"sweep: no thresholds reach {args.min_precision:.0%} precision with <= 5% null false-answers "

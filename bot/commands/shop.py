@@ -53,7 +53,7 @@ async def _import(path: Path, url: str, timeout_s: float) -> int:
     from core.shop.sql.fetch import describe_error
 
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))  # noqa: ASYNC240 - a one-shot command, nothing else runs
         if not isinstance(data, dict):
             raise ShopDataError(f"{path}: must be a JSON object with customers, products, orders and coupons")
         records = parse_shop(data, str(path))

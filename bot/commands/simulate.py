@@ -14,8 +14,7 @@ import sys
 from typing import TextIO
 
 from bot import config
-from core.config import Config
-from core.config import LogConfig
+from core.config import Config, LogConfig
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -71,8 +70,8 @@ def _say(text: str) -> None:
 
 async def simulate(cfg: Config, args: argparse.Namespace) -> int:
     from adapters.simulator.llm_choice import REAL
-    from bot.simulation.runtime import Simulator
     from adapters.simulator.terminal import Terminal
+    from bot.simulation.runtime import Simulator
 
     port = args.port if args.port is not None else (cfg.server.port if args.web else 0)
     sim = Simulator(cfg, llm=args.llm, web_page=args.web, host=args.host, port=port, platform=args.platform)

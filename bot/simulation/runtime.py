@@ -181,7 +181,9 @@ class Simulator:
             self._client = WeChatPushClient(self._http, self.webhook_url, token=w.token,
                                             encoding_aes_key=w.encoding_aes_key, app_id=w.app_id,
                                             account_id=w.account_id, clock=self.clock)
-        self.session = self.session_for(self.directory.default.openid)
+        session = self.session_for(self.directory.default.openid)
+        assert session is not None  # the default customer is in the directory it came from
+        self.session = session
         log.info("simulate.started", llm=self.llm.mode, webhook=self.webhook_url, web=self.web_url)
 
     async def stop(self) -> None:

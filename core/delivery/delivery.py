@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import AsyncContextManager, Callable
+from typing import Any, AsyncContextManager, Callable
 
 import structlog
 
-from core.channel import Channel, PushReplies, capability
+from core.channel import Channel, PushReplies
 from core.clock import Clock
 from core.delivery.markdown import to_plain_text
 from core.delivery.split import fit_parts, split_text, take_prefix, utf8_len
@@ -58,7 +58,7 @@ _CONTINUE_WORDS = {"继续", "继续说", "接着说", "继续发", "下一页",
 
 def is_continue_request(text: str | None) -> bool:
     """「继续」 and close variants: the shopper wants the rest of a long answer."""
-    return bool(text) and text.strip().strip("。.!！~～ ") in _CONTINUE_WORDS
+    return text is not None and text.strip().strip("。.!！~～ ") in _CONTINUE_WORDS
 
 
 def plan_parts(text: str, max_bytes: int, max_parts: int) -> tuple[list[str], str]:
@@ -209,7 +209,7 @@ class Delivery:
     def __init__(
         self,
         channel: Channel,
-        redis,
+        redis: Any,  # redis.asyncio.Redis (or fakeredis)
         keys: KeyBuilder,
         *,
         max_messages_per_turn: int = 3,
@@ -246,8 +246,9 @@ class Delivery:
     @property
     def max_parts(self) -> int:
         """The configured cap, lowered by a channel that allows fewer (``PushReplies``: 1 per push)."""
-        push = capability(self.channel, PushReplies)
-        return self.max_messages_per_turn if push is None else min(self.max_messages_per_turn, push.max_messages_per_turn)
+        if isinstance(self.channel, PushReplies):
+            return min(self.max_messages_per_turn, self.channel.max_messages_per_turn)
+        return self.max_messages_per_turn
 
     def shape(self, text: str) -> str:
         plain = to_plain_text(text)

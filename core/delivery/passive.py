@@ -51,7 +51,7 @@ import asyncio
 import contextlib
 import contextvars
 import uuid
-from typing import Iterator
+from typing import Any, Iterator
 
 import structlog
 
@@ -165,7 +165,7 @@ class PassiveReplies:
 
     def __init__(
         self,
-        redis,
+        redis: Any,  # redis.asyncio.Redis (or fakeredis)
         keys: KeyBuilder,
         clock: Clock,
         *,
@@ -226,7 +226,8 @@ class PassiveReplies:
     async def _claim_once(self, platform: str, user_id: str, dedupe_id: str) -> str | None:
         keys = [self._push_key(platform, user_id, dedupe_id, k) for k in ("msgs", "reply")]
         keys.append(self._pending_key(platform, user_id))
-        return await self._claim(keys=keys, args=[_SEP, self.answer_ttl_s, MORE_HINT, TRANSFER])
+        answer: str | None = await self._claim(keys=keys, args=[_SEP, self.answer_ttl_s, MORE_HINT, TRANSFER])
+        return answer
 
     async def wait(self, platform: str, user_id: str, dedupe_id: str, timeout_s: float) -> str | None:
         """The reply for push ``dedupe_id`` (webhook side), waiting up to ``timeout_s`` seconds.
@@ -255,7 +256,7 @@ class PassiveReplies:
             got = await self._take(keys=[self._pending_key(platform, user_id)], args=[_SEP, prefix, ":msgs"])
             if not got:
                 return None
-            text, left = got[0], int(got[1])
+            text, left = str(got[0]), int(got[1])
             if text == TRANSFER:  # stale: a transfer only makes sense as the push's own reply
                 continue
             return text + MORE_HINT if left else text

@@ -164,13 +164,14 @@ class TurnRun:
         return Plan.loads(raw) if raw else None
 
     async def _store_plan(self, plan: Plan, remainder: str, unless: str) -> str:
-        return await self.deps.store_plan(
+        stored: str = await self.deps.store_plan(
             keys=[self.key, self.more_key],
             args=[plan.dumps(), remainder, self.deps.record_ttl_s, self.deps.continuation_ttl_s, unless],
         )
+        return stored
 
     def _claimed_texts(self, fields: dict[str, str]) -> list[str]:
-        out = []
+        out: list[str] = []
         while (text := fields.get(f"t:{self.pid(len(out))}")) is not None:
             out.append(text)
         return out
@@ -212,7 +213,7 @@ class TurnRun:
                 result = await self.deps.channel.send_text(self.user_id, text)
                 if result.ok:
                     self.deps.message_sent(self.user_id)
-        except Exception as exc:  # the message may or may not have left: keep the marker
+        except Exception as exc:  # noqa: BLE001 - the message may or may not have left: keep the marker
             log.warning("delivery_error", turn_id=self.turn_id, part=pid, error=repr(exc))
             return self._stop("failed", 0)
         finally:

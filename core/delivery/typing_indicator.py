@@ -110,6 +110,6 @@ class TypingIndicator:
                 await self._channel.typing(self.user_id, on)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # cosmetic: never fail a turn over the indicator
+            except Exception as exc:  # noqa: BLE001 - cosmetic: never fail a turn over the indicator
                 log.debug("typing_failed", user_id=self.user_id, on=on, error=repr(exc))
             self._showing = on  # (a message_sent() that raced this request must not clear it)

@@ -34,7 +34,7 @@ from core.clock import Clock
 from core.dialogue.degraded import DegradedResponder
 from core.dialogue.paragraphs import ParagraphStream, to_plain_text
 from core.dialogue.prompt import PromptBuilder
-from core.dialogue.result import DialogueResult
+from core.dialogue.result import DialogueOutcome, DialogueResult
 from core.dialogue.router import ThinkingRouter
 from core.llm.base import ChatMessage, LLMBackend, LLMError, ToolCall
 from core.masking import mask_values
@@ -157,7 +157,7 @@ class DialogueManager:
             return result
 
         await self.sessions.append_turn(msg.platform, msg.user_id, state.turn)
-        outcome = "handoff" if state.handoff_reason else "llm"
+        outcome: DialogueOutcome = "handoff" if state.handoff_reason else "llm"
         llm_ms = max(0.0, state.llm_s - emit.callback_s) * 1000
         log.info("dialogue.turn", outcome=outcome, think=decision.think, route=decision.reason,
                  tools=[r["name"] for r in state.records], llm_ms=round(llm_ms))

@@ -7,6 +7,7 @@ date is in the prompt because questions like "还能退吗" depend on today's da
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -44,7 +45,7 @@ class PromptBuilder:
 
     def __init__(self, policy: str | Callable[[], str], clock: Clock, *, template: str | None = None,
                  tz: ZoneInfo = SHOP_TZ) -> None:
-        self._policy: Callable[[], str] = policy if callable(policy) else (lambda text=policy: text)
+        self._policy: Callable[[], str] = policy if callable(policy) else functools.partial(str, policy)
         self.clock = clock
         self.tz = tz
         self._template = Template(template if template is not None else load_template())

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+# How a dialogue turn ended (each is also a ``core.models.TurnOutcome``).
+DialogueOutcome = Literal["llm", "handoff", "degraded", "reset", "confirmation", "unsupported"]
 
 
 @dataclass
 class DialogueResult:
     """What the turn produced.
 
-    ``outcome``: "llm" | "handoff" | "degraded" | "reset" | "confirmation" | "unsupported".
+    ``outcome``: one of ``DialogueOutcome``.
     ``text`` is the whole answer (every paragraph already passed to ``on_paragraph``, joined by
     blank lines); it may be "" when nothing must be sent (a retried degraded turn).
     ``retry_later``: degraded mode kept the message — the caller sends ``text`` (if any) and raises
@@ -18,7 +21,7 @@ class DialogueResult:
     """
 
     text: str
-    outcome: str
+    outcome: DialogueOutcome
     think: bool = False
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     personal: bool = False

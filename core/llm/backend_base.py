@@ -7,7 +7,7 @@ the collected stream. Each backend keeps its own request shape and its own error
 from __future__ import annotations
 
 from contextlib import aclosing
-from typing import Any, AsyncIterator
+from typing import Any, AsyncGenerator
 
 from core.config import LlmConfig
 from core.llm.base import ChatChunk, ChatMessage, ChatResponse, LLMError, collect
@@ -35,7 +35,7 @@ class ChatBackendBase:
 
     def chat_stream(
         self, messages: list[ChatMessage], *, tools: list[dict[str, Any]] | None = None, think: bool = False
-    ) -> AsyncIterator[ChatChunk]:
+    ) -> AsyncGenerator[ChatChunk, None]:
         raise NotImplementedError
 
     def _map_error(self, exc: BaseException) -> LLMError:

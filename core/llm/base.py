@@ -10,7 +10,7 @@ check``) can react without knowing the transport.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Protocol, runtime_checkable
+from typing import Any, AsyncGenerator, AsyncIterator, Protocol, runtime_checkable
 
 
 @dataclass
@@ -113,7 +113,7 @@ class LLMBackend(Protocol):
 
     def chat_stream(
         self, messages: list[ChatMessage], *, tools: list[dict[str, Any]] | None = None, think: bool = False
-    ) -> AsyncIterator[ChatChunk]:
+    ) -> AsyncGenerator[ChatChunk, None]:
         """Stream one answer. Raises ``LLMError`` subclasses (also while iterating).
 
         ``tools`` are JSON-schema function descriptions (``{"type": "function", "function":

@@ -22,7 +22,7 @@ import asyncio
 import json
 import time
 from contextlib import aclosing
-from typing import Any, AsyncIterator
+from typing import Any, AsyncGenerator, AsyncIterator
 
 import httpx
 import ollama
@@ -113,7 +113,7 @@ class OllamaChat(ChatBackendBase):
     # -- chat -------------------------------------------------------------------------------
     async def chat_stream(
         self, messages: list[ChatMessage], *, tools: list[dict[str, Any]] | None = None, think: bool = False
-    ) -> AsyncIterator[ChatChunk]:
+    ) -> AsyncGenerator[ChatChunk, None]:
         waited = 0.0  # time spent waiting for Ollama (not for our consumer between chunks)
         fixer = QwenStreamFixer()
         try:
@@ -127,7 +127,7 @@ class OllamaChat(ChatBackendBase):
                 options=self._options(think),
                 keep_alive=self.cfg.keep_alive,
             )
-            async with aclosing(stream):
+            async with aclosing(stream):  # type: ignore[type-var]  # ollama types it AsyncIterator; it is a generator
                 parts = stream.__aiter__()
                 while True:
                     try:
@@ -186,7 +186,7 @@ class OllamaChat(ChatBackendBase):
             LLM_ERRORS.labels(err.kind).inc()
             raise err from exc
         finally:
-            await client.close()
+            await client.close()  # type: ignore[no-untyped-call]  # ollama's close() has no annotations
         log.info("llm.warmed_up", model=self.model)
 
     async def list_models(self) -> list[str]:
@@ -205,7 +205,7 @@ class OllamaChat(ChatBackendBase):
         return list(resp.capabilities or [])
 
     async def aclose(self) -> None:
-        await self._client.close()
+        await self._client.close()  # type: ignore[no-untyped-call]  # ollama's close() has no annotations
 
 
 async def _read_to_end(parts: AsyncIterator[Any]) -> None:
@@ -221,7 +221,9 @@ async def _read_to_end(parts: AsyncIterator[Any]) -> None:
 
 
 def _same_model(a: str, b: str) -> bool:
-    norm = lambda s: s if ":" in s else f"{s}:latest"  # noqa: E731
+    def norm(s: str) -> str:
+        return s if ":" in s else f"{s}:latest"
+
     return norm(a) == norm(b)
 
 

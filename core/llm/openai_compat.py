@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, AsyncIterator
+from typing import Any, AsyncGenerator
 from urllib.parse import urlsplit
 
 import openai
@@ -192,7 +192,7 @@ class OpenAIChat(ChatBackendBase):
     # -- chat -------------------------------------------------------------------------------
     async def chat_stream(
         self, messages: list[ChatMessage], *, tools: list[dict[str, Any]] | None = None, think: bool = False
-    ) -> AsyncIterator[ChatChunk]:
+    ) -> AsyncGenerator[ChatChunk, None]:
         started = time.perf_counter()
         label = "true" if think else "false"
         fixer = QwenStreamFixer()
@@ -233,7 +233,7 @@ class OpenAIChat(ChatBackendBase):
             whole, bad = calls.finish()
             if bad or tail.malformed_tool_calls:
                 log.warning("llm.malformed_tool_call", count=bad + tail.malformed_tool_calls)
-            stats = {"done_reason": finish, "prompt_tokens": getattr(usage, "prompt_tokens", None),
+            stats: dict[str, Any] = {"done_reason": finish, "prompt_tokens": getattr(usage, "prompt_tokens", None),
                      "completion_tokens": getattr(usage, "completion_tokens", None),
                      "total_s": time.perf_counter() - started}
             count_tokens(stats["prompt_tokens"], stats["completion_tokens"])

@@ -59,7 +59,7 @@ class BatchedScript:
         pipe = self.redis.pipeline(transaction=False)
         for keys, args, _ in batch:
             pipe.evalsha(self._script.sha, len(keys), *keys, *args)
-        replies = await pipe.execute(raise_on_error=False)
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
         redo = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
         if redo and reload:
             # First use on this server (or after SCRIPT FLUSH / a failover): load it and resend.

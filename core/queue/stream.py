@@ -29,7 +29,7 @@ import json
 import time
 import uuid
 from datetime import datetime
-from typing import Any, AsyncIterator, Iterable
+from typing import Any, AsyncIterator, Iterable, Literal, cast
 
 import orjson
 import structlog
@@ -49,6 +49,10 @@ log = structlog.get_logger(__name__)
 
 COUNTER_TTL_S = 30 * 86400  # per-user seq/done counters live this long after last use
 DEFAULT_MAX_LEN = 100_000  # entries per shard stream before enqueue refuses (see module doc)
+
+
+# What ``StreamQueue.try_start`` decides for an entry (the TRY_START script's answers).
+TryStart = Literal["go", "wait", "busy", "done"]
 
 
 class QueueUnavailable(Exception):
@@ -240,13 +244,13 @@ class StreamQueue:
             out.append(Entry.parse(shard, entry_id, fields, attempt=attempt))
         return cursor, out
 
-    async def try_start(self, entry: Entry, token: str, lease_s: float) -> str:
+    async def try_start(self, entry: Entry, token: str, lease_s: float) -> TryStart:
         """'go' (lease held: handle it now), 'wait' (an earlier seq is unfinished), 'busy' (another
         worker is handling this user) or 'done' (already finished: acknowledge without handling)."""
         _, done_key, lease_key = self._user_keys(entry.shard, entry.platform, entry.user_id)
         async with self._call("try_start"):
             decision = await self._try_start(keys=[done_key, lease_key], args=[entry.seq, token, int(lease_s * 1000)])
-        return str(decision)
+        return cast(TryStart, str(decision))
 
     async def finish(self, entry: Entry, token: str = "") -> bool:
         """Record ``entry.seq`` as done, acknowledge it and free the lease, atomically.

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import secrets
 import socket
@@ -33,11 +34,11 @@ from core.clock import Clock
 from core.handler import MessageHandler, RetryTurn
 from core.masking import mask_text
 from core.metrics import QUEUE_DEPTH, QUEUE_PENDING, TURN_SECONDS, TURNS
-from core.models import IncomingMessage, TurnContext, TurnResult
+from core.models import IncomingMessage, TurnContext, TurnOutcome, TurnResult
 from core.queue.cancellation import cancel_and_wait, cancel_requested, wait_event
 from core.queue.entry import Entry
 from core.queue.gaps import LostEntryRepair
-from core.queue.stream import QueueUnavailable, StreamQueue
+from core.queue.stream import QueueUnavailable, StreamQueue, TryStart
 
 log = structlog.get_logger(__name__)
 
@@ -267,7 +268,7 @@ class Worker:
                     self._waiting_since[entry.key] = now  # check again after as long, if still waiting
                     await self._check_lost_predecessors(entry, decision)
 
-    async def _check_lost_predecessors(self, entry: Entry, decision: str) -> None:
+    async def _check_lost_predecessors(self, entry: Entry, decision: TryStart) -> None:
         """An entry waiting this long: were the user's earlier messages lost? (core/queue/gaps.py)"""
         verdict, skipped = await self._gaps.check(entry)
         if verdict == "skipped":
@@ -310,7 +311,7 @@ class Worker:
 
     async def _run_turn(self, entry: Entry, token: str) -> None:
         started = time.monotonic()
-        outcome: str | None = None
+        outcome: TurnOutcome | None = None
         try:
             if entry.msg is None:
                 log.error("queue.poison_entry_acked", entry_id=entry.entry_id, shard=entry.shard, seq=entry.seq,
@@ -332,7 +333,8 @@ class Worker:
                 except RetryTurn as retry:
                     log.info("queue.turn_deferred", entry_id=entry.entry_id, seq=entry.seq, delay_s=retry.delay_s,
                              reason=retry.reason)
-                    await self._persist("defer", lambda: self.queue.defer(msg, ctx, retry.delay_s, lease_token=token))
+                    await self._persist("defer", functools.partial(self.queue.defer, msg, ctx, retry.delay_s,
+                                                                   lease_token=token))
                     outcome = "retry"
                     return
                 except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then given up

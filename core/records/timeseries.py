@@ -26,6 +26,7 @@ from collections import defaultdict
 from typing import Any, Iterable, Mapping
 
 from core.clock import Clock
+from core.models import TurnOutcome
 from core.records.histogram import ACK_BOUNDS_MS, LLM_BOUNDS_MS, bucket_index, quantile
 from core.storage import KeyBuilder
 
@@ -33,7 +34,7 @@ DEFAULT_TTL_S = 26 * 3600
 _LABEL_RE = re.compile(r"^[A-Za-z0-9_.-]{1,24}$")
 
 # How the console groups raw outcomes / ack results into chart series.
-TURN_GROUPS: dict[str, tuple[str, ...]] = {
+TURN_GROUPS: dict[str, tuple[TurnOutcome, ...]] = {
     "faq": ("faq",),
     "llm": ("llm", "cache", "confirmation", "reset", "unsupported"),
     "degraded": ("degraded", "retry"),

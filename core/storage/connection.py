@@ -18,7 +18,7 @@ Supported URLs:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, unquote
 
 import redis.asyncio as aioredis
@@ -123,9 +123,9 @@ def _open_sentinel(url: str, kwargs: dict[str, Any]) -> aioredis.Redis:
         sentinel_kwargs["password"] = parsed.query["sentinel_password"]
     if "sentinel_username" in parsed.query:
         sentinel_kwargs["username"] = parsed.query["sentinel_username"]
-    sentinel = Sentinel(parsed.hosts, sentinel_kwargs=sentinel_kwargs, db=parsed.db, username=parsed.username,
-                        password=parsed.password, **kwargs)
-    client = sentinel.master_for(parsed.service_name, redis_class=_SentinelMasterRedis)
+    sentinel = Sentinel(parsed.hosts, sentinel_kwargs=sentinel_kwargs, db=parsed.db,  # type: ignore[no-untyped-call]
+                        username=parsed.username, password=parsed.password, **kwargs)
+    client: _SentinelMasterRedis = sentinel.master_for(parsed.service_name, redis_class=_SentinelMasterRedis)
     client._sentinel = sentinel
     return client
 
@@ -168,7 +168,7 @@ def open_redis(url: str, **kwargs: Any) -> aioredis.Redis:
         return _open_sentinel(url, kwargs)
     if url.startswith(CLUSTER_SCHEME):
         kwargs.setdefault("max_connections", MAX_CONNECTIONS)  # per node
-        return _open_cluster(url, kwargs)
+        return cast(aioredis.Redis, _open_cluster(url, kwargs))  # RedisCluster: same commands, not a subclass
     # A burst of concurrent pushes must wait for a free connection, not fail: redis-py's default
     # pool raises "Too many connections" past 100 (the webhook would answer 503 to a burst).
     pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=kwargs.pop("max_connections", MAX_CONNECTIONS),

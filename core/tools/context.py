@@ -7,6 +7,7 @@ tool can only ever see that person's orders, whatever the model puts in the argu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from core.clock import Clock
 
@@ -25,5 +26,5 @@ class ToolResult:
     ok: bool = True
     personal: bool = False  # touched customer data → the answer must not be cached
     handoff_reason: str | None = None  # transfer to a person requested
-    pending: dict | None = None  # a write is waiting for the user's confirmation
-    data: dict | None = None  # structured (amounts in cents), for deterministic summaries
+    pending: dict[str, Any] | None = None  # a write is waiting for the user's confirmation
+    data: dict[str, Any] | None = None  # structured (amounts in cents), for deterministic summaries

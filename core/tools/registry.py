@@ -44,11 +44,12 @@ class ToolRegistry:
     def names(self) -> list[str]:
         return list(self._tools)
 
-    def schemas(self) -> list[dict]:
+    def schemas(self) -> list[dict[str, Any]]:
         """Tool definitions in the Ollama/OpenAI ``tools`` format (a fresh copy each call)."""
-        return json.loads(json.dumps(self._schemas))
+        copy: list[dict[str, Any]] = json.loads(json.dumps(self._schemas))
+        return copy
 
-    async def call(self, name: str, arguments: dict, ctx: ToolContext) -> ToolResult:
+    async def call(self, name: str, arguments: dict[str, Any], ctx: ToolContext) -> ToolResult:
         """Run one tool for ``ctx``'s user. Unknown tools and bad arguments come back as
         ``ok=False`` with a JSON error the model can read; ``arguments`` may also be JSON text
         (OpenAI-style) or None. ``ShopUnavailable`` (the shop cannot answer) is raised."""

@@ -129,7 +129,7 @@ class ReturnTools:
         quote = await self._quote(ctx, order, (line,), reason)
         return ok_result({"return_check": _quote_view(order, quote, self.rules)}, personal=True)
 
-    async def _resolve_all(self, order: Order, items: list[dict[str, Any]]) -> tuple[ReturnLine, ...]:
+    async def _resolve_all(self, order: Order, items: list[ReturnItem]) -> tuple[ReturnLine, ...]:
         lines: list[ReturnLine] = []
         for item in items:
             line = resolve_lines(order, item["product_id"].strip().upper(), item.get("size"), item.get("qty"))

@@ -7,16 +7,16 @@ from datetime import datetime
 
 import pytest
 import structlog
-from tests.bot.bot_push import raw_config, text_push
 
 from bot import config
-from core.config import Config
 from bot.app import SERVICES, WORKER, create_app
 from bot.services import clock_from_config
 from bot.wiring import build_handler
-from core.turn import TurnHandler
 from core.clock import FixedClock, OffsetClock, SystemClock
+from core.config import Config
 from core.models import TurnResult
+from core.turn import TurnHandler
+from tests.bot.bot_push import raw_config, text_push
 
 
 class RecordingHandler:

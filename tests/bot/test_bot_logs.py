@@ -8,13 +8,13 @@ import json
 import logging
 
 import structlog
-from tests.bot.bot_push import APP_SECRET, raw_config, text_push
 
 from bot import config
 from bot.app import create_app
+from bot.logs import bind_turn, config_secrets, configure_logging
 from bot.wiring import LoggingHandler
 from core.config import LogConfig
-from bot.logs import bind_turn, config_secrets, configure_logging
+from tests.bot.bot_push import APP_SECRET, raw_config, text_push
 
 
 def _lines(buf: io.StringIO) -> list[dict]:

@@ -6,8 +6,7 @@ import dataclasses
 import tomllib
 
 from bot import config
-from core.config import Config
-from core.config import PROJECT_ROOT
+from core.config import PROJECT_ROOT, Config
 
 EXAMPLE = PROJECT_ROOT / "config.example.toml"
 SECRETS = {  # the keys ops must fill in, supplied the way the example recommends: environment

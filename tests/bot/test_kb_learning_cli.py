@@ -18,8 +18,8 @@ from bot.cli import main
 from core.clock import FixedClock
 from core.records.fallthrough import FellThrough
 from core.storage import KeyBuilder, open_redis
-from tests.support import DEMO_NOW
 from fakes.harness import to_toml
+from tests.support import DEMO_NOW
 
 
 @pytest.fixture(autouse=True)

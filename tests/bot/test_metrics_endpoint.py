@@ -18,9 +18,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from core.config import PROJECT_ROOT
 from fakes import ollama as fo
+from fakes.harness import free_port, to_toml
 from fakes.ollama import FakeOllama
 from tests.bot.bot_push import raw_config, text_push
-from fakes.harness import free_port, to_toml
 
 PROMISED = [  # docs/operations.md "Metrics"
     "kefu_ack_seconds", "kefu_webhook_requests", "kefu_duplicate_pushes", "kefu_queue_depth", "kefu_queue_pending",

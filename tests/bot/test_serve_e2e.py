@@ -8,11 +8,9 @@ import time
 
 import aiohttp
 import pytest
-from tests.bot.bot_push import raw_config, text_push
 
 from fakes.harness import free_port, to_toml
-
-from tests.bot.bot_push import USER
+from tests.bot.bot_push import USER, raw_config, text_push
 from tests.plugins.processes import KefuProcess, wait_healthy
 
 pytestmark = pytest.mark.slow

@@ -19,8 +19,8 @@ from bot.wiring import build_handler
 from core.clock import FixedClock
 from core.models import IncomingMessage, MsgKind, TurnContext
 from fakes import ollama as fo
-from tests.wechat_push import ACCOUNT
 from tests.support import DEMO_NOW
+from tests.wechat_push import ACCOUNT
 
 LIU, ZHANG, LIN = "oTpRCwc3F5FmQiy3dWARW4XqtqZk", "ohiuRqDmFTDk7z9z2aoYXPZ_yYJ1", "oWAFR7_U42fJAHS5lDtgJJgU5pdh"
 HOODIE_ORDER, UNSHIPPED, PRESALE = "2026111516292049", "2026112358967165", "2026112088689617"

@@ -11,11 +11,11 @@ from datetime import time
 from zoneinfo import ZoneInfo
 
 import pytest
-from tests.bot.bot_push import raw_config
 
 from bot import config
 from core.config import PROJECT_ROOT
 from fakes.harness import to_toml
+from tests.bot.bot_push import raw_config
 
 DEMO_WECHAT = config.demo_config().wechat
 

@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from adapters.simulator.feed import BOT, USER
-from bot.simulation.runtime import Simulator
 from bot import config
+from bot.simulation.runtime import Simulator
 
 LIU_YANG = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"
 ORDER = "2026110130007784"

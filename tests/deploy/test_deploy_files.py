@@ -19,9 +19,8 @@ import sys
 import pytest
 
 from bot import config
-from core.config import ServerConfig
 from bot.cli import build_parser
-from core.config import PROJECT_ROOT
+from core.config import PROJECT_ROOT, ServerConfig
 from tests.wechat_push import AES_KEY, APP_ID, TOKEN
 
 DEPLOY = PROJECT_ROOT / "deploy"

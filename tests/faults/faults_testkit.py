@@ -18,11 +18,11 @@ from typing import Any
 import aiohttp
 
 from core.storage import KeyBuilder, open_redis
+from fakes.harness import free_port, to_toml
 from fakes.wechat_api import FakeWeChatApi
-from tests.wechat_push import ACCOUNT, AES_KEY, APP_ID, APP_SECRET, TOKEN, Pusher
 from tests.plugins.processes import STARTUP_S, KefuProcess, wait_healthy  # noqa: F401 (re-exported; a fixture)
 from tests.support import DEMO_NOW, eventually  # noqa: F401 (eventually: re-exported)
-from fakes.harness import free_port, to_toml
+from tests.wechat_push import ACCOUNT, AES_KEY, APP_ID, APP_SECRET, TOKEN, Pusher
 
 OWNER = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"  # 刘洋, owner of ORDER
 STRANGER = "oWAFR7_U42fJAHS5lDtgJJgU5pdh"  # 林晓雯

@@ -15,8 +15,19 @@ import pytest
 
 from bot import config
 from fakes import ollama as fo
-from tests.faults.faults_testkit import STRANGER, KefuProcess, eventually, pending_entries, post_push, send_text, settle, texts, wait_healthy, write_config
 from fakes.harness import free_port
+from tests.faults.faults_testkit import (
+    STRANGER,
+    KefuProcess,
+    eventually,
+    pending_entries,
+    post_push,
+    send_text,
+    settle,
+    texts,
+    wait_healthy,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
 

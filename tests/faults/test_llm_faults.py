@@ -18,9 +18,20 @@ from prometheus_client import REGISTRY
 
 from core.dialogue.degraded import HOLDING_TEXT
 from fakes import ollama as fo
-from fakes.ollama import FakeOllama
-from tests.faults.faults_testkit import ORDER, OWNER, STRANGER, assert_polite, deferred_count, eventually, pending_entries, send_text, settle, texts
 from fakes.harness import free_port
+from fakes.ollama import FakeOllama
+from tests.faults.faults_testkit import (
+    ORDER,
+    OWNER,
+    STRANGER,
+    assert_polite,
+    deferred_count,
+    eventually,
+    pending_entries,
+    send_text,
+    settle,
+    texts,
+)
 
 QUESTION = "想买件通勤穿的外套，有什么推荐吗"
 # (queue__claim_idle_s=1.0 below also makes the worker's maintenance tick, which promotes due

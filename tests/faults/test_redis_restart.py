@@ -19,7 +19,16 @@ import asyncio
 import pytest
 
 from fakes import ollama as fo
-from tests.faults.faults_testkit import STRANGER, RedisServer, assert_polite, eventually, post_push, send_text, settle, texts
+from tests.faults.faults_testkit import (
+    STRANGER,
+    RedisServer,
+    assert_polite,
+    eventually,
+    post_push,
+    send_text,
+    settle,
+    texts,
+)
 
 pytestmark = pytest.mark.slow
 

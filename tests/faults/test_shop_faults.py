@@ -20,7 +20,19 @@ from core.dialogue.degraded import HOLDING_TEXT
 from fakes import ollama as fo
 from fakes.harness import free_port
 from fakes.shop_api import FakeShopApi
-from tests.faults.faults_testkit import FAQ_QUESTION, ORDER, OWNER, STRANGER, assert_polite, deferred_count, eventually, pending_entries, send_text, settle, texts
+from tests.faults.faults_testkit import (
+    FAQ_QUESTION,
+    ORDER,
+    OWNER,
+    STRANGER,
+    assert_polite,
+    deferred_count,
+    eventually,
+    pending_entries,
+    send_text,
+    settle,
+    texts,
+)
 from tests.shop_backends import SHOP_JSON
 
 TRACKING_NO = "78312503947854"  # ORDER's waybill: only the shop knows it

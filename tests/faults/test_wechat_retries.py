@@ -15,7 +15,16 @@ from prometheus_client import REGISTRY
 
 from core.replies import WELCOME
 from fakes import ollama as fo
-from tests.faults.faults_testkit import FAQ_QUESTION, OWNER, STRANGER, eventually, pending_entries, post_push, settle, texts
+from tests.faults.faults_testkit import (
+    FAQ_QUESTION,
+    OWNER,
+    STRANGER,
+    eventually,
+    pending_entries,
+    post_push,
+    settle,
+    texts,
+)
 
 
 def _duplicates() -> float:

@@ -22,7 +22,16 @@ import pytest
 
 from bot import config
 from fakes import ollama as fo
-from tests.faults.faults_testkit import STRANGER, KefuProcess, eventually, pending_entries, send_text, settle, texts, write_config
+from tests.faults.faults_testkit import (
+    STRANGER,
+    KefuProcess,
+    eventually,
+    pending_entries,
+    send_text,
+    settle,
+    texts,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -9,9 +9,9 @@ from typing import Any, AsyncIterator, Callable
 import aiohttp
 import pytest
 
-from bot.simulation.runtime import Simulator
 from adapters.wechat_oa.api_client import build_wechat_channel
 from bot import config
+from bot.simulation.runtime import Simulator
 from core.config import Config
 from core.models import IncomingMessage, TurnContext, TurnResult
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 
-from core.config import LogConfig
 from bot.logs import config_secrets, configure_logging
+from core.config import LogConfig
 from fakes import ollama as fo
-from tests.wechat_push import AES_KEY, TOKEN
 from tests.faults.faults_testkit import APP_SECRET, ORDER, OWNER, eventually, send_text, texts
+from tests.wechat_push import AES_KEY, TOKEN
 
 PHONE = "13912345678"
 ID_NUMBER = "110101199003071234"

@@ -28,14 +28,14 @@ from typing import Any
 
 import pytest
 
-from core.config import BUNDLED_SHOP_DIR
 from bot.services import open_services
 from bot.wiring import build_handler
+from core.config import BUNDLED_SHOP_DIR
 from core.masking import mask_phone
 from core.models import IncomingMessage, MsgKind, TurnContext, TurnResult
 from fakes import ollama as fo
-from tests.wechat_push import ACCOUNT, AES_KEY, TOKEN
 from tests.faults.faults_testkit import APP_SECRET
+from tests.wechat_push import ACCOUNT, AES_KEY, TOKEN
 
 SET_PATH = Path(__file__).with_name("injection_set.jsonl")
 CASES = [json.loads(line) for line in SET_PATH.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -9,7 +9,6 @@ import json
 import re
 from typing import Any, AsyncIterator, Callable
 
-
 from adapters.admin.passwords import hash_password
 
 PASSWORD = "correct horse 2026"

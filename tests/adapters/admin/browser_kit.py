@@ -5,14 +5,12 @@ through the real form."""
 
 from __future__ import annotations
 
-
 import aiohttp
 from aiohttp import web
 
-from tests.wechat_push import Pusher
 from fakes.harness import free_port
-
 from tests.adapters.admin.admin_kit import PASSWORD
+from tests.wechat_push import Pusher
 
 
 class Kefu:

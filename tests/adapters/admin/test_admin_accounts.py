@@ -7,7 +7,6 @@ from structlog.testing import capture_logs
 
 from adapters.admin.accounts import Account, load_users, write_users
 from adapters.admin.passwords import hash_password
-
 from tests.adapters.admin.admin_kit import USER, log_in, post_login
 
 AGENT_PASSWORD = "agent password 2026"

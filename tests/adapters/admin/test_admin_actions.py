@@ -7,7 +7,6 @@ from structlog.testing import capture_logs
 
 from bot.app import SERVICES
 from core.handoff import REPLY_RELEASED, Handoff
-
 from tests.adapters.admin.admin_kit import USER, log_in
 
 BASE = f"/admin/api/handoffs/wechat_oa/{USER}"

@@ -15,10 +15,9 @@ import pytest
 
 from bot.app import SERVICES
 from core.handoff import REPLY_RELEASED
-from tests.browser import chromium_page, update_docs_screenshot
-
 from tests.adapters.admin.admin_kit import PASSWORD
 from tests.adapters.admin.browser_kit import Shoppers
+from tests.browser import chromium_page, update_docs_screenshot
 
 pytestmark = pytest.mark.browser
 

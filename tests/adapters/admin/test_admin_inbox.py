@@ -9,7 +9,6 @@ import asyncio
 
 from bot.app import SERVICES
 from core.handoff import Handoff
-
 from tests.adapters.admin.admin_kit import log_in, next_event, push, sse_events, until
 
 LIN = "oWAFR7_U42fJAHS5lDtgJJgU5pdh"  # 林晓雯

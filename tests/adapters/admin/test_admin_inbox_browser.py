@@ -12,9 +12,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.browser import chromium_page, update_docs_screenshot
-
 from tests.adapters.admin.browser_kit import Shoppers, log_in
+from tests.browser import chromium_page, update_docs_screenshot
 
 pytestmark = pytest.mark.browser
 

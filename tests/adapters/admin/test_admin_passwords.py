@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from adapters.admin.login_limit import FREE_PER_CLIENT, FREE_PER_USER, MAX_DELAY_S, LoginLimiter
 from adapters.admin.passwords import DUMMY_HASH, hash_password, is_hash, verify_password
-
 from tests.adapters.admin.admin_kit import PASSWORD, PASSWORD_HASH
 
 

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 
-
 from bot.cli import main as kefu
 from fakes.ollama_demo import demo_rule
-
 from tests.adapters.admin.admin_kit import log_in, push, until
 
 OWNER = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"  # 刘洋, owner of the order
@@ -108,8 +106,8 @@ async def test_a_message_kept_for_retry_while_the_llm_is_down_is_recorded_once(a
 
 async def test_after_a_takeover_the_bot_knows_what_the_shopper_and_the_person_said(admin_cfg, start_console, pusher,
                                                                                    wechat_api, ollama):
-    from core.handoff import Handoff
     from bot.app import SERVICES
+    from core.handoff import Handoff
 
     ollama.rule(demo_rule)
     cfg = admin_cfg(llm__base_url=ollama.url, llm__timeout_s=5.0, queue__block_ms=100, handoff__hours="00:00-01:00")

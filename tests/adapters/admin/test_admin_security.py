@@ -11,7 +11,6 @@ from structlog.testing import capture_logs
 
 from adapters.admin.login_limit import FREE_PER_USER
 from bot.config import ConfigError
-
 from tests.adapters.admin.admin_kit import PASSWORD, USER, form_token, log_in, page_token, post_login
 
 PAGES = ["/admin/", "/admin/static/console.js", "/admin/static/console.css", "/admin/whatever"]

@@ -17,8 +17,8 @@ from adapters.simulator.feed import SYSTEM, USER, Feed
 from adapters.simulator.session import ShopDirectory, ShopperSession
 from adapters.simulator.wechat_client import COMPATIBLE, PLAIN, SAFE, WeChatPushClient, build_xml, cdata, sign_push
 from adapters.wechat_oa.webhook import WechatWebhook
-from core.config import BUNDLED_SHOP_DIR, WechatConfig
 from core.clock import FixedClock
+from core.config import BUNDLED_SHOP_DIR, WechatConfig
 from core.models import EventKind, MsgKind
 from core.queue.stream import StreamQueue
 

@@ -10,9 +10,9 @@ from structlog.testing import capture_logs
 
 from adapters.wechat_oa.api_client import build_wechat_channel, check_wechat_api
 from bot import config
-from tests.plugins.fakes import wechat_client, wechat_fake_fixture
-from fakes.harness import free_port
 from core.channel import SendStatus
+from fakes.harness import free_port
+from tests.plugins.fakes import wechat_client, wechat_fake_fixture
 
 APP_ID, SECRET = "wxclienttest0001", "client-test-secret-value"
 USER = "oUSER_client_test_0001"

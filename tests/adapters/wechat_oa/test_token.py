@@ -10,10 +10,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from adapters.wechat_oa.token import StableTokenProvider, WeChatApiError
-from tests.plugins.fakes import wechat_fake_fixture
-from fakes.harness import free_port
 from core.storage import open_redis
+from fakes.harness import free_port
 from fakes.wechat_api import FakeWeChatApi
+from tests.plugins.fakes import wechat_fake_fixture
 
 APP_ID, SECRET = "wxtokentest00001", "token-test-secret-value"
 

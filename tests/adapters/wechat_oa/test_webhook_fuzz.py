@@ -22,6 +22,7 @@ import yarl
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
+
 from tests.wechat_push import ACCOUNT, AES_KEY, APP_ID, TOKEN, USER, cdata, sha1_sorted
 
 WEBHOOK = "/wechat"

@@ -11,14 +11,14 @@ from datetime import datetime
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.wechat_push import APP_ID, TOKEN, cdata, push_xml
 from wechatpy.crypto import PrpCrypto
 
-from adapters.wechat_oa.convert import MalformedPush, text_reply_xml, to_core, transfer_to_human_xml
 from adapters.tencent.crypto import CallbackCrypto, sign
 from adapters.tencent.xml_safety import UnsafeXml, XmlRejected, parse_xml
+from adapters.wechat_oa.convert import MalformedPush, text_reply_xml, to_core, transfer_to_human_xml
 from core.clock import SHOP_TZ
 from core.models import EventKind, IncomingMessage, MsgKind
+from tests.wechat_push import APP_ID, TOKEN, cdata, push_xml
 
 BASE = {"ToUserName": "gh_0123456789ab", "FromUserName": "oUser1", "CreateTime": 1795833000}
 

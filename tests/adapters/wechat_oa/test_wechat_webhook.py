@@ -15,11 +15,11 @@ import pytest
 import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from fakes.harness import free_port
-from tests.wechat_push import ACCOUNT, AES_KEY, APP_ID, TOKEN, USER, cdata, push_xml, sha1_sorted
 
 from bot.app import SERVICES
 from core.models import IncomingMessage, MsgKind
+from fakes.harness import free_port
+from tests.wechat_push import ACCOUNT, AES_KEY, APP_ID, TOKEN, USER, cdata, push_xml, sha1_sorted
 
 WEBHOOK = "/wechat"
 

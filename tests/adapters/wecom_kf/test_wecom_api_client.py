@@ -10,8 +10,8 @@ import pytest
 from adapters.wecom_kf.api_client import WecomKfClient, WecomUnavailable, msgid_for
 from adapters.wecom_kf.setup import build_wecom_channel
 from adapters.wecom_kf.token import WecomApiError, WecomTokenProvider, fetch_gettoken
-from core.config import WecomConfig
 from core.channel import DELIVERY_ID, SendStatus
+from core.config import WecomConfig
 from fakes.wecom_api import DUPLICATE_MSGID
 from tests.plugins.fakes import wecom_client, wecom_fake_fixture
 

@@ -16,8 +16,8 @@ from wecom_kit import CORP, KFID, PATH, TOKEN, callback, kf_event_xml, sign, wec
 from adapters.wecom_kf.setup import WECOM
 from adapters.wecom_kf.webhook import WecomWebhook
 from bot.app import create_app
-from core.config import WecomConfig
 from core.clock import SHOP_TZ, FixedClock
+from core.config import WecomConfig
 from tests.plugins.fakes import wecom_fake_fixture
 
 USER = "wmWEBHOOK_user_0001"
@@ -50,7 +50,7 @@ async def test_url_verification_answers_the_decrypted_echostr(aiohttp_client, re
     clock = FixedClock(datetime.fromtimestamp(1476416373, SHOP_TZ))
     client = await aiohttp_client(create_app(cfg, role="web", clock=clock))
     echostr = "fsi1xnbH4yQh0+PJxcOdhhK6TDXkjMyhEPA7xB2TGz6b+g7xyAbEkRxN/3cNXW9qdqjnoVzEtpbhnFyq6SVHyA=="
-    query = f"msg_signature=012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb&timestamp=1476416373&nonce=47744683&echostr="
+    query = "msg_signature=012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb&timestamp=1476416373&nonce=47744683&echostr="
     resp = await client.get(f"{PATH}?{query}{quote(echostr, safe='')}")
     assert resp.status == 200 and await resp.text() == "1288432023552776189"
     resp = await client.get(f"{PATH}?{query}{echostr}")  # '+' not percent-encoded: read as spaces

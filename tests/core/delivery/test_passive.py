@@ -9,7 +9,12 @@ import pytest
 
 from core.delivery.delivery import NOTICE, Delivery
 from core.delivery.passive import (
-    MORE_HINT, PASSIVE_MAX_BYTES, TRANSFER, PassiveChannel, PassiveReplies, answering,
+    MORE_HINT,
+    PASSIVE_MAX_BYTES,
+    TRANSFER,
+    PassiveChannel,
+    PassiveReplies,
+    answering,
 )
 from core.delivery.split import utf8_len
 from core.storage import open_redis

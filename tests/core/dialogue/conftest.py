@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.config import demo_config
 from core.config import BUNDLED_SHOP_DIR
 from core.dialogue.manager import DialogueManager
 from core.dialogue.prompt import PromptBuilder
@@ -12,7 +13,6 @@ from core.dialogue.router import ThinkingRouter
 from core.sessions.store import SessionStore
 from core.shop.json_backend import JsonShopBackend
 from core.tools import build_tool_registry
-from bot.config import demo_config
 from fakes.ollama import FakeOllama
 from fakes.openai_server import FakeOpenAI
 from tests.core.dialogue.dialogue_testkit import LLM_BACKENDS, Stack, make_llm

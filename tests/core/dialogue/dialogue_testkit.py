@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-
-from core.config import LlmConfig
 from core.clock import SHOP_TZ, FixedClock
+from core.config import LlmConfig
 from core.dialogue.manager import DialogueManager
 from core.dialogue.prompt import PromptBuilder
 from core.dialogue.router import ThinkingRouter

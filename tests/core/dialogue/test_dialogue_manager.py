@@ -11,9 +11,18 @@ import pytest
 from core.dialogue.manager import EMPTY_ANSWER_TEXT, RESET_TEXT, UNSUPPORTED_TEXT, WRAP_UP_TEXT
 from core.llm.base import ChatMessage
 from core.models import MsgKind
-from tests.core.dialogue.dialogue_testkit import ORDER, ORDER_SECRETS, OWNER, PLATFORM, RETURNABLE_ORDER, STRANGER, incoming, turn
 from fakes.ollama import Reply, text, tool_call
 from fakes.ollama_demo import demo_rule
+from tests.core.dialogue.dialogue_testkit import (
+    ORDER,
+    ORDER_SECRETS,
+    OWNER,
+    PLATFORM,
+    RETURNABLE_ORDER,
+    STRANGER,
+    incoming,
+    turn,
+)
 
 
 async def test_tool_loop_sends_the_result_back_with_role_tool_and_answers(stack):

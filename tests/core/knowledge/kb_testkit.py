@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-
 from core.config import BUNDLED_SHOP_DIR
 from core.knowledge.index import KnowledgeBase
 

@@ -15,6 +15,7 @@ from core.knowledge.fast_path import FastPath
 from core.knowledge.loader import KnowledgeError
 from tests.core.knowledge.kb_testkit import DEVSET, HELDOUT, bundled_kb
 
+
 @pytest.fixture(scope="module")
 def cases():
     return read_cases(DEVSET, bundled_kb())

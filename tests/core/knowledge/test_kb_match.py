@@ -9,8 +9,8 @@ import io
 import pytest
 
 from bot import config
-from core.knowledge.fast_path import MAX_CANDIDATES, FastPath
 from core.knowledge.faq_match import WORD_WEIGHT
+from core.knowledge.fast_path import MAX_CANDIDATES, FastPath
 from core.knowledge.index import KnowledgeBase
 from tests.core.knowledge.kb_testkit import bundled_kb
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
-
 from core.clock import SHOP_TZ
 from core.models import Event, EventKind, IncomingMessage, MsgKind, TurnContext, TurnResult
 from core.queue import StreamQueue

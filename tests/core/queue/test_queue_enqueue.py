@@ -12,7 +12,7 @@ import pytest
 from core.models import IncomingMessage
 from core.queue import QueueFull, QueueUnavailable, StreamQueue
 from core.storage import open_redis
-from tests.core.queue.queue_testkit import closed_port, event_msg, later, T0, text_msg
+from tests.core.queue.queue_testkit import T0, closed_port, event_msg, later, text_msg
 
 
 async def all_entries(client, queue: StreamQueue) -> list[tuple[str, dict[str, str]]]:
@@ -110,7 +110,7 @@ async def test_entries_carry_per_user_seq_and_the_message(redis_client, queue, k
         assert await queue.enqueue(msg, received_at=T0)
     entries = await all_entries(redis_client, queue)
     by_user: dict[str, list[tuple[int, str]]] = {}
-    for entry_id, fields in entries:
+    for _entry_id, fields in entries:
         msg = IncomingMessage.from_dict(json.loads(fields["data"]))
         assert re.fullmatch(r"[0-9a-f]{32}", fields["turn_id"])
         assert fields["received_at"] == T0.isoformat()

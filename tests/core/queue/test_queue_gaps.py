@@ -9,7 +9,7 @@ from structlog.testing import capture_logs
 
 from core.queue import StreamQueue
 from core.queue.gaps import LostEntryRepair
-from tests.core.queue.queue_testkit import eventually, RecordingHandler, T0, text_msg
+from tests.core.queue.queue_testkit import T0, RecordingHandler, eventually, text_msg
 
 
 async def _entries(client, queue: StreamQueue, user: str) -> list[tuple[str, dict]]:

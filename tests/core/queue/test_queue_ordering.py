@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from core.models import IncomingMessage, TurnContext
-from tests.core.queue.queue_testkit import eventually, pending_count, RecordingHandler, T0, text_msg
+from tests.core.queue.queue_testkit import T0, RecordingHandler, eventually, pending_count, text_msg
 
 USERS = ["oAlice", "oBob", "oCarol"]
 

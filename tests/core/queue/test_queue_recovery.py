@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 from core.handler import RetryTurn
 from core.models import IncomingMessage, TurnContext
 from core.queue import DeliveryLimitExceeded
-from tests.core.queue.queue_testkit import eventually, pending_count, RecordingHandler, T0, text_msg
+from tests.core.queue.queue_testkit import T0, RecordingHandler, eventually, pending_count, text_msg
 
 USER = "oCrashUser"
 

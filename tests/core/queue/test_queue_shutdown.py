@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 from core.models import IncomingMessage, TurnContext
 from core.queue import StreamQueue, Worker
 from core.storage import open_redis
-from tests.core.queue.queue_testkit import eventually, pending_count, RecordingHandler, T0, text_msg
+from tests.core.queue.queue_testkit import T0, RecordingHandler, eventually, pending_count, text_msg
 
 USER = "oStopUser"
 

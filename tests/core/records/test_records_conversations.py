@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from records_kit import ORDER, OTHER, OWNER, context, message, result
+
 from core.records.conversations import DEFAULT_TTL_S, ConversationLog
 from core.records.entry import agent_entry, turn_entry
 from core.records.recorder import Recorder
-
-from records_kit import ORDER, OTHER, OWNER, context, message, result
 
 
 async def users(log: ConversationLog, query: str = "", **filters) -> list[str]:

@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from records_kit import ORDER, context, message, result
 
 from core.config import BUNDLED_SHOP_DIR as BUNDLED_SHOP
 from core.records import Recorder
 from core.records.entry import agent_entry, turn_entry
 from core.shop.json_backend import JsonShopBackend
-
-from records_kit import ORDER, context, message, result
 
 LIN = "oWAFR7_U42fJAHS5lDtgJJgU5pdh"  # 林晓雯, 金卡会员, phone ending 1001
 ZHANG = "ohiuRqDmFTDk7z9z2aoYXPZ_yYJ1"  # 张伟, phone ending 1002
@@ -147,9 +146,9 @@ async def test_non_answers_are_flagged_and_listed_as_bad_answers(recorder, fixed
     "正在思考中，请稍后回复「继续」获取答案",  # core.delivery.passive.THINKING_REPLY
 ])
 def test_kefus_own_holding_and_giving_up_texts_are_non_answers(text):
+    from core.delivery.passive import THINKING_REPLY
     from core.dialogue.degraded import HOLDING_TEXT
     from core.dialogue.manager import WRAP_UP_TEXT
-    from core.delivery.passive import THINKING_REPLY
     from core.records import non_answer
     from core.turn import GIVE_UP_TEXT
 

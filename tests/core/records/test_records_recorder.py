@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from records_kit import ORDER, OTHER, OWNER, context, message, result
 
 from bot import config
 from core.knowledge import FastPath, KnowledgeBase
 from core.records.recorder import Recorder, delivery_counts
-
-from records_kit import ORDER, OTHER, OWNER, context, message, result
 
 
 @pytest.fixture(scope="module")

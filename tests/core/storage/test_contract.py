@@ -14,9 +14,9 @@ from datetime import datetime
 
 import pytest
 
+from core.llm.base import ChatMessage, ToolCall
 from core.models import IncomingMessage, MsgKind
 from core.queue import QueueFull, StreamQueue
-from core.llm.base import ChatMessage, ToolCall
 from core.sessions.store import SessionStore, turn_tokens
 from core.storage import open_redis
 

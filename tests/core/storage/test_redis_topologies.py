@@ -32,8 +32,8 @@ from core.queue import StreamQueue, Worker
 from core.sessions.store import SessionStore
 from core.storage import KeyBuilder, open_redis
 from core.storage.connection import is_cluster, parse_multi_host_url
-from tests.wechat_push import AES_KEY, APP_ID, TOKEN
 from fakes.harness import free_port
+from tests.wechat_push import AES_KEY, APP_ID, TOKEN
 
 pytestmark = pytest.mark.slow
 

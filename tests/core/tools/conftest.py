@@ -4,10 +4,10 @@ reference time, and a context per demo customer."""
 from __future__ import annotations
 
 import pytest
+from demo_people import SHOP_JSON, TTL_S
 
 from core.shop.json_backend import JsonShopBackend
 from core.tools import ToolContext, build_tool_registry
-from demo_people import SHOP_JSON, TTL_S
 
 
 @pytest.fixture

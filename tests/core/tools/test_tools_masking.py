@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import re
 
-from core.tools.summaries import order_summary_text
 from demo_people import ALL, SHOP_JSON
+
+from core.tools.summaries import order_summary_text
 
 DATA = json.loads(SHOP_JSON.read_text(encoding="utf-8"))
 MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")

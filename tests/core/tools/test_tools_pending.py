@@ -8,6 +8,7 @@ import json
 from datetime import datetime
 
 import pytest
+from demo_people import LI, LIN, LIU, SHOP_JSON, TTL_S
 
 from core.clock import SHOP_TZ
 from core.shop.backend import ShopUnavailable
@@ -15,7 +16,6 @@ from core.shop.json_backend import JsonShopBackend
 from core.tools import build_tool_registry
 from core.tools.confirmation import classify
 from core.tools.pending import PendingActionStore
-from demo_people import LI, LIN, LIU, SHOP_JSON, TTL_S
 
 ORDER = "2026111516292049"  # 刘洋, signed 11-18, no-reason window open until 11-25; P1022 already returned
 RETURN = {"order_id": ORDER, "items": [{"product_id": "P1008"}], "reason": "no_reason", "description": "颜色不喜欢"}

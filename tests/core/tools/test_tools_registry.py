@@ -7,12 +7,12 @@ import json
 from dataclasses import asdict
 
 import pytest
+from demo_people import ALL, CHEN, LI, LIN, LIU, SHOP_JSON, TTL_S, WANG, ZHANG, ZHOU
 from prometheus_client import REGISTRY
 
 from core.shop.backend import ShopUnavailable
 from core.shop.json_backend import JsonShopBackend
 from core.tools import ToolContext, build_tool_registry
-from demo_people import ALL, CHEN, LI, LIN, LIU, SHOP_JSON, WANG, ZHANG, ZHOU, TTL_S
 
 ALL_ORDERS = json.loads(SHOP_JSON.read_text(encoding="utf-8"))["orders"]
 OWNER = {o["id"]: o["openid"] for o in ALL_ORDERS}
