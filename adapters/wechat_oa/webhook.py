@@ -23,7 +23,14 @@ from typing import Any, Protocol
 import structlog
 from aiohttp import web
 
-from adapters.tencent.callback import REJECT_BODIES, Reject, parse_callback_xml, read_body
+from adapters.tencent.callback import (
+    REJECT_BODIES,
+    Reject,
+    check_timestamp,
+    parse_callback_xml,
+    read_body,
+    required_query,
+)
 from adapters.tencent.crypto import (
     CallbackCrypto,
     DecryptFailed,
@@ -87,11 +94,8 @@ class WechatWebhook:
     # -- helpers ----------------------------------------------------------------------------
 
     def _fresh(self, timestamp: str) -> None:
-        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
-            raise Reject(400, "bad_request", "timestamp is not a number")
-        skew = self.cfg.max_clock_skew_s
-        if skew and abs(self.services.clock.timestamp() - int(timestamp)) > skew:
-            raise Reject(403, "stale", f"timestamp outside wechat.max_clock_skew_s={skew} (replay, or this server's clock is wrong?)")
+        check_timestamp(timestamp, now=self.services.clock.timestamp(), max_skew_s=self.cfg.max_clock_skew_s,
+                        setting="wechat.max_clock_skew_s")
 
     def _finish(self, started: float, status: int, result: str, body: str = "",
                 content_type: str = "text/plain") -> web.Response:
@@ -111,9 +115,7 @@ class WechatWebhook:
         started = time.perf_counter()
         q = request.query
         try:
-            signature, timestamp, nonce, echostr = (q.get(k, "") for k in ("signature", "timestamp", "nonce", "echostr"))
-            if not (signature and timestamp and nonce and echostr):
-                raise Reject(400, "bad_request", "URL verification without signature/timestamp/nonce/echostr")
+            signature, timestamp, nonce, echostr = required_query(q, "signature", "timestamp", "nonce", "echostr")
             self._fresh(timestamp)
             try:
                 check_plain_signature(self.cfg.token, signature, timestamp, nonce)
@@ -173,10 +175,8 @@ class WechatWebhook:
     async def _accept(self, request: web.Request) -> tuple[PushRequest, IncomingMessage]:
         """Everything before the enqueue; raises ``Reject`` with the status to answer."""
         q = request.query
-        timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
+        timestamp, nonce = required_query(q, "timestamp", "nonce")
         encrypt_type = q.get("encrypt_type", "").lower()
-        if not (timestamp and nonce):
-            raise Reject(400, "bad_request", "push without timestamp/nonce")
         if self.crypto is not None:
             if encrypt_type != "aes" or not q.get("msg_signature"):
                 raise Reject(400, "bad_request", "unencrypted push but wechat.encoding_aes_key is set: choose 安全模式 or "

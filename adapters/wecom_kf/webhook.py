@@ -25,8 +25,10 @@ from aiohttp import web
 from adapters.tencent.callback import (
     REJECT_BODIES,
     Reject,
+    check_timestamp,
     parse_callback_xml,
     read_body,
+    required_query,
 )
 from adapters.tencent.crypto import (
     CallbackCrypto,
@@ -65,15 +67,9 @@ class WecomWebhook:
                             content_type="text/plain")
 
     def _query(self, request: web.Request, *names: str) -> list[str]:
-        values = [request.query.get(n, "") for n in names]
-        if not all(values):
-            raise Reject(400, "bad_request", f"callback without {'/'.join(names)}")
-        timestamp = values[names.index("timestamp")]
-        if not timestamp.isdigit():
-            raise Reject(400, "bad_request", "timestamp is not a number")
-        skew = self.cfg.max_clock_skew_s
-        if skew and abs(self.clock.timestamp() - int(timestamp)) > skew:
-            raise Reject(403, "stale", f"timestamp outside wecom.max_clock_skew_s={skew} (replay, or a wrong clock?)")
+        values = required_query(request.query, *names)
+        check_timestamp(values[names.index("timestamp")], now=self.clock.timestamp(),
+                        max_skew_s=self.cfg.max_clock_skew_s, setting="wecom.max_clock_skew_s")
         return values
 
     # -- GET: URL verification ----------------------------------------------------------------
