@@ -71,11 +71,15 @@ class PushReplies(Protocol):
     which push it answers.
 
     ``replying_to(dedupe_id)`` is held around the whole turn of that push (tasks started inside
-    inherit it); ``forward_late_answer`` makes an answer that missed its own push (the shopper
-    saw "正在思考中…") the reply to this push, for 「继续」: ``False`` = none was waiting."""
+    inherit it); ``finish_push`` is called when the turn is over, so a push nothing was sent for
+    is answered with "no reply" at once instead of being held until the platform gives up;
+    ``forward_late_answer`` makes an answer that missed its own push (the shopper saw
+    "正在思考中…") the reply to this push, for 「继续」: ``False`` = none was waiting."""
 
     max_messages_per_turn: int
 
     def replying_to(self, dedupe_id: str) -> AbstractContextManager[None]: ...
+
+    async def finish_push(self, user_id: str, dedupe_id: str) -> None: ...
 
     async def forward_late_answer(self, user_id: str, dedupe_id: str) -> bool: ...

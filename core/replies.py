@@ -42,6 +42,13 @@ _BY_KIND = {
 }
 
 
+def expects_reply(msg: IncomingMessage) -> bool:
+    """False for what kefu never answers, whatever its state or config: events where nobody is
+    talking (unsubscribe, VIEW, LOCATION reports, template/mass-send reports ...). Passive mode acks
+    those at once instead of holding WeChat's try for an answer that will not come."""
+    return needs_dialogue(msg) or reply_for(msg, {}) is not None  # [menu] only changes a CLICK's text
+
+
 def needs_dialogue(msg: IncomingMessage) -> bool:
     """A message the dialogue answers: text, or a voice message WeChat transcribed."""
     text = msg.effective_text

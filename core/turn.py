@@ -93,6 +93,7 @@ class TurnHandler:
                 log.info("turn.done", outcome="retry", attempt=ctx.attempt, kind=msg.kind.value, msg_id=msg.msg_id,
                          turn_ms=round((time.perf_counter() - started) * 1000, 2))
                 raise
+            await self._finish_push(msg)
             result.info.setdefault("turn_ms", round((time.perf_counter() - started) * 1000, 2))
             log.info("turn.done", outcome=result.outcome, attempt=ctx.attempt, kind=msg.kind.value, msg_id=msg.msg_id,
                      parts=len(result.replies), turn_ms=result.info["turn_ms"])
@@ -105,6 +106,7 @@ class TurnHandler:
             with contextlib.suppress(Exception):
                 await self.handoff.start(msg.platform, msg.user_id, "failure", msg.effective_text or "")
             report = await self._send(msg, ctx, GIVE_UP_TEXT, suffix="giveup")
+            await self._finish_push(msg)
             await self._observe(msg, ctx, TurnResult("failed", report.delivered, {"error": type(error).__name__}))
 
     # -- the steps ------------------------------------------------------------------------
@@ -217,6 +219,14 @@ class TurnHandler:
         return self._result("handoff", report, reason=reason, in_hours=decision.in_hours)
 
     # -- helpers --------------------------------------------------------------------------
+    async def _finish_push(self, msg: IncomingMessage) -> None:
+        """The turn of ``msg`` is over: on a ``PushReplies`` channel, a push nothing was sent for
+        is answered "no reply" now (a silenced user, an ignored event ...), not held. Not after
+        ``RetryTurn`` or an error: the message is kept and its tries still wait."""
+        channel = self.delivery.channel
+        if isinstance(channel, PushReplies):
+            await channel.finish_push(msg.user_id, msg.dedupe_id())
+
     def _replying_to(self, msg: IncomingMessage) -> contextlib.AbstractContextManager[None]:
         """On a ``PushReplies`` channel every send of this turn answers ``msg``'s push."""
         channel = self.delivery.channel

@@ -44,6 +44,7 @@ from core.config import WechatConfig
 from core.metrics import ACK_SECONDS, DUPLICATES, WEBHOOK_REQUESTS
 from core.models import IncomingMessage
 from core.queue.stream import QueueUnavailable
+from core.replies import expects_reply
 
 log = structlog.get_logger(__name__)
 
@@ -159,7 +160,8 @@ class WechatWebhook:
         log.info("wechat.push_accepted", duplicate=not is_new, encrypted=push.encrypted, **ids)
 
         # ---- passive mode hook (reply_mode = "passive"): answer on this HTTP request -------
-        if self.cfg.reply_mode == "passive" and self.services.passive is not None:
+        # (a push kefu never answers is acked below at once: holding it would only make WeChat retry)
+        if self.cfg.reply_mode == "passive" and self.services.passive is not None and expects_reply(msg):
             with structlog.contextvars.bound_contextvars(**ids):  # the responder's own lines carry them too
                 try:
                     response = await self.services.passive.respond(push, msg, is_new)

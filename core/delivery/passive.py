@@ -142,6 +142,17 @@ redis.call('EXPIRE', KEYS[4], ARGV[4])
 return 1
 """
 
+# KEYS: msgs, reply, notify (of the push). ARGV: ttl, tries. An empty reply = "success" (no reply),
+# stored only if nothing was published for the push (a reply, or messages not yet picked up).
+_FINISH_LUA = """
+if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('LLEN', KEYS[1]) > 0 then return 0 end
+redis.call('SET', KEYS[2], '', 'EX', ARGV[1])
+redis.call('DEL', KEYS[3])
+for i = 1, tonumber(ARGV[2]) do redis.call('RPUSH', KEYS[3], '1') end
+redis.call('EXPIRE', KEYS[3], ARGV[1])
+return 1
+"""
+
 _TRY_LUA = """
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
@@ -184,6 +195,7 @@ class PassiveReplies:
         self._take = redis.register_script(_TAKE_LUA)
         self._try = redis.register_script(_TRY_LUA)
         self._forward = redis.register_script(_FORWARD_LUA)
+        self._finish = redis.register_script(_FINISH_LUA)
 
     @property
     def entry_max_bytes(self) -> int:
@@ -272,6 +284,12 @@ class PassiveReplies:
         ])
         return bool(moved)
 
+    async def finish(self, platform: str, user_id: str, dedupe_id: str) -> bool:
+        """The worker is done with push ``dedupe_id``: if it published nothing for it, its tries get
+        an empty answer ("success") at once. ``True`` = it got that empty answer."""
+        keys = [self._push_key(platform, user_id, dedupe_id, k) for k in ("msgs", "reply", "notify")]
+        return bool(await self._finish(keys=keys, args=[self.answer_ttl_s, MAX_TRIES]))
+
     async def has_pending(self, platform: str, user_id: str) -> bool:
         return bool(await self._redis.llen(self._pending_key(platform, user_id)))
 
@@ -303,6 +321,10 @@ class PassiveChannel:
 
     def replying_to(self, dedupe_id: str) -> contextlib.AbstractContextManager[None]:
         return answering(dedupe_id)
+
+    async def finish_push(self, user_id: str, dedupe_id: str) -> None:
+        if await self._replies.finish(self.platform, user_id, dedupe_id):
+            log.info("passive_no_reply", platform=self.platform, user_id=user_id, push=dedupe_id)
 
     async def forward_late_answer(self, user_id: str, dedupe_id: str) -> bool:
         return await self._replies.forward_pending(self.platform, user_id, dedupe_id)

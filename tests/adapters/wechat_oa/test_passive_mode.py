@@ -15,7 +15,7 @@ import pytest
 import xmltodict
 from wechatpy.crypto import WeChatCrypto
 
-from tests.wechat_push import AES_KEY, APP_ID, TOKEN, Pusher
+from tests.wechat_push import ACCOUNT, AES_KEY, APP_ID, TOKEN, Pusher, push_xml
 
 pytestmark = pytest.mark.slow
 
@@ -102,3 +102,35 @@ async def test_human_request_is_transferred_in_service_hours(passive_cfg, start_
     client = await start_web(passive_cfg(), role="all")  # fixed clock: 10:30
     query, body = pusher.safe(pusher.text("转人工", user=USER, msg_id="7100000000000000005"))
     assert await wechat_try(client, query, body) == "<transfer>"
+
+
+# Issue 14 item 6: what kefu never answers must not be held. A held try makes WeChat give up and
+# retry, and its last try used to get "正在思考中…" for an event nobody wrote.
+REPLY_LESS_EVENTS = {  # a shopper clicked a link, reported a location, left; a template was sent
+    "VIEW": {"EventKey": "https://shop.example.com/new"},
+    "LOCATION": {"Latitude": "31.230416", "Longitude": "121.473701", "Precision": "30.0"},
+    "unsubscribe": {},
+    "TEMPLATESENDJOBFINISH": {"MsgID": "200163836", "Status": "success"},
+}
+
+
+@pytest.mark.parametrize("event", list(REPLY_LESS_EVENTS))
+async def test_an_event_kefu_never_answers_gets_success_on_the_first_try(passive_cfg, start_web, pusher: Pusher,
+                                                                        event):
+    client = await start_web(passive_cfg(), role="web")  # no worker at all: the webhook knows by itself
+    fields = {"ToUserName": ACCOUNT, "FromUserName": USER, "CreateTime": pusher.now(), "MsgType": "event",
+              "Event": event, **REPLY_LESS_EVENTS[event]}
+    query, body = pusher.safe(push_xml(fields))
+    assert await wechat_try(client, query, body) == "success"  # within WeChat's 5 s, not held 6 s
+
+
+async def test_a_message_the_bot_stays_silent_on_gets_success_at_once(passive_cfg, start_web, pusher: Pusher,
+                                                                      ollama):
+    client = await start_web(passive_cfg(), role="all")  # fixed clock: 10:30, service hours
+    query, body = pusher.safe(pusher.text("转人工", user=USER, msg_id="7100000000000000011"))
+    assert await wechat_try(client, query, body) == "<transfer>"
+    # a person has the conversation now: the bot says nothing, and WeChat must not wait for it
+    query, body = pusher.safe(pusher.text("在吗？我的订单到哪了", user=USER, msg_id="7100000000000000012"))
+    assert await wechat_try(client, query, body) == "success"
+    assert ollama.requests == []
+

@@ -156,3 +156,22 @@ async def test_works_on_memory_storage_too(keys, fixed_clock):
         await a.aclose()
         await b.aclose()
         reset_memory("passive-test")
+
+
+async def test_a_push_nothing_was_sent_for_gets_an_empty_answer_when_its_turn_ends(web, worker):
+    waiting = asyncio.create_task(web.wait(P, USER, "m:4001", timeout_s=10))
+    await asyncio.sleep(0)
+    await PassiveChannel(worker).finish_push(USER, "m:4001")  # e.g. the user is silenced: no message
+    assert await waiting == ""  # the webhook answers "success" now, not when WeChat gives up
+    assert await web.wait(P, USER, "m:4001", timeout_s=0.05) == ""  # and so does every retry
+
+
+async def test_finishing_a_push_never_replaces_its_answer(web, worker):
+    channel = PassiveChannel(worker)
+    with channel.replying_to("m:4002"):
+        await channel.send_text(USER, "好的，已为您查询。")
+    await channel.finish_push(USER, "m:4002")  # not picked up yet: stays the answer
+    assert await web.wait(P, USER, "m:4002", timeout_s=1) == "好的，已为您查询。"
+    await channel.finish_push(USER, "m:4002")  # picked up already: stays the answer too
+    assert await web.wait(P, USER, "m:4002", timeout_s=0.05) == "好的，已为您查询。"
+    assert await web.take_pending(P, USER) is None
