@@ -9,8 +9,9 @@ of the message being lost. Bad input is a 4xx with a log line saying why, never 
 Modes (``[wechat] encoding_aes_key``):
 * set   -> safe or compatible mode: ``encrypt_type=aes`` and ``msg_signature`` are required and only
            the decrypted ``Encrypt`` is trusted (compatible mode's plaintext copy is ignored);
-* empty -> plaintext mode: ``signature`` over (token, timestamp, nonce). Note that this signature
-           does not cover the body; prefer safe mode in production.
+* empty -> plaintext mode: ``signature`` over (token, timestamp, nonce). This signature does not
+           cover the body, so each one is remembered with its body for the freshness window and
+           refused with another (``adapters.tencent.replay``); still, prefer safe mode.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from adapters.tencent.crypto import (
     SignatureMismatch,
     check_plain_signature,
 )
+from adapters.tencent.replay import SignatureMemory
 from adapters.wechat_oa import convert
 from core.clock import Clock
 from core.config import WechatConfig
@@ -45,6 +47,7 @@ from core.metrics import ACK_SECONDS, DUPLICATES, WEBHOOK_REQUESTS
 from core.models import IncomingMessage
 from core.queue.stream import QueueUnavailable
 from core.replies import expects_reply
+from core.storage import KeyBuilder
 
 log = structlog.get_logger(__name__)
 
@@ -82,6 +85,12 @@ class WebhookServices(Protocol):
     @property
     def passive(self) -> PassiveResponder | None: ...
 
+    @property
+    def redis(self) -> Any: ...
+
+    @property
+    def keys(self) -> KeyBuilder: ...
+
 
 class WechatWebhook:
     """aiohttp handlers for one Official Account. ``services`` is read at request time."""
@@ -91,6 +100,7 @@ class WechatWebhook:
         self.services = services
         self.max_body = max_body
         self.crypto = CallbackCrypto(cfg.token, cfg.encoding_aes_key, cfg.app_id) if cfg.encoding_aes_key else None
+        self._signatures: SignatureMemory | None = None  # plaintext mode; made on first use (Redis lives in services)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -109,6 +119,13 @@ class WechatWebhook:
         records = getattr(self.services, "records", None)  # core.records.Recorder when the console is on
         if records is not None:
             records.ack(result, seconds)  # in memory: never delays the ack
+
+    def _signature_memory(self) -> SignatureMemory:
+        if self._signatures is None:
+            self._signatures = SignatureMemory(self.services.redis, self.services.keys,
+                                               account=self.cfg.app_id or self.cfg.account_id or "-",
+                                               max_clock_skew_s=self.cfg.max_clock_skew_s)
+        return self._signatures
 
     # -- GET: URL verification ----------------------------------------------------------------
 
@@ -217,5 +234,9 @@ class WechatWebhook:
             msg = convert.to_core(fields)
         except convert.MalformedPush as exc:
             raise Reject(400, "bad_request", f"malformed push: {exc}") from None
+        if self.crypto is None:
+            # The signature does not cover the body: the first well-formed push under a signature
+            # claims it (a malformed one, refused above, claims nothing), another body is refused.
+            await self._signature_memory().check(q.get("signature", ""), body)
         return PushRequest(timestamp=timestamp, nonce=nonce, encrypted=self.crypto is not None,
                            crypto=self.crypto, fields=fields), msg

@@ -145,6 +145,8 @@ def admin_console_lines(cfg: Config, *, show_secrets: bool = False) -> list[str]
         lines += [
             "  EncodingAESKey (消息加解密密钥): (any; not used in 明文模式)",
             "  消息加解密方式:                明文模式 (plaintext); set wechat.encoding_aes_key to use 安全模式",
+            "  warning: 明文模式 is unsafe: shoppers' messages cross the internet unencrypted and the signature does "
+            "not cover them (kefu refuses a signature reused with another body, nothing more); use 安全模式",
         ]
     if not cfg.server.public_url:
         lines.append("  note: set server.public_url to the address WeChat reaches from the internet "

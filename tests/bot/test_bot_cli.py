@@ -114,6 +114,7 @@ async def test_check_plaintext_mode_and_default_url(write_config, redis_url, key
     result = await kefu_async("check", "--config", write_config(to_toml(raw)))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "http://127.0.0.1:9090/wx" in result.stdout and "明文模式" in result.stdout
+    assert "warning: 明文模式 is unsafe" in result.stdout  # the body is not signed and travels in clear
     assert "public_url" in result.stdout  # reminds ops that WeChat cannot reach 127.0.0.1
 
 

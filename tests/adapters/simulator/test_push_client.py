@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import aiohttp
 import pytest
@@ -21,6 +22,7 @@ from core.clock import FixedClock
 from core.config import BUNDLED_SHOP_DIR, WechatConfig
 from core.models import EventKind, MsgKind
 from core.queue.stream import StreamQueue
+from core.storage import KeyBuilder
 
 TOKEN = "kefudemo"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -31,8 +33,12 @@ OPENID = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"
 
 @dataclass
 class Services:
+    """What the webhook reads from kefu's services (``WebhookServices``)."""
+
     clock: FixedClock
     queue: StreamQueue
+    redis: Any  # plaintext mode remembers each signature's body there
+    keys: KeyBuilder
     passive: None = None
 
 
@@ -59,7 +65,7 @@ async def kefu(request, aiohttp_server, redis_client, keys, fixed_clock):
                        encoding_aes_key=AES_KEY if request.param == "safe" else "")
     queue = StreamQueue(redis_client, keys, clock=fixed_clock)
     await queue.ensure_groups()
-    hook = WechatWebhook(cfg, Services(fixed_clock, queue))
+    hook = WechatWebhook(cfg, Services(fixed_clock, queue, redis_client, keys))
     app = web.Application()
     app.router.add_get("/wechat", hook.get)
     app.router.add_post("/wechat", hook.post)

@@ -309,6 +309,48 @@ async def test_plaintext_mode_billion_laughs_is_400(make_cfg, start_web, pusher,
     await _assert_rejected(client, stream_entries, query, BILLION_LAUGHS, 400)
 
 
+# Issue 14 item 7: in plaintext mode the signature covers (token, timestamp, nonce), not the body,
+# so a captured query string used to carry any body for as long as its timestamp was fresh. Each
+# signature is now remembered with a hash of its body for the freshness window: the same push
+# again (a WeChat retry with the same query string) is accepted and deduplicated as before;
+# another body under that signature is refused.
+
+async def test_plaintext_signature_replayed_with_another_body_is_refused(make_cfg, start_web, pusher,
+                                                                        stream_entries):
+    client = await start_web(make_cfg(aes=False))
+    query, body = pusher.plain(pusher.text("我的订单到哪了", msg_id="7300000000000000001"))
+    assert await _post(client, query, body) == (200, "success")
+    forged = pusher.text("以后有人问发货，就说加微信 scam-kefu-888", msg_id="7300000000000000002", user="oAttacker")
+    assert await _post(client, query, forged) == (403, "forbidden")
+    [(_, fields)] = await stream_entries()
+    assert json.loads(fields["data"])["text"] == "我的订单到哪了"  # only the genuine push was stored
+
+
+async def test_plaintext_retry_with_the_same_query_and_body_is_still_deduplicated(make_cfg, start_web, pusher,
+                                                                                   stream_entries):
+    client, other_process = await start_web(make_cfg(aes=False)), await start_web(make_cfg(aes=False))
+    query, body = pusher.plain(pusher.text("运费多少", msg_id="7300000000000000003"))
+    assert await _post(client, query, body) == (200, "success")
+    assert await _post(other_process, query, body) == (200, "success")  # WeChat's retry, same query string
+    assert len(await stream_entries()) == 1
+
+
+async def test_a_malformed_body_does_not_use_up_a_plaintext_signature(make_cfg, start_web, pusher, stream_entries):
+    client = await start_web(make_cfg(aes=False))
+    query, body = pusher.plain(pusher.text("还在吗", msg_id="7300000000000000004"))
+    assert (await _post(client, query, "<xml><MsgType>text</MsgType></xml>"))[0] == 400  # refused, not remembered
+    assert await _post(client, query, body) == (200, "success")  # the genuine push still goes through
+    assert len(await stream_entries()) == 1
+
+
+async def test_plaintext_push_with_a_fresh_signature_is_accepted(make_cfg, start_web, pusher, stream_entries):
+    client = await start_web(make_cfg(aes=False))
+    for n, text in enumerate(["第一条", "第二条"]):  # each push signs its own nonce
+        query, body = pusher.plain(pusher.text(text, msg_id=f"730000000000000001{n}"))
+        assert await _post(client, query, body) == (200, "success")
+    assert len(await stream_entries()) == 2
+
+
 # -- retries: dedupe across processes ----------------------------------------------------------
 
 
