@@ -4,7 +4,8 @@
 * ``required_query``: the query parameters the callback must carry (400 without them);
 * ``check_timestamp``: 1-12 ASCII digits (400 otherwise: ``int()`` of 5 000 digits or of a
   superscript digit raises, and Tencent sends neither) within the allowed clock skew (403);
-* ``read_body``: the body with a size cap (413 without buffering more than the cap);
+* ``read_body``: the body with a size cap (413 without buffering more than the cap) and a
+  deadline (408);
 * ``parse_callback_xml``: XML through ``xml_safety`` (XXE / entity expansion become a 400).
 
 A failure raises ``Reject`` carrying the HTTP status, the metric result label and a reason for
