@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.simulator.feed import SYSTEM, USER, ChatEvent, Feed
-from adapters.simulator.wechat_client import PushResult, WeChatPushClient
+from adapters.simulator.wechat_client import PushClient, PushResult
 from core.clock import Clock
 from core.shop.money import yuan
 
@@ -111,7 +111,7 @@ class ShopperSession:
     real user message or event would).
     """
 
-    def __init__(self, directory: ShopDirectory, client: WeChatPushClient, feed: Feed, clock: Clock,
+    def __init__(self, directory: ShopDirectory, client: PushClient, feed: Feed, clock: Clock,
                  *, before_push: Callable[[str, str], Awaitable[None] | None] | None = None,
                  customer: Customer | None = None) -> None:
         self.directory = directory

@@ -15,7 +15,7 @@ import itertools
 import secrets
 import string
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import aiohttp
@@ -147,6 +147,17 @@ class PushResult:
     status: int
     body: str
     plain_xml: str
+
+
+class PushClient(Protocol):
+    """What a simulated shopper can do, whichever platform plays the server's side
+    (``WeChatPushClient`` here, ``adapters.simulator.wecom_client.WecomPushClient``)."""
+
+    async def send_text(self, openid: str, content: str) -> PushResult: ...
+
+    async def send_voice(self, openid: str, recognition: str | None, *, fmt: str = "amr") -> PushResult: ...
+
+    async def send_event(self, openid: str, event: str, key: str | None = None) -> PushResult: ...
 
 
 class WeChatPushClient:

@@ -25,7 +25,7 @@ from aiohttp import web
 from adapters.simulator import llm_choice
 from adapters.simulator.feed import BOT, SYSTEM, TYPING, ChatEvent, Feed
 from adapters.simulator.session import ShopDirectory, ShopperSession
-from adapters.simulator.wechat_client import WeChatPushClient
+from adapters.simulator.wechat_client import PushClient, WeChatPushClient
 from bot.app import SERVICES, create_app
 from bot.config import validate
 from bot.services import clock_from_config
@@ -117,7 +117,7 @@ class Simulator:
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
         self._pump: asyncio.Task[None] | None = None
-        self._client: WeChatPushClient | None = None
+        self._client: PushClient | None = None
         self.session: ShopperSession
         self._started = False
 
@@ -176,7 +176,7 @@ class Simulator:
 
             self.webhook_url = base + self.cfg.wecom.webhook_path
             self._client = WecomPushClient(self._http, self.webhook_url, self.fake_api, token=self.cfg.wecom.token,
-                                           encoding_aes_key=self.cfg.wecom.encoding_aes_key)  # type: ignore[assignment]
+                                           encoding_aes_key=self.cfg.wecom.encoding_aes_key)
         else:
             self._client = WeChatPushClient(self._http, self.webhook_url, token=w.token,
                                             encoding_aes_key=w.encoding_aes_key, app_id=w.app_id,
