@@ -9,7 +9,17 @@ wrote: such text may hold personal data, and every new value is a new time serie
 
 from __future__ import annotations
 
+from typing import Literal
+
 from prometheus_client import Counter, Gauge, Histogram
+
+# What a webhook answered a callback, defined once: the kefu_ack_seconds{result} label (WeCom's
+# with a "wecom_" prefix) and the console's ack series (core.records.timeseries.ACK_GROUPS).
+AckResult = Literal[
+    "verified", "enqueued", "duplicate", "passive", "passive_failed", "accepted", "ignored", "other_account",
+    "bad_request", "unsafe_xml", "too_large", "timeout", "stale", "bad_signature", "replayed", "undecryptable",
+    "wrong_app_id", "wrong_corp_id", "unavailable",
+]
 
 ACK_SECONDS = Histogram(
     "kefu_ack_seconds", "Webhook time from request to answer", ["result"],

@@ -20,6 +20,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from adapters.tencent.xml_safety import UnsafeXml, XmlRejected, parse_xml
+from core.metrics import AckResult
 
 # plain-text bodies of the refusals
 REJECT_BODIES = {400: "bad request", 403: "forbidden", 408: "request timeout", 413: "payload too large",
@@ -30,7 +31,7 @@ MAX_TIMESTAMP_DIGITS = 12  # Unix seconds have 10 digits until the year 2286
 class Reject(Exception):
     """Answer ``status`` and count ``result``; ``reason`` is for the log."""
 
-    def __init__(self, status: int, result: str, reason: str) -> None:
+    def __init__(self, status: int, result: AckResult, reason: str) -> None:
         super().__init__(reason)
         self.status = status
         self.result = result

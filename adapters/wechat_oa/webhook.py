@@ -43,7 +43,7 @@ from adapters.tencent.replay import SignatureMemory
 from adapters.wechat_oa import convert
 from core.clock import Clock
 from core.config import WechatConfig
-from core.metrics import ACK_SECONDS, DUPLICATES, WEBHOOK_REQUESTS
+from core.metrics import ACK_SECONDS, DUPLICATES, WEBHOOK_REQUESTS, AckResult
 from core.models import IncomingMessage
 from core.queue.stream import QueueUnavailable
 from core.replies import expects_reply
@@ -108,13 +108,13 @@ class WechatWebhook:
         check_timestamp(timestamp, now=self.services.clock.timestamp(), max_skew_s=self.cfg.max_clock_skew_s,
                         setting="wechat.max_clock_skew_s")
 
-    def _finish(self, started: float, status: int, result: str, body: str = "",
+    def _finish(self, started: float, status: int, result: AckResult, body: str = "",
                 content_type: str = "text/plain") -> web.Response:
         WEBHOOK_REQUESTS.labels(status=str(status)).inc()
         self._record_ack(result, time.perf_counter() - started)
         return web.Response(status=status, text=body or REJECT_BODIES.get(status, ""), content_type=content_type)
 
-    def _record_ack(self, result: str, seconds: float) -> None:
+    def _record_ack(self, result: AckResult, seconds: float) -> None:
         ACK_SECONDS.labels(result=result).observe(seconds)
         records = getattr(self.services, "records", None)  # core.records.Recorder when the console is on
         if records is not None:

@@ -38,7 +38,7 @@ from adapters.tencent.crypto import (
 )
 from core.clock import Clock
 from core.config import WecomConfig
-from core.metrics import ACK_SECONDS, WEBHOOK_REQUESTS
+from core.metrics import ACK_SECONDS, WEBHOOK_REQUESTS, AckResult
 
 log = structlog.get_logger(__name__)
 
@@ -60,7 +60,7 @@ class WecomWebhook:
         self.max_body = max_body
         self.crypto = CallbackCrypto(cfg.token, cfg.encoding_aes_key, cfg.corp_id)
 
-    def _finish(self, started: float, status: int, result: str, body: str | None = None) -> web.Response:
+    def _finish(self, started: float, status: int, result: AckResult, body: str | None = None) -> web.Response:
         WEBHOOK_REQUESTS.labels(status=str(status)).inc()
         ACK_SECONDS.labels(result=f"wecom_{result}").observe(time.perf_counter() - started)
         return web.Response(status=status, text=REJECT_BODIES.get(status, "") if body is None else body,

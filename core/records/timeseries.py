@@ -26,6 +26,7 @@ from collections import defaultdict
 from typing import Any, Iterable, Mapping
 
 from core.clock import Clock
+from core.metrics import AckResult
 from core.models import TurnOutcome
 from core.records.histogram import ACK_BOUNDS_MS, LLM_BOUNDS_MS, bucket_index, quantile
 from core.storage import KeyBuilder
@@ -42,7 +43,7 @@ TURN_GROUPS: dict[str, tuple[TurnOutcome, ...]] = {
     "undelivered": ("undelivered",),
     "other": (),  # canned, continued, rate_limited, silenced, ignored, ...
 }
-ACK_GROUPS: dict[str, tuple[str, ...]] = {
+ACK_GROUPS: dict[str, tuple[AckResult, ...]] = {
     "accepted": ("enqueued", "passive", "passive_failed"),
     "duplicate": ("duplicate",),
     "unavailable": ("unavailable",),
