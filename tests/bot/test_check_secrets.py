@@ -17,6 +17,7 @@ from tests.bot.test_bot_cli import _sections, kefu, kefu_async
 from tests.plugins.processes import KefuProcess
 
 
+@pytest.mark.slow  # runs kefu as a process
 async def test_check_masks_the_token_and_aes_key_unless_asked(write_config, services):
     path = write_config(**_sections(services))
     os.chmod(path, 0o600)
@@ -34,6 +35,7 @@ async def test_check_masks_the_token_and_aes_key_unless_asked(write_config, serv
     ("token", "token = 987654321\n"),
     ("encoding_aes_key", "encoding_aes_key = 123456789012345678901234567890123456789012\n"),
 ])
+@pytest.mark.slow  # runs kefu as a process
 @pytest.mark.parametrize("command", ["check", "serve"])
 def test_a_mistyped_secret_is_not_echoed_in_the_config_error(write_config, command, key, line):
     lines = {"app_id": 'app_id = "wx1"\n', "app_secret": 'app_secret = "s"\n', "token": f'token = "{TOKEN}"\n'}
@@ -55,6 +57,7 @@ def test_a_password_in_a_mistyped_url_is_not_echoed():
     assert "'eighty'" in str(err.value)
 
 
+@pytest.mark.slow  # runs kefu as a process
 async def test_check_warns_when_the_config_file_is_readable_by_others(write_config, services):
     path = write_config(**_sections(services))
     os.chmod(path, 0o644)
