@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.plugins.simulator",  # sim_cfg, start_sim
     "tests.plugins.knowledge",  # demo_kb, shop_copy
     "tests.plugins.configs",  # raw_cfg, kefu_cfg, moving_clock
+    "tests.plugins.markers",  # a test that starts a process must be marked slow (or browser)
 ]
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
