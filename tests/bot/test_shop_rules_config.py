@@ -32,6 +32,7 @@ def _rules_file(tmp_path, text: str) -> str:
     return str(path)
 
 
+@pytest.mark.slow  # runs kefu as a process
 @pytest.mark.parametrize("command", ["serve", "check"])
 def test_a_bad_rules_file_stops_start_up_with_one_line(tmp_path, redis_url, key_prefix, command):
     rules = _rules_file(tmp_path, '[shipping]\nfee_cents = "10元"\n')
