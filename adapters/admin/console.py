@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import aiohttp
 import structlog
@@ -99,7 +99,8 @@ async def _end_live_streams(app: web.Application) -> None:
         app[STATE].live.close()
 
 
-def console_ctx(state: ConsoleState, services_key: web.AppKey):  # type: ignore[no-untyped-def]
+def console_ctx(state: ConsoleState,
+                services_key: web.AppKey[Any]) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         services = app[services_key]
         cfg: Config = state.cfg
