@@ -8,14 +8,14 @@ from core.knowledge.cache import AnswerCache, normalize_question
 from core.knowledge.fast_path import Decision, FaqAnswer, FastPath
 from core.knowledge.gate import skip_reason
 from core.knowledge.index import Hit, KnowledgeBase
-from core.knowledge.learning import FaqChange, FaqEditor
+from core.knowledge.learning import FaqChange, FaqEditor, FaqEditRefused
 from core.knowledge.loader import FaqEntry, KnowledgeError, PolicyPassage
 from core.knowledge.references import build_references, reference_hits
 from core.knowledge.shareable import shareable
 from core.knowledge.tokenize import warm_up
 
 __all__ = [
-    "AnswerCache", "Decision", "FaqAnswer", "FaqChange", "FaqEditor", "FaqEntry", "FastPath", "Hit", "KnowledgeBase",
+    "AnswerCache", "Decision", "FaqAnswer", "FaqChange", "FaqEditRefused", "FaqEditor", "FaqEntry", "FastPath", "Hit", "KnowledgeBase",
     "KnowledgeError",
     "PolicyPassage", "build_references", "normalize_question", "reference_hits", "shareable", "skip_reason", "warm_up",
 ]

@@ -29,6 +29,10 @@ Text that the fast path could never answer is refused with the reason: a phrasin
 (about someone's order, a phone number, a complaint, an instruction to the bot, small talk, several
 questions, over 60 characters), so no personal data is written into a file every shopper's answers
 come from.
+
+Every refusal is a ``FaqEditRefused`` (a ``KnowledgeError``): its message is for the person at the
+command line; its ``code`` and ``params`` let another front end (the ops console) say the same in
+its own words without parsing English.
 """
 
 from __future__ import annotations
@@ -66,6 +70,20 @@ _GATE_WHY = {
 }
 
 
+class FaqEditRefused(KnowledgeError):
+    """An edit that was not made (nothing was written). ``code`` says why, from a fixed set:
+    ``empty``, ``too_long``, ``gate`` (``params["reason"]``: a ``skip_reason``), ``unknown_id``,
+    ``has_phrasing``, ``owned`` (``params["owner"]``), ``id_taken``, ``answer_empty``,
+    ``answer_too_long``, ``not_utf8``, ``file_invalid`` (the file was already broken),
+    ``change_invalid`` (the edited file would not load), ``io``. ``params`` carries the ids, texts
+    and limits the message names."""
+
+    def __init__(self, code: str, message: str, **params: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
+
+
 @dataclass(frozen=True)
 class FaqChange:
     """What an edit did (for the CLI, the console and logs)."""
@@ -82,13 +100,14 @@ class FaqChange:
 def _answerable(text: str, what: str) -> str:
     text = " ".join(text.split())
     if not text:
-        raise KnowledgeError(f"the {what} is empty")
+        raise FaqEditRefused("empty", f"the {what} is empty", what=what)
     if len(text) > MAX_PHRASING_CHARS:
-        raise KnowledgeError(f"the {what} is longer than {MAX_PHRASING_CHARS} characters; "
-                             "write it as a shopper asks it")
+        raise FaqEditRefused("too_long", f"the {what} is longer than {MAX_PHRASING_CHARS} characters; "
+                             "write it as a shopper asks it", what=what, limit=MAX_PHRASING_CHARS)
     reason = skip_reason(text)
     if reason:
-        raise KnowledgeError(f"the fast path never answers {text!r}: {_GATE_WHY.get(reason, reason)}")
+        raise FaqEditRefused("gate", f"the fast path never answers {text!r}: {_GATE_WHY.get(reason, reason)}",
+                             what=what, text=text, reason=reason)
     return text
 
 
@@ -109,13 +128,14 @@ class FaqEditor:
         def change(header: list[str], rows: list[list[str]]) -> None:
             row = next((r for r in rows if _cell(header, r, "id").strip() == faq_id), None)
             if row is None:
-                raise KnowledgeError(f"{self.path}: no FAQ entry with id {faq_id!r}")
+                raise FaqEditRefused("unknown_id", f"{self.path}: no FAQ entry with id {faq_id!r}", faq_id=faq_id)
             owner = _phrasing_owners(header, rows).get(phrasing_key(phrasing))
             if owner == faq_id:
-                raise KnowledgeError(f"{faq_id} already has the phrasing {phrasing!r}")
+                raise FaqEditRefused("has_phrasing", f"{faq_id} already has the phrasing {phrasing!r}",
+                                     faq_id=faq_id, text=phrasing)
             if owner is not None:
-                raise KnowledgeError(f"{phrasing!r} is already a phrasing of {owner}; "
-                                     "one question belongs to one entry")
+                raise FaqEditRefused("owned", f"{phrasing!r} is already a phrasing of {owner}; "
+                                     "one question belongs to one entry", owner=owner, text=phrasing)
             existing = split_phrasings(_cell(header, row, "similar"))
             _set_cell(header, row, "similar", PHRASING_SEPARATOR.join((*existing, phrasing)))
 
@@ -130,10 +150,10 @@ class FaqEditor:
         phrasings = [_answerable(p, "phrasing") for p in similar]
         answer = answer.strip()
         if not answer:
-            raise KnowledgeError("the answer is empty")
+            raise FaqEditRefused("answer_empty", "the answer is empty")
         if len(answer) > MAX_ANSWER_CHARS:
-            raise KnowledgeError(f"the answer is longer than {MAX_ANSWER_CHARS} characters; "
-                                 "put long rules in the policy")
+            raise FaqEditRefused("answer_too_long", f"the answer is longer than {MAX_ANSWER_CHARS} characters; "
+                                 "put long rules in the policy", limit=MAX_ANSWER_CHARS)
         clean_tags = [t.strip() for t in tags if t.strip()]
         chosen: list[str] = []
 
@@ -141,12 +161,12 @@ class FaqEditor:
             ids = [_cell(header, r, "id").strip() for r in rows]
             new_id = faq_id or _next_id(ids)
             if new_id in ids:
-                raise KnowledgeError(f"{self.path}: there is already an entry {new_id!r}")
+                raise FaqEditRefused("id_taken", f"{self.path}: there is already an entry {new_id!r}", faq_id=new_id)
             owners = _phrasing_owners(header, rows)
             for p in (question, *phrasings):
                 if phrasing_key(p) in owners:
-                    raise KnowledgeError(f"{p!r} is already a phrasing of {owners[phrasing_key(p)]}; "
-                                         "add to that entry instead")
+                    raise FaqEditRefused("owned", f"{p!r} is already a phrasing of {owners[phrasing_key(p)]}; "
+                                         "add to that entry instead", owner=owners[phrasing_key(p)], text=p)
             row = [""] * len(header)
             for column, value in (("id", new_id), ("question", question), ("answer", answer),
                                   ("tags", ";".join(clean_tags)), ("similar", PHRASING_SEPARATOR.join(phrasings))):
@@ -165,16 +185,20 @@ class FaqEditor:
             try:
                 text = raw.decode("utf-8-sig")
             except UnicodeDecodeError as exc:
-                raise KnowledgeError(f"{self.path}: not UTF-8 ({exc.reason}); nothing was changed") from None
+                raise FaqEditRefused("not_utf8", f"{self.path}: not UTF-8 ({exc.reason}); nothing was changed") from None
             try:
                 parse_faq(text, source=str(self.path))
             except KnowledgeError as exc:
-                raise KnowledgeError(f"{exc}; fix the file first, nothing was changed") from None
+                raise FaqEditRefused("file_invalid", f"{exc}; fix the file first, nothing was changed",
+                                     problem=str(exc)) from None
             newline = "\r\n" if "\r\n" in text else "\n"
             header, rows = _rows(text)
             change(header, rows)
             new_text = _serialize(header, rows, newline)
-            parse_faq(new_text, source=str(self.path))  # the whole file, as every process will read it
+            try:
+                parse_faq(new_text, source=str(self.path))  # the whole file, as every process will read it
+            except KnowledgeError as exc:
+                raise FaqEditRefused("change_invalid", str(exc), problem=str(exc)) from None
             _replace(self.path, (b"\xef\xbb\xbf" if bom else b"") + new_text.encode("utf-8"))
         self.kb.reload()
 
@@ -237,7 +261,7 @@ def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise KnowledgeError(f"{path}: cannot read ({exc.strerror})") from None
+        raise FaqEditRefused("io", f"{path}: cannot read ({exc.strerror})", problem=exc.strerror or "") from None
 
 
 def _replace(path: Path, data: bytes) -> None:
@@ -246,7 +270,8 @@ def _replace(path: Path, data: bytes) -> None:
         mode = os.stat(path).st_mode & 0o777
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise KnowledgeError(f"{path}: cannot write next to it ({exc.strerror}); nothing was changed") from None
+        raise FaqEditRefused("io", f"{path}: cannot write next to it ({exc.strerror}); nothing was changed",
+                             problem=exc.strerror or "") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -257,7 +282,8 @@ def _replace(path: Path, data: bytes) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise KnowledgeError(f"{path}: cannot write ({exc.strerror}); nothing was changed") from None
+        raise FaqEditRefused("io", f"{path}: cannot write ({exc.strerror}); nothing was changed",
+                             problem=exc.strerror or "") from None
 
 
 @contextlib.contextmanager
@@ -270,7 +296,8 @@ def _locked(path: Path) -> Iterator[None]:
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise KnowledgeError(f"{path}: cannot lock for editing ({exc.strerror}); nothing was changed") from None
+        raise FaqEditRefused("io", f"{path}: cannot lock for editing ({exc.strerror}); nothing was changed",
+                             problem=exc.strerror or "") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
