@@ -10,6 +10,10 @@ Per shop-local day: ZSET ``rec:fell:<YYYYMMDD>`` normalised question (``normaliz
 latest wording and what the fast path thought of it (best FAQ, score, why it missed). Days expire
 after ``days + 1``; each day keeps at most ``max_per_day`` questions (the least asked go first;
 trimming happens in bulk once the set is 10% over, so one-off questions get a fair chance).
+
+A question staff have turned into FAQ (the console's "add as FAQ") is ``forget``-ten on every
+day kept, so the list shows what is still to do; if it falls through again later (someone removed
+the phrasing by hand), it is counted afresh.
 """
 
 from __future__ import annotations
@@ -70,8 +74,23 @@ class FellThrough:
                 await pipe.execute()
         return True
 
+    async def forget(self, *questions: str) -> int:
+        """Drop these questions (compared as ``normalize_question`` does) from every day kept;
+        how many day entries were removed."""
+        norms = {normalize_question(q)[:200] for q in questions if q.strip()}
+        norms.discard("")
+        if not norms:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for offset in range(self.days + 1):  # the oldest day still stored too
+            key = self.day_key(self._day(offset))
+            pipe.zrem(key, *norms)
+            pipe.hdel(key + ":ex", *norms)
+        return sum((await pipe.execute())[::2])
+
     async def top(self, limit: int = 30) -> list[dict[str, Any]]:
-        """The most asked over the last ``days`` days, most asked first."""
+        """The most asked over the last ``days`` days, most asked first; ``key`` is what ``forget``
+        takes to drop one."""
         days = [self._day(i) for i in range(self.days)]
         pipe = self.redis.pipeline(transaction=False)
         for day in days:
@@ -90,6 +109,6 @@ class FellThrough:
         out = []
         for (norm, count), raw in zip(best, examples):
             example = json.loads(raw) if raw else {"text": norm}
-            out.append({"question": example.get("text", norm), "count": int(count), "faq": example.get("faq"),
-                        "last_day": latest_day[norm]})
+            out.append({"question": example.get("text", norm), "key": norm, "count": int(count),
+                        "faq": example.get("faq"), "last_day": latest_day[norm]})
         return out

@@ -9,8 +9,11 @@
   Days expire after ``days + 1``; non-answers stop being added to a day past ``MAX_PER_DAY``
   (a long model outage would otherwise list every holding reply), ratings are always added.
 
-This is where "add as FAQ" plugs in: each bad answer carries the question as the shopper asked
-it (masked) and the reply, which is what a new FAQ entry or an extra phrasing needs.
+Each bad answer carries the question as the shopper asked it (masked) and the reply, which is
+what a new FAQ entry or an extra phrasing needs. Once staff have turned it into FAQ (the console's
+"add as FAQ"), ``mark_fixed`` notes what was done, by whom and when in HASH
+``rec:bad:<day>:fixed`` (same member, same expiry): the list shows it as done instead of offering
+the action again. A separate hash, so rating the reply again never loses the note.
 """
 
 from __future__ import annotations
@@ -54,6 +57,9 @@ class Ratings:
 
     def bad_key(self, day: str) -> str:
         return self.keys.glob("rec", "bad", day)
+
+    def fixed_key(self, day: str) -> str:
+        return self.bad_key(day) + ":fixed"
 
     def _day(self, ts: float | None = None) -> str:
         now = self.clock.now()
@@ -108,6 +114,19 @@ class Ratings:
         await pipe.execute()
         return True
 
+    async def mark_fixed(self, day: str, conversation: str, turn_id: str, fixed: Mapping[str, Any]) -> bool:
+        """Note that the bad answer ``conversation|turn_id`` listed on ``day`` (``YYYYMMDD``, as
+        ``bad_answers`` gives it) was fixed (``fixed``: what was done, ``by``, ``at``). False, and
+        nothing stored, when that day lists no such answer."""
+        member = f"{conversation}|{turn_id}"
+        if not await self.redis.hexists(self.bad_key(day), member):
+            return False
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(self.fixed_key(day), member, json.dumps(dict(fixed), ensure_ascii=False))
+        pipe.expire(self.fixed_key(day), (self.days + 1) * 86400)
+        await pipe.execute()
+        return True
+
     # -- reading ------------------------------------------------------------------------------
     async def of(self, platform: str, user_id: str) -> dict[str, dict[str, Any]]:
         """turn id -> rating, for one conversation."""
@@ -115,13 +134,22 @@ class Ratings:
         return {turn: json.loads(v) for turn, v in raw.items()}
 
     async def bad_answers(self, *, kind: str | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:
-        """The last ``days`` days' bad answers, newest first (``kind``: "rated_down" or "non_answer")."""
+        """The last ``days`` days' bad answers, newest first (``kind``: "rated_down" or "non_answer").
+        Each carries the ``day`` it is listed under and, once turned into FAQ, ``fixed``."""
         now = self.clock.now()
         days = [(now - timedelta(days=i)).strftime("%Y%m%d") for i in range(self.days)]
         pipe = self.redis.pipeline(transaction=False)
         for day in days:
-            pipe.hvals(self.bad_key(day))
-        items = [json.loads(v) for values in await pipe.execute() for v in values]
+            pipe.hgetall(self.bad_key(day))
+            pipe.hgetall(self.fixed_key(day))
+        found = await pipe.execute()
+        items = []
+        for day, listed, fixed in zip(days, found[::2], found[1::2]):
+            for member, raw in listed.items():
+                item = {**json.loads(raw), "day": day}
+                if member in fixed:
+                    item["fixed"] = json.loads(fixed[member])
+                items.append(item)
         if kind:
             items = [i for i in items if i.get("kind") == kind]
         items.sort(key=lambda i: -float(i.get("at") or 0))

@@ -175,6 +175,26 @@ async def test_ratings_with_notes_feed_the_bad_answers_view(recorder, fixed_cloc
     assert await ratings.of("wechat_oa", LIN) == {}
 
 
+async def test_a_bad_answer_turned_into_faq_is_listed_as_fixed_even_after_a_new_rating(recorder, fixed_clock,
+                                                                                      redis_client):
+    entry = await say(recorder, LIN, "羊毛衫能机洗吗", "llm", ["可以机洗，水温不超过60度。"])
+    ratings = recorder.ratings
+    await ratings.rate("wechat_oa", LIN, entry, "down", by="xiaoli", note="只能手洗")
+    [item] = (await ratings.bad_answers())["items"]
+    assert item["day"] == fixed_clock.now().strftime("%Y%m%d") and "fixed" not in item
+    fix = {"action": "phrasing", "faq_id": "faq-055", "text": "羊毛衫能机洗吗", "by": "admin", "at": 1.0}
+    assert await ratings.mark_fixed(item["day"], item["conversation"], item["turn_id"], fix)
+    fixed_clock.advance(60)
+    await ratings.rate("wechat_oa", LIN, entry, "down", by="wang", note="还是不对")  # rated again: the fix stays
+    [item] = (await ratings.bad_answers())["items"]
+    assert item["fixed"] == fix and item["by"] == "wang"
+    assert round(await redis_client.ttl(ratings.fixed_key(item["day"])) / 86400) == ratings.days + 1
+    # nothing is noted for an answer that day does not list (a stale page, a made-up id)
+    assert not await ratings.mark_fixed(item["day"], item["conversation"], "no-such-turn", fix)
+    assert not await ratings.mark_fixed("20200101", item["conversation"], item["turn_id"], fix)
+    assert await redis_client.hlen(ratings.fixed_key("20200101")) == 0
+
+
 async def test_every_change_is_announced_to_open_consoles(recorder):
     live = recorder.conversations.live
     start = await live.last_id()

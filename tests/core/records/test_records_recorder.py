@@ -77,6 +77,24 @@ async def test_fell_through_covers_the_last_days_only(redis_client, keys, fixed_
     assert await redis_client.ttl(day_key) == -2  # nothing recorded today
 
 
+async def test_a_question_turned_into_faq_leaves_the_list_on_every_day(redis_client, keys, fixed_clock):
+    rec = Recorder(redis_client, keys, fixed_clock)
+    await rec.fell_through.record("衣服是哪里生产的？")
+    fixed_clock.advance(timedelta(days=2).total_seconds())
+    await rec.fell_through.record("衣服是哪里生产的")
+    await rec.fell_through.record("可以开收据吗")
+    [first, second] = await rec.fell_through.top()
+    assert (first["question"], first["key"]) == ("衣服是哪里生产的", "衣服是哪里生产的")
+    assert await rec.fell_through.forget(first["key"]) == 2  # both days' counts
+    assert [q["question"] for q in await rec.fell_through.top()] == ["可以开收据吗"]
+    assert await rec.fell_through.forget("可以开收据吗？ ") == 1  # the wording as shown works too
+    assert await rec.fell_through.top() == [] and await rec.fell_through.forget("", "没问过的问题") == 0
+    today = rec.fell_through.day_key(fixed_clock.now().strftime("%Y%m%d"))
+    assert await redis_client.hlen(today + ":ex") == 0  # the example wording went too
+    await rec.fell_through.record("衣服是哪里生产的")  # asked again later: counted afresh
+    assert [(q["question"], q["count"]) for q in await rec.fell_through.top()] == [("衣服是哪里生产的", 1)]
+
+
 async def test_fell_through_keeps_the_most_asked_when_full(redis_client, keys, fixed_clock):
     rec = Recorder(redis_client, keys, fixed_clock)
     rec.fell_through.max_per_day = 10
