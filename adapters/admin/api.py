@@ -1,6 +1,7 @@
 """The console's read-only JSON API (``GET /admin/api/...``): charts, knowledge, accounts
 (conversations and handoffs: ``inbox.py``). Everything comes from ``core.records`` and the same
-knowledge code the bot uses; nothing here can change what the bot does (that is ``actions.py``)."""
+knowledge code the bot uses; nothing here can change what the bot does (that is ``actions.py``,
+and ``faq_edits.py`` for the FAQ)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.admin import faq_edits
 from adapters.admin.state import STATE, ConsoleState, require
+from core.knowledge.learning import gap_suggestion
 
 RANGES = {60: 1, 180: 3, 720: 12, 1440: 24}  # minutes shown -> minutes per step (about 60 points a chart)
 _PLATFORM_RE = re.compile(r"^[a-z_]{1,20}$")
@@ -66,10 +69,13 @@ async def overview(request: web.Request) -> web.Response:
 
 
 async def faq(request: web.Request) -> web.Response:
-    kb, _ = await request.app[STATE].knowledge()
+    """The FAQ served, each entry with its phrasings (相似问), and whether the console may edit it."""
+    state = request.app[STATE]
+    kb, _ = await state.knowledge()
     return web.json_response({"content_hash": kb.content_hash(), "source": str(kb.faq_path),
-                              "faq": [{"id": e.id, "question": e.question, "answer": e.answer, "tags": list(e.tags)}
-                                      for e in kb.faq]})
+                              **faq_edits.editable(state.cfg),
+                              "faq": [{"id": e.id, "question": e.question, "answer": e.answer, "tags": list(e.tags),
+                                       "similar": list(e.similar)} for e in kb.faq]})
 
 
 async def policy(request: web.Request) -> web.Response:
@@ -95,9 +101,17 @@ async def search(request: web.Request) -> web.Response:
 
 
 async def fell_through(request: web.Request) -> web.Response:
+    """The questions the model answered because the FAQ did not, most asked first, each with what
+    the fast path does with it *now* and the suggestion ``kefu kb gaps`` makes (``answered`` once
+    the FAQ answers it: edited by hand or from the command line meanwhile)."""
     state = request.app[STATE]
     top = await state.records.fell_through.top(int_param(request, "limit", 30, 1, 200))
-    return web.json_response({"days": state.records.fell_through.days, "questions": top})
+    kb, fast_path = await state.knowledge()
+    for question in top:
+        question["now"] = fast_path.decide(question["question"]).as_dict()
+        question["suggestion"] = gap_suggestion(kb, question["now"])
+    return web.json_response({"days": state.records.fell_through.days, "questions": top,
+                              **faq_edits.editable(state.cfg)})
 
 
 async def accounts(request: web.Request) -> web.Response:

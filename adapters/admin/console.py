@@ -21,13 +21,14 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from redis.exceptions import RedisError
 
-from adapters.admin import actions, api, inbox, live, pages
+from adapters.admin import actions, api, faq_edits, inbox, live, pages
 from adapters.admin.accounts import Accounts
 from adapters.admin.auth import SessionStore, is_api, make_guard
 from adapters.admin.login_limit import LoginLimiter
 from adapters.admin.state import STATE, ConsoleState
 from core.config import Config
 from core.handoff import Handoff
+from core.knowledge import KnowledgeError
 from core.sessions import SessionStore as ConversationHistory
 
 log = structlog.get_logger(__name__)
@@ -63,8 +64,22 @@ async def _redis_unavailable(request: web.Request, handler: Handler) -> web.Stre
         return web.Response(status=503, text="Redis 暂时不可用，请稍后重试。", content_type="text/plain")
 
 
+@web.middleware
+async def _knowledge_unreadable(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The knowledge files cannot be read (a hand edit broke the FAQ before the console first
+    loaded it): say which file and line, not a 500. Once loaded, a broken edit keeps the last good
+    content (``KnowledgeBase.reload_if_changed``) and never gets here."""
+    try:
+        return await handler(request)
+    except KnowledgeError as exc:
+        log.warning("admin.knowledge_unreadable", path=request.path, error=str(exc))
+        return web.json_response({"error": f"知识库文件现在读不了：{exc}。请修正文件（kefu kb reload 会指出哪一行）。"},
+                                 status=409)
+
+
 def build_app(state: ConsoleState) -> web.Application:
-    app = web.Application(middlewares=[_redis_unavailable, make_guard(lambda: state.sessions, PUBLIC)])
+    app = web.Application(middlewares=[_redis_unavailable, make_guard(lambda: state.sessions, PUBLIC),
+                                       _knowledge_unreadable])
     app[STATE] = state
     r = app.router
     r.add_get("/", pages.index)
@@ -87,6 +102,9 @@ def build_app(state: ConsoleState) -> web.Application:
     r.add_get("/api/knowledge/policy", api.policy)
     r.add_get("/api/knowledge/search", api.search)
     r.add_get("/api/knowledge/fell-through", api.fell_through)
+    r.add_get("/api/knowledge/faq-candidates", faq_edits.candidates)
+    r.add_post("/api/knowledge/faq", faq_edits.add_entry)
+    r.add_post("/api/knowledge/faq/{faq_id}/phrasings", faq_edits.add_phrasing)
     r.add_get("/api/accounts", api.accounts)
     r.add_static("/static/", pages.STATIC_DIR, follow_symlinks=False)
     app.on_response_prepare.append(_security_headers)

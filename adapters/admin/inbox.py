@@ -9,7 +9,9 @@ and the bot's own ``Handoff``; acting on a conversation is ``actions.py``.
   newest ("load earlier"), with the total kept, ratings, who the shopper is, handoff state
   (``refresh=1``: the open page redrawing itself, not audited as another view).
 * ``handoffs`` — who waits for a person, oldest first.
-* ``bad-answers?kind=rated_down|non_answer`` — 👎 replies and non-answers of the last days.
+* ``bad-answers?kind=rated_down|non_answer`` — 👎 replies and non-answers of the last days, each
+  with ``why_not_faq`` (why its question can never be FAQ, or null) and ``fixed`` once turned
+  into FAQ (``faq_edits.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.admin import faq_edits
 from adapters.admin.api import bad, int_param, target, time_zone
 from adapters.admin.state import STATE, ConsoleState, audit
 from core.records import GROUPS, conversation_id
@@ -99,4 +102,6 @@ async def bad_answers(request: web.Request) -> web.Response:
         return bad("kind must be rated_down or non_answer")
     found = await state.records.ratings.bad_answers(kind=kind, limit=int_param(request, "limit", 50, 1, 200),
                                                     offset=int_param(request, "offset", 0, 0, 100_000))
-    return web.json_response({**found, **time_zone(state)})
+    for item in found["items"]:  # the page offers "加入 FAQ" only where it can work
+        item["why_not_faq"] = faq_edits.why_not_faq(str(item.get("question") or ""))
+    return web.json_response({**found, **time_zone(state), **faq_edits.editable(state.cfg)})
