@@ -1,6 +1,6 @@
 // 差评与未答: bot replies staff rated 👎 and replies that were no answer (holding replies,
 // "暂时无法确定", give-ups) over the last days, newest first, each with a link to its conversation.
-// Each item has an actions area: "add as FAQ" (next release) goes there.
+// Each item has an actions area, filled by the functions in BadAnswers.actions ("加入 FAQ": faq_add.js).
 var BadAnswers = (function () {
   "use strict";
   var el = Kefu.el;
@@ -11,7 +11,7 @@ var BadAnswers = (function () {
     var href = "#/conversations/" + item.platform + "/" + encodeURIComponent(item.user_id);
     var why = item.kind === "non_answer" ? (Kefu.NON_ANSWER[item.reason] || item.reason) : (item.by + (item.note ? "：" + item.note : ""));
     var extra = actions.map(function (make) { return make(item); }).filter(Boolean);
-    return el("li", { className: "bad-item", dataset: { kind: item.kind } }, [
+    return el("li", { className: "bad-item", dataset: { kind: item.kind, turn: item.turn_id || "" } }, [
       el("div", { className: "row1" }, [el("span", { className: "flag" + (item.kind === "rated_down" ? " warn" : ""), text: KIND[item.kind] || item.kind }),
         Kefu.timeEl(item.at, true), el("a", { href: href, text: "打开会话", title: "openid：" + item.user_id })]),
       el("div", { className: "msg user" }, [el("span", { className: "who", text: "顾客问" }), item.question || ""]),
@@ -34,9 +34,12 @@ var BadAnswers = (function () {
     });
   }
 
+  // A line above the list saying what was just done (role=status: read out by screen readers).
+  function say(text) { document.getElementById("bad-status").textContent = text; }
+
   function init(onError) {
     document.getElementById("bad-kind").addEventListener("change", function () { load().catch(onError); });
   }
 
-  return { init: init, load: load, actions: actions };
+  return { init: init, load: load, actions: actions, say: say };
 }());

@@ -44,7 +44,10 @@ var Console = (function () {
     }
     if (!id) { Conversation.close(); }
     if (r.page === "bad") { BadAnswers.load().catch(error); }
-    if (r.page === "knowledge" && !kbLoaded) { kbLoaded = true; Knowledge.load().catch(error); }
+    if (r.page === "knowledge") {  // the questions that fell through change all day: re-read them on each visit
+      (kbLoaded ? Knowledge.loadFell() : Knowledge.load()).catch(error);
+      kbLoaded = true;
+    }
     if (r.page === "accounts") { loadAccounts().catch(error); }
   }
 

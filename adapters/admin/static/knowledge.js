@@ -1,5 +1,6 @@
-// Knowledge page: FAQ entries, policy passages, a retriever playground (the same search as
-// `kefu kb search`) and the questions that most often fell through to the LLM.
+// Knowledge page: FAQ entries with their phrasings, policy passages, a retriever playground (the
+// same search as `kefu kb search`) and the questions that most often fell through to the LLM —
+// each with what the fast path does with it now and, for admins, "加入 FAQ" (faq_add.js).
 var Knowledge = (function () {
   "use strict";
   var el = Kefu.el, faqRows = [];
@@ -30,9 +31,18 @@ var Knowledge = (function () {
     });
   }
 
+  // What the fast path does with a listed question now (the FAQ may have changed since it was asked).
+  function verdict(q) {
+    var now = q.now || {}, s = q.suggestion || {};
+    if (s.action === "answered") { return "现在已由 " + s.faq_id + " 直接回答"; }
+    if (now.faq_id) { return "最接近 " + now.faq_id + "（分数 " + now.score + "，" + (REASONS[now.reason] || now.reason || "") + "）"; }
+    return "没有相近的 FAQ 条目";
+  }
+
   function showFell(d) {
     var box = document.getElementById("kb-fell");
     box.textContent = "";
+    document.getElementById("kb-demo").textContent = Kefu.can("knowledge_edit") && !d.editable ? d.why : "";
     if (!d.questions.length) { box.appendChild(el("p", { className: "empty", text: "近 7 天还没有转给大模型的通用问题。" })); return; }
     var max = d.questions[0].count, grid = el("div", { className: "fell" });
     d.questions.forEach(function (q) {
@@ -43,20 +53,28 @@ var Knowledge = (function () {
       grid.appendChild(query);
       grid.appendChild(bar);
       grid.appendChild(el("span", { className: "n", text: q.count + " 次" }));
-      if (q.faq && q.faq.faq_id) {
-        grid.appendChild(el("div", { className: "near", text: "最接近 " + q.faq.faq_id + "（分数 " + q.faq.score + "，" + (REASONS[q.faq.reason] || q.faq.reason || "") + "）" }));
-      }
+      var add = (q.suggestion || {}).action === "answered" ? null
+        : FaqAdd.button(q.question, { kind: "fell_through", key: q.key }, "", added);
+      grid.appendChild(el("div", { className: "near", dataset: { key: q.key } }, [el("span", { text: verdict(q) }), add]));
     });
     box.appendChild(grid);
+  }
+
+  // After "加入 FAQ": the question leaves the list, the FAQ table shows the change.
+  function added(d) {
+    document.getElementById("kb-fell-status").textContent = FaqAdd.outcome(d);
+    return load();
   }
 
   function renderFaq(filter) {
     var body = document.getElementById("faq-rows"), f = (filter || "").trim().toLowerCase();
     body.textContent = "";
     faqRows.filter(function (e) {
-      return !f || (e.id + e.question + e.answer + e.tags.join(" ")).toLowerCase().indexOf(f) >= 0;
+      return !f || (e.id + e.question + e.similar.join(" ") + e.answer + e.tags.join(" ")).toLowerCase().indexOf(f) >= 0;
     }).forEach(function (e) {
-      body.appendChild(el("tr", {}, [el("td", { text: e.id }), el("td", { text: e.question }), el("td", { text: e.answer }),
+      var question = el("td", {}, [e.question,
+        e.similar.length ? el("div", { className: "similar muted small", text: "相似问：" + e.similar.join(" | ") }) : null]);
+      body.appendChild(el("tr", { dataset: { faqId: e.id } }, [el("td", { text: e.id }), question, el("td", { text: e.answer }),
         el("td", { className: "muted", text: e.tags.join("、") })]));
     });
   }
@@ -88,7 +106,7 @@ var Knowledge = (function () {
         document.getElementById("kb-hash").textContent = "内容版本 " + d.content_hash + " · " + d.faq.length + " 条 FAQ";
       }),
       Kefu.api("knowledge/policy").then(showPolicy),
-      Kefu.api("knowledge/fell-through").then(showFell)
+      loadFell()
     ]);
   }
 
@@ -101,5 +119,7 @@ var Knowledge = (function () {
     document.getElementById("faq-filter").addEventListener("input", function (ev) { renderFaq(ev.target.value); });
   }
 
-  return { init: init, load: load };
+  function loadFell() { return Kefu.api("knowledge/fell-through").then(showFell); }
+
+  return { init: init, load: load, loadFell: loadFell };
 }());

@@ -20,7 +20,7 @@ from core.knowledge.index import KnowledgeBase
 from tests.adapters.wechat_oa.wechat_push import pusher  # noqa: F401 - fixture
 
 from admin_kit import (  # noqa: F401 - fixtures
-    admin_cfg, log_in, make_cfg, page_token, post_login, push, start_console, until, wechat_api,
+    WORKER_CHECK_S, admin_cfg, log_in, make_cfg, page_token, post_login, push, start_console, until, wechat_api,
 )
 from browser_kit import ollama  # noqa: F401 - fixture
 
@@ -28,10 +28,6 @@ LIN = "oWAFR7_U42fJAHS5lDtgJJgU5pdh"
 ZHANG = "ohiuRqDmFTDk7z9z2aoYXPZ_yYJ1"
 LIU = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"
 AGENT_PASSWORD = "agent password 2026"
-# KnowledgeBase's check_interval_s: a worker looks at the FAQ file at most once a second
-# (docs/knowledge.md, Freshness); a turn sooner than that after its last look may still be served
-# the old FAQ — that is the documented "within a second", not a failure.
-WORKER_CHECK_S = 1.0
 
 
 @pytest.fixture
