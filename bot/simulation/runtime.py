@@ -8,6 +8,17 @@
 * a pump that turns what the fake API received (messages, typing) into ``Feed`` events.
 
 The shopper's side (``ShopperSession``) only talks to kefu's webhook over HTTP.
+
+**The simulator never writes to a real shop.** Whatever ``[shop] backend`` the config names, the
+simulated kefu runs the JSON backend over ``[shop] data`` (or the demo ``shop.json``): the same
+file its customer picker reads the shoppers from. A ``--config kefu.toml`` with ``backend = "sql"``
+or ``"http"`` would otherwise send the simulated shoppers' returns, exchanges and cancellations to
+the shop's real database or API — and look up orders of shoppers the real shop does not have. The
+JSON backend keeps every write in Redis under the simulator's own key prefix (``SIM_KEY_SUFFIX``);
+the data file is never written. For the same reason a handoff never calls ``[handoff]
+notify_url``: real staff would be paged for a simulated shopper. To try kefu against a shop's
+database or API, run ``kefu serve`` against a test copy of it. The banner says when the config's
+backend was set aside.
 """
 
 from __future__ import annotations
@@ -61,9 +72,24 @@ def simulator_config(cfg: Config, *, api_base: str, llm_base_url: str, llm_backe
     # simulator would otherwise join its consumer group (answering real shoppers through the fake
     # API) and fill its answer cache with the fake model's answers.
     redis = dataclasses.replace(cfg.redis, key_prefix=cfg.redis.key_prefix + SIM_KEY_SUFFIX)
-    out = dataclasses.replace(cfg, wechat=wechat, llm=llm, server=server, redis=redis)
+    # Never the shop's real database or API, never its staff's pager (module docstring).
+    shop = dataclasses.replace(cfg.shop, backend="json", url="", api_key="")
+    handoff = dataclasses.replace(cfg.handoff, notify_url="")
+    out = dataclasses.replace(cfg, wechat=wechat, llm=llm, server=server, redis=redis, shop=shop, handoff=handoff)
     validate(out)
     return out
+
+
+def shop_note(cfg: Config) -> str:
+    """The banner's words when the config's shop backend or handoff notifications were set aside
+    (``simulator_config``), so nobody wonders why their database shows nothing; "" otherwise."""
+    notes = []
+    if cfg.shop.backend != "json":
+        notes.append(f"商店：{cfg.shop_data_path.name}（JSON 演示数据；模拟器不连接配置里 backend = \"{cfg.shop.backend}\" "
+                     "的商店，退货、换货、取消只记在模拟器自己的 Redis 键里）")
+    if cfg.handoff.notify_url:
+        notes.append("转人工时不发 [handoff] notify_url 通知")
+    return "".join(f"\n{n}" for n in notes)
 
 
 def describe_delivery(event: dict[str, Any]) -> str:
@@ -134,7 +160,7 @@ class Simulator:
 
     async def _start(self) -> None:
         self.llm = await llm_choice.choose(self.base_cfg.llm, self.llm_mode_requested)
-        self.banner = self.llm.banner
+        self.banner = self.llm.banner + shop_note(self.base_cfg)
         w = self.base_cfg.wechat
         if self.platform == "wecom":
             from bot.simulation.wecom import fake_wecom_api
