@@ -17,7 +17,8 @@ PAGES = ["/admin/", "/admin/static/console.js", "/admin/static/console.css", "/a
 APIS = ["/admin/api/overview", "/admin/api/conversations", f"/admin/api/conversations/wechat_oa/{USER}",
         "/admin/api/handoffs", "/admin/api/knowledge/faq", "/admin/api/knowledge/search?q=运费"]
 POSTS = [f"/admin/api/handoffs/wechat_oa/{USER}/take-over", f"/admin/api/handoffs/wechat_oa/{USER}/hand-back",
-         f"/admin/api/conversations/wechat_oa/{USER}/reply"]
+         f"/admin/api/conversations/wechat_oa/{USER}/reply", "/admin/api/knowledge/faq",
+         "/admin/api/knowledge/faq/faq-050/phrasings"]
 
 
 async def test_console_is_absent_unless_enabled(make_cfg, start_console):
@@ -102,7 +103,7 @@ async def test_posts_without_the_right_csrf_token_are_refused(admin_cfg, start_c
         for path in POSTS:
             assert (await client.post(path, json={"text": "hi"})).status == 403, path
             assert (await client.post(path, json={"text": "hi"}, headers={"X-CSRF-Token": "x" + csrf})).status == 403
-    assert sum(e["event"] == "admin.csrf_rejected" for e in logs) == 6
+    assert sum(e["event"] == "admin.csrf_rejected" for e in logs) == 2 * len(POSTS)
     assert await redis_client.get(keys.user("wechat_oa", USER, "handoff")) is None  # nothing happened
     logout = await client.post("/admin/logout", data={"csrf": "wrong"}, allow_redirects=False)
     assert logout.status == 403
