@@ -21,6 +21,14 @@ USER = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"
 WORKER_CHECK_S = 1.0
 
 
+async def past_the_workers_look(answered_at: float) -> None:
+    """Until ``WORKER_CHECK_S`` has passed since ``answered_at`` (the loop's time of the worker's
+    previous answer, which it gave after looking at the files): the next turn looks again."""
+    wait = answered_at + WORKER_CHECK_S + 0.05 - asyncio.get_running_loop().time()
+    if wait > 0:
+        await asyncio.sleep(wait)
+
+
 def form_token(html: str) -> str:
     m = re.search(r'name="csrf" value="([^"]+)"', html)
     assert m, "login form without its token"

@@ -21,7 +21,7 @@ from core.knowledge.index import KnowledgeBase
 from tests.adapters.wechat_oa.wechat_push import pusher  # noqa: F401 - fixture
 from tests.browser import chromium_page, update_docs_screenshot
 
-from admin_kit import WORKER_CHECK_S, admin_cfg, make_cfg, wechat_api  # noqa: F401 - fixtures
+from admin_kit import admin_cfg, make_cfg, past_the_workers_look, wechat_api  # noqa: F401 - fixtures
 from browser_kit import Shoppers, log_in, ollama, running_kefu  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
@@ -66,10 +66,8 @@ class Shop(Shoppers):
         return got[-1]["text"]
 
     async def ask_again(self, wechat_api, user: str, text: str) -> str:
-        """After the worker's next look at the FAQ file (at most once a second; see WORKER_CHECK_S)."""
-        wait = self.answered_at + WORKER_CHECK_S + 0.05 - asyncio.get_running_loop().time()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        """After the worker's next look at the FAQ file (at most once a second; admin_kit.WORKER_CHECK_S)."""
+        await past_the_workers_look(self.answered_at)
         return await self.ask(wechat_api, user, text)
 
 

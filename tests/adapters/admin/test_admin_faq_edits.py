@@ -20,7 +20,8 @@ from core.knowledge.index import KnowledgeBase
 from tests.adapters.wechat_oa.wechat_push import pusher  # noqa: F401 - fixture
 
 from admin_kit import (  # noqa: F401 - fixtures
-    WORKER_CHECK_S, admin_cfg, log_in, make_cfg, page_token, post_login, push, start_console, until, wechat_api,
+    admin_cfg, log_in, make_cfg, page_token, past_the_workers_look, post_login, push, start_console, until,
+    wechat_api,
 )
 from browser_kit import ollama  # noqa: F401 - fixture
 
@@ -60,9 +61,7 @@ class Shop:
         return got[-1]["text"]
 
     async def ask_after_the_workers_look(self, user: str, text: str) -> str:
-        wait = self.asked_at + WORKER_CHECK_S + 0.05 - asyncio.get_running_loop().time()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        await past_the_workers_look(self.asked_at)
         return await self.ask(user, text)
 
 
