@@ -46,8 +46,7 @@ from core.masking import MASK
 log = structlog.get_logger(__name__)
 
 MAX_CANDIDATES = 5
-MAX_TEXT_CHARS = 200  # longer input is refused by FaqEditor anyway; this only bounds the work
-MAX_ANSWER_CHARS = 3000
+MAX_QUERY_CHARS = 200  # the candidates' search and a source key; FaqEditor refuses long texts itself
 _DAY_RE = re.compile(r"^\d{8}$")
 _CONVERSATION_RE = re.compile(r"^[a-z_]{1,20}:[A-Za-z0-9_\-]{1,64}$")
 
@@ -125,7 +124,7 @@ def read_source(raw: Any) -> Source | None:
         raise _bad_request("source must be an object")
     kind = raw.get("kind")
     if kind == "fell_through":
-        key = str(raw.get("key") or "")[:MAX_TEXT_CHARS]
+        key = str(raw.get("key") or "")[:MAX_QUERY_CHARS]
         if not key.strip():
             raise _bad_request("source.key is empty")
         return Source("fell_through", key=key)
@@ -145,11 +144,11 @@ def _bad_request(message: str) -> web.HTTPBadRequest:
     return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
 
 
-def _text(body: dict[str, Any], name: str, limit: int = MAX_TEXT_CHARS) -> str:
+def _text(body: dict[str, Any], name: str) -> str:
     value = body.get(name)
     if value is not None and not isinstance(value, str):
         raise _bad_request(f"{name} must be a string")
-    return (value or "")[:limit]
+    return value or ""
 
 
 def _tags(raw: Any) -> list[str]:
@@ -171,7 +170,7 @@ def editable(cfg: Config) -> dict[str, Any]:
 
 async def candidates(request: web.Request) -> web.Response:
     """The entries closest to a question (any role may look; only admins may add)."""
-    query = request.query.get("q", "").strip()[:MAX_TEXT_CHARS]
+    query = request.query.get("q", "").strip()[:MAX_QUERY_CHARS]
     if not query:
         return bad("q is empty")
     state = request.app[STATE]
@@ -200,7 +199,7 @@ async def add_phrasing(request: web.Request) -> web.Response:
 async def add_entry(request: web.Request) -> web.Response:
     require(request, "knowledge_edit")
     body = await json_object(request)
-    question, answer = _text(body, "question"), _text(body, "answer", MAX_ANSWER_CHARS)
+    question, answer = _text(body, "question"), _text(body, "answer")
     tags = _tags(body.get("tags"))
     return await _edit(request, "faq_add_entry", "", [question, answer], read_source(body.get("source")),
                        lambda editor: editor.add_entry(question, answer, tags=tags))

@@ -66,7 +66,7 @@ var FaqAdd = (function () {
       current = { source: source, resolve: resolve };
       Kefu.api("knowledge/faq-candidates?q=" + encodeURIComponent(question)).then(function (d) {
         showCandidates(d, question);
-        $("faq-add-submit").disabled = false;
+        $("faq-add-submit").disabled = !d.editable;  // the demo FAQ: the notice above says what to do
         dialog.dataset.ready = "1";
       }, function (e) { $("faq-add-error").textContent = e.message; });
     });

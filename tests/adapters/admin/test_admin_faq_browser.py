@@ -191,3 +191,18 @@ async def test_a_refusal_is_shown_in_the_dialog_in_plain_chinese(kefu, page, pus
     await page.click("#faq-add-cancel")
     assert not await page.locator("#faq-add").is_visible()
     assert await page.locator("#kb-fell a.q", has_text="可以开收据吗").count() == 1  # still to do
+
+
+async def test_on_the_bundled_demo_faq_the_dialog_says_how_to_get_an_editable_copy(running_kefu, page, pusher,
+                                                                                  wechat_api):
+    kefu = await running_kefu()  # no [knowledge] faq: the demo shop's own file, never edited
+    async with aiohttp.ClientSession() as http:
+        await Shop(kefu.url, http, pusher).ask(wechat_api, LIN, "可以开收据吗")
+    await log_in(page, kefu.url)
+    await page.click("nav a[data-page=knowledge]")
+    await page.locator("#kb-fell button.faq-add-open").first.wait_for()
+    assert "[knowledge] faq" in await page.locator("#kb-demo").inner_text()
+    await page.locator("#kb-fell button.faq-add-open").first.click()
+    await page.wait_for_selector("#faq-add[open][data-ready='1']")
+    assert "复制一份" in await page.locator("#faq-add-demo").inner_text()
+    assert await page.is_disabled("#faq-add-submit")
