@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, AsyncIterator
-
-import pytest
-from aiohttp import web
+from typing import Any
 
 from bot import config
 from bot.app import SERVICES
 from bot.simulation.runtime import SIM_KEY_SUFFIX, Simulator
 from core.config import BUNDLED_SHOP_DIR
 from fakes import ollama as fo
-from fakes.ollama import FakeOllama
 from fakes.shop_api import FakeShopApi
-from tests.support import free_port
 
 LIU = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"  # 刘洋, whose order 2026111272425703 has a scarf he may return
 ORDER = "2026111272425703"
@@ -40,37 +35,6 @@ def returning_model(body: dict[str, Any]) -> fo.Reply:
     return fo.text(said[-1] if said else "请问还有什么可以帮您？")
 
 
-class Pager:
-    """Where ``[handoff] notify_url`` would page the shop's staff; counts what arrives."""
-
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-        self.url = ""
-
-    async def _hook(self, request: web.Request) -> web.Response:
-        self.received.append(await request.read())
-        return web.json_response({"errcode": 0})
-
-    async def __aenter__(self) -> "Pager":
-        app = web.Application()
-        app.router.add_post("/hook", self._hook)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        port = free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", port).start()
-        self.url = f"http://127.0.0.1:{port}/hook"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._runner.cleanup()
-
-
-@pytest.fixture
-async def pager() -> AsyncIterator[Pager]:
-    async with Pager() as p:
-        yield p
-
-
 async def chat(sim: Simulator, openid: str, text: str) -> str:
     """One message from the shopper; the text of the bot's reply to it."""
     before = len(sim.fake_api.deliveries(openid))
@@ -85,13 +49,14 @@ async def returns_in_redis(sim: Simulator) -> dict[str, Any]:
 
 
 async def test_a_simulated_return_and_handoff_never_reach_the_shops_api_or_its_staff(redis_url, key_prefix,
-                                                                                      redis_client, pager):
+                                                                                      redis_client, robot, ollama):
+    pager_url, paged, _ = robot  # where [handoff] notify_url would page the shop's staff
     data = BUNDLED_SHOP_DIR / "shop.json"
     before = data.read_bytes()
-    async with FakeShopApi(data) as real_shop, FakeOllama() as model:
-        model.rule(returning_model)
-        cfg = config.demo_config(redis__url=redis_url, redis__key_prefix=key_prefix, llm__base_url=model.url,
-                                 shop__backend="http", shop__url=real_shop.url, handoff__notify_url=pager.url)
+    ollama.rule(returning_model)
+    async with FakeShopApi(data) as real_shop:
+        cfg = config.demo_config(redis__url=redis_url, redis__key_prefix=key_prefix, llm__base_url=ollama.url,
+                                 shop__backend="http", shop__url=real_shop.url, handoff__notify_url=pager_url)
         async with Simulator(cfg, llm="auto") as sim:
             assert 'backend = "http"' in sim.banner and "notify_url" in sim.banner
             assert sim.session.switch(LIU) is not None
@@ -103,7 +68,7 @@ async def test_a_simulated_return_and_handoff_never_reach_the_shops_api_or_its_s
             await chat(sim, LIU, "人工")
             assert await sim.handed_off(LIU)  # handed to a person: the bot is silent now
     assert real_shop.requests() == 0  # not one read, not one write
-    assert pager.received == []
+    assert paged == []
     assert data.read_bytes() == before  # the demo data file is never written either
 
 

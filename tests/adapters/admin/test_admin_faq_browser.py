@@ -8,7 +8,6 @@ neither action. Shoppers are signed pushes; the model is the fake Ollama with th
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 import aiohttp
@@ -18,11 +17,9 @@ from adapters.admin.accounts import Account, write_users
 from adapters.admin.passwords import hash_password
 from core.config import BUNDLED_SHOP_DIR
 from core.knowledge.index import KnowledgeBase
-from tests.adapters.wechat_oa.wechat_push import pusher  # noqa: F401 - fixture
+from tests.adapters.admin.admin_kit import past_the_workers_look
+from tests.adapters.admin.browser_kit import Shoppers, log_in
 from tests.browser import chromium_page, update_docs_screenshot
-
-from admin_kit import admin_cfg, make_cfg, past_the_workers_look, wechat_api  # noqa: F401 - fixtures
-from browser_kit import Shoppers, log_in, ollama, running_kefu  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 
@@ -45,15 +42,13 @@ async def page(request):
 
 
 @pytest.fixture
-async def kefu(running_kefu, tmp_path):
+async def kefu(running_kefu, shop_copy, tmp_path):
     """kefu on the shop's own copy of the demo knowledge, with an agent account besides the admin."""
-    for name in ("faq.csv", "policy.md", "synonyms.txt"):
-        shutil.copy(BUNDLED_SHOP_DIR / name, tmp_path / name)
     write_users(tmp_path / "users.toml", {"xiaoli": Account("xiaoli", "agent", hash_password(AGENT_PASSWORD))})
-    started = await running_kefu(knowledge__faq=str(tmp_path / "faq.csv"), knowledge__policy=str(tmp_path / "policy.md"),
-                                 knowledge__synonyms=str(tmp_path / "synonyms.txt"),
+    started = await running_kefu(knowledge__faq=str(shop_copy / "faq.csv"), knowledge__policy=str(shop_copy / "policy.md"),
+                                 knowledge__synonyms=str(shop_copy / "synonyms.txt"),
                                  admin__users_file=str(tmp_path / "users.toml"))
-    started.faq = tmp_path / "faq.csv"
+    started.faq = shop_copy / "faq.csv"
     return started
 
 

@@ -8,7 +8,6 @@ the demo knowledge; shoppers are signed pushes; the model is the fake Ollama wit
 from __future__ import annotations
 
 import asyncio
-import shutil
 
 import pytest
 from structlog.testing import capture_logs
@@ -17,13 +16,8 @@ from adapters.admin.accounts import Account, write_users
 from adapters.admin.passwords import hash_password
 from core.config import BUNDLED_SHOP_DIR
 from core.knowledge.index import KnowledgeBase
-from tests.adapters.wechat_oa.wechat_push import pusher  # noqa: F401 - fixture
-
-from admin_kit import (  # noqa: F401 - fixtures
-    admin_cfg, log_in, make_cfg, page_token, past_the_workers_look, post_login, push, start_console, until,
-    wechat_api,
-)
-from browser_kit import ollama  # noqa: F401 - fixture
+from fakes.ollama_demo import demo_rule
+from tests.adapters.admin.admin_kit import log_in, page_token, past_the_workers_look, post_login, push, until
 
 LIN = "oWAFR7_U42fJAHS5lDtgJJgU5pdh"
 ZHANG = "ohiuRqDmFTDk7z9z2aoYXPZ_yYJ1"
@@ -32,16 +26,15 @@ AGENT_PASSWORD = "agent password 2026"
 
 
 @pytest.fixture
-def knowledge(tmp_path) -> dict[str, str]:
+def knowledge(shop_copy) -> dict[str, str]:
     """A shop's own copy of the demo knowledge (the bundled demo FAQ is never edited), as config."""
-    for name in ("faq.csv", "policy.md", "synonyms.txt"):
-        shutil.copy(BUNDLED_SHOP_DIR / name, tmp_path / name)
-    return {"knowledge__faq": str(tmp_path / "faq.csv"), "knowledge__policy": str(tmp_path / "policy.md"),
-            "knowledge__synonyms": str(tmp_path / "synonyms.txt")}
+    return {"knowledge__faq": str(shop_copy / "faq.csv"), "knowledge__policy": str(shop_copy / "policy.md"),
+            "knowledge__synonyms": str(shop_copy / "synonyms.txt")}
 
 
 @pytest.fixture
 async def kefu(admin_cfg, start_console, ollama, knowledge):
+    ollama.rule(demo_rule)  # the demo shop assistant
     cfg = admin_cfg(llm__base_url=ollama.url, llm__timeout_s=5.0, queue__block_ms=100, **knowledge)
     return await start_console(cfg, role="all")
 
