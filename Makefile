@@ -6,7 +6,7 @@
 #   make lint   ruff (bugs + import order), mypy (strict over core/), import-linter (layers, no cycles)
 #   make demo   chat with the bot in the simulator (no WeChat account, no server needed)
 #   make bench  webhook load (vs WeRoBot), end-to-end turns, session memory, turn overhead per shop backend,
-#               console records (docs/performance.md)
+#               console records, prompt cost (docs/performance.md)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -52,3 +52,4 @@ bench: $(BENCH_STAMP)
 	scripts/ensure-redis.sh $(VENV)/bin/python benchmarks/sessions_memory.py
 	scripts/ensure-redis.sh scripts/ensure-postgres.sh $(VENV)/bin/python benchmarks/shop_turns.py
 	scripts/ensure-redis.sh $(VENV)/bin/python benchmarks/console_records.py
+	$(VENV)/bin/python benchmarks/prompt_cost.py
