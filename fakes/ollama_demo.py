@@ -2,7 +2,7 @@
 demo) feel like the real bot without a GPU.
 
 It reads the request the way the model would: the latest user message, the tools offered, the
-tool results already in the conversation, and the numbered references in the system prompt. It
+tool results already in the conversation, and the numbered references of the turn's context. It
 calls ``track_shipment``/``get_order`` when the user gives an order number, ``list_my_orders``
 when they ask about "my order" without one, ``transfer_to_human`` for "人工"/"投诉", answers from
 tool results in plain Chinese, quotes the first knowledge reference for policy questions, and is
@@ -82,6 +82,12 @@ def answer_from_tool(name: str, content: str) -> str:
     return "已为您查询到相关信息，还有什么可以帮您？"
 
 
+def _turn_context(messages: list[dict[str, Any]]) -> str:
+    """The context kefu sends just before the shopper's message (time, numbered references)."""
+    before = messages[-2] if len(messages) >= 2 else {}
+    return str(before.get("content") or "") if before.get("role") == "user" else ""
+
+
 def demo_rule(body: dict[str, Any]) -> Reply:
     messages = body.get("messages") or []
     tools = _tool_names(body)
@@ -108,8 +114,7 @@ def demo_rule(body: dict[str, Any]) -> Reply:
         return text(GREETING, thinking=thinking)
     if _THANKS.search(user):
         return text("不客气，很高兴能帮到您！还有其他问题随时找我。", thinking=thinking)
-    system = str(messages[0].get("content") or "") if messages and messages[0].get("role") == "system" else ""
-    refs = _REF_LINE.findall(system)
+    refs = _REF_LINE.findall(_turn_context(messages))
     if refs:
         return text(f"{refs[0][1].strip()}\n\n还有其他问题可以继续问我。", thinking=thinking)
     return text("抱歉，这个问题我暂时无法确定。您可以换个说法，或回复“人工”联系人工客服。", thinking=thinking)

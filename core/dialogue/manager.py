@@ -5,12 +5,13 @@
 1. ``/reset`` or "重新开始" clears the history;
 2. a pending write waiting for this user's "确认"/"取消" is settled by the tool registry
    (``ToolRegistry.confirm_if_pending``), without the model; the tool's own message is the answer;
-3. the router chooses thinking on/off; the prompt is system + history + the new message;
+3. the router chooses thinking on/off; the prompt is system + history + this turn's context + the
+   new message (``core/dialogue/prompt.py``: laid out for the model servers' prefix caches);
 4. the tool loop: the model streams an answer; finished paragraphs go to ``on_paragraph`` as they
    complete; tool calls run through the registry with a ToolContext bound to *this* sender (the
    model never chooses whose data it sees), results go back as ``role: "tool"`` messages; after
    ``max_tool_steps`` rounds a further request for tools ends the turn with a polite wrap-up;
-5. the whole turn (user, tool calls, tool results, answer) is appended to the history in one
+5. the whole turn (context, user, tool calls, tool results, answer) is appended to the history in one
    atomic write at the very end — a turn that fails half-way leaves no trace;
 6. if the LLM fails (any ``LLMError``), ``core.dialogue.degraded`` answers instead; if a tool finds
    the shop unable to answer (``ShopUnavailable``), the message is kept for retry the same way.
@@ -136,9 +137,10 @@ class DialogueManager:
 
         decision = self.router.decide(text)
         history = await self.sessions.load(msg.platform, msg.user_id)
-        messages = self.prompt.build(history, text, references=references)
+        opening = self.prompt.turn_messages(text, references=references)
+        messages = [ChatMessage("system", self.prompt.system_prompt()), *history, *opening]
         emit = _Emitter(on_paragraph)
-        state = _TurnState(turn=[ChatMessage("user", text)])
+        state = _TurnState(turn=list(opening))
         try:
             await self._tool_loop(messages, state, tctx, decision.think, emit)
         except (LLMError, ShopUnavailable) as exc:

@@ -181,8 +181,10 @@ def test_demo_rule_never_invents_order_data_without_tools():
 def test_demo_rule_hands_off_greets_and_quotes_references():
     assert demo_rule(body_for("我要投诉")).tool_calls[0]["name"] == "transfer_to_human"
     assert demo_rule(body_for("你好")).content == GREETING
-    system = "你是客服。\n《参考资料》\n[1] 现货商品16:00前付款当天发货。\n[2] 默认中通快递。"
-    assert "16:00前付款当天发货" in demo_rule(body_for("几点前下单当天发", system=system)).content
+    context = {"role": "user", "content": "【本轮参考信息】\n《参考资料》\n[1] 现货商品16:00前付款当天发货。\n[2] 默认中通快递。"}
+    body = body_for("几点前下单当天发")
+    body["messages"].insert(1, context)  # kefu sends the turn's context just before the message
+    assert "16:00前付款当天发货" in demo_rule(body).content
 
 
 async def test_a_request_the_client_gave_up_on_does_not_use_up_a_scripted_reply(fake):

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from core.dialogue.prompt import TURN_CONTEXT_HEADER
 from fakes import ollama as fo
 from tests.faults.faults_testkit import ORDER, OWNER, STRANGER, send_text, texts
 
@@ -123,7 +124,8 @@ async def test_an_answer_planted_by_one_shopper_is_never_served_to_another(plant
 async def test_acknowledgements_and_follow_ups_are_answered_in_context_not_from_the_cache(web, pusher, wechat_api,
                                                                                          ollama):
     def model(body: dict[str, Any]) -> str:
-        seen = "\n".join(m.get("content") or "" for m in body["messages"][1:])
+        seen = "\n".join(m.get("content") or "" for m in body["messages"][1:]
+                         if not (m.get("content") or "").startswith(TURN_CONTEXT_HEADER))  # what the shoppers said
         return f"第{len(body['messages'])}条消息的回答：{seen[-12:]}"
 
     ollama.rule(model)

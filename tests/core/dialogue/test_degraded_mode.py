@@ -75,7 +75,7 @@ async def test_kept_message_is_answered_when_the_llm_is_back(down, stack):
     stack.fake.script("羊毛衫请冷水加中性洗涤剂手洗，平铺晾干。")
     r = await stack.manager.reply(incoming("羊毛衫怎么洗"), turn("turn-back", attempt=2))
     assert r.outcome == "llm" and not r.retry_later and "手洗" in r.text
-    assert [m.role for m in await stack.sessions.load(PLATFORM, OWNER)] == ["user", "assistant"]
+    assert [m.role for m in await stack.sessions.load(PLATFORM, OWNER)] == ["user", "user", "assistant"]  # context, message, answer
 
 
 @pytest.mark.parametrize("fault, kind", [

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from core.dialogue.manager import EMPTY_ANSWER_TEXT, RESET_TEXT, UNSUPPORTED_TEXT, WRAP_UP_TEXT
+from core.dialogue.prompt import TURN_CONTEXT_HEADER
 from core.llm.base import ChatMessage
 from core.models import MsgKind
 from fakes.ollama import Reply, text, tool_call
@@ -153,10 +154,26 @@ async def test_history_persists_across_turns(stack):
     await stack.manager.reply(incoming(f"{ORDER}到哪了"), turn())
     await stack.manager.reply(incoming("谢谢"), turn())
     sent = stack.fake.requests[-1]["messages"]
-    assert [m["role"] for m in sent] == ["system", "user", "assistant", "tool", "assistant", "user"]
-    assert sent[1]["content"] == f"{ORDER}到哪了" and sent[4]["content"] == "已签收。"
-    assert sent[-1]["content"] == "谢谢"
-    assert len(await stack.sessions.load(PLATFORM, OWNER)) == 6
+    assert [m["role"] for m in sent] == ["system", "user", "user", "assistant", "tool", "assistant", "user", "user"]
+    assert sent[1]["content"].startswith(TURN_CONTEXT_HEADER) and sent[2]["content"] == f"{ORDER}到哪了"
+    assert sent[5]["content"] == "已签收。"
+    assert sent[-2]["content"].startswith(TURN_CONTEXT_HEADER) and sent[-1]["content"] == "谢谢"
+    assert len(await stack.sessions.load(PLATFORM, OWNER)) == 8
+
+
+async def test_each_request_repeats_the_previous_one_and_only_appends(stack):
+    """Append-only requests are what lets Ollama's and vLLM's prefix caches skip the conversation
+    so far: the second turn's request starts with the first turn's last request, unchanged, even
+    though time passed and the references differ."""
+    stack.fake.script(tool_call("track_shipment", order_id=ORDER), "已签收。", "满199元包邮。")
+    await stack.manager.reply(incoming(f"{ORDER}到哪了"), turn())
+    stack.clock.advance(75)
+    await stack.manager.reply(incoming("运费多少"), turn(), references="[1] 满199包邮")
+    first, second, third = (r["messages"] for r in stack.fake.requests)
+    assert second[:len(first)] == first and third[:len(second)] == second
+    assert third[len(second)] == {"role": "assistant", "content": "已签收。"}
+    assert "10:31" in third[-2]["content"] and "[1] 满199包邮" in third[-2]["content"]
+    assert third[0] == first[0]  # the system prompt did not move with the clock
 
 
 async def test_history_is_trimmed_to_the_budget(stack, redis_client, keys):
