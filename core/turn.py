@@ -5,14 +5,20 @@
 2. Per-user rate limit (``[safety] max_messages_per_minute``): refused messages get one polite
    warning a minute.
 3. A user handed to a person (in service hours) is left to that person: the bot stays silent.
-4. 「继续」 sends the rest of a long answer (or, on a channel with ``PushReplies``, an answer that
+4. A write waiting for this shopper's confirmation is settled by code, before anything else can
+   answer (``DialogueManager.settle_pending``): an explicit "确认" runs it, "取消" drops it,
+   "嗯/好的/ok" get the question again. Any other message drops it — kefu says so first, then the
+   message is answered as usual — so a "确认" typed after other talk can never run it. Messages
+   the bot does not answer in the meantime (rate-limited, or while a person has the conversation)
+   drop it silently; so does a photo or a menu click, with the note added to its canned reply.
+5. 「继续」 sends the rest of a long answer (or, on a channel with ``PushReplies``, an answer that
    came too late).
-5. "人工"/"投诉" → handoff (transfer in hours, a 留言 with the opening time outside).
-6. FAQ fast path: a general question with a clear FAQ match is answered from the FAQ, no LLM.
-7. Answer cache: an LLM answer to the same general, self-contained question (same knowledge, same
+6. "人工"/"投诉" → handoff (transfer in hours, a 留言 with the opening time outside).
+7. FAQ fast path: a general question with a clear FAQ match is answered from the FAQ, no LLM.
+8. Answer cache: an LLM answer to the same general, self-contained question (same knowledge, same
    model), written by the model from that question and the knowledge alone — only a turn with no
-   history and no pending action stores one (``core.knowledge.shareable`` has the rules).
-8. The dialogue (LLM + tools), streamed paragraph by paragraph, with the typing indicator on.
+   history (and so no pending action) stores one (``core.knowledge.shareable`` has the rules).
+9. The dialogue (LLM + tools), streamed paragraph by paragraph, with the typing indicator on.
    Degraded mode (LLM down) sends its holding reply once and keeps the message for retry
    (``RetryTurn``) — at most ``max_retries`` times, then it is handed to a person; answers that
    used any tool are never cached.
@@ -118,12 +124,16 @@ class TurnHandler:
             canned = reply_for(msg, self.menu)
             if canned is None:
                 return TurnResult("ignored")
+            voided = await self.dialogue.settle_pending(msg, ctx)  # the shopper moved on (photo, menu click)
+            if voided is not None:
+                canned = f"{voided.text}\n\n{canned}"
             return self._result("canned", await self._send(msg, ctx, canned))
 
         text = clip_incoming((msg.effective_text or "").strip(), self.max_message_chars)
         if len(text) < len((msg.effective_text or "").strip()):  # the dialogue reads msg: clip it there too
             msg = replace(msg, recognition=text) if msg.kind is MsgKind.VOICE else replace(msg, text=text)
         if not await self.limiter.allow(platform, user):
+            await self.pending.cancel(platform, user)  # not answered: it cannot be the confirmation
             if await self.limiter.warn_once(platform, user):
                 return self._result("rate_limited", await self._send(msg, ctx, RATE_LIMITED_REPLY))
             return TurnResult("rate_limited")
@@ -131,8 +141,24 @@ class TurnHandler:
             # A person has the conversation. Keep what the shopper says (the console adds the
             # person's replies), so the bot knows the whole exchange once it answers again.
             await self.sessions.append_turn(platform, user, [ChatMessage("user", text)])
+            await self.pending.cancel(platform, user)  # a person is talking: no write waits on the bot
             return TurnResult("silenced")
 
+        settled = await self.dialogue.settle_pending(msg, ctx)
+        if settled is not None and settled.answered:
+            return self._result("confirmation", await self._send(msg, ctx, settled.text),
+                                tools=settled.tool_calls, **settled.info)
+        if settled is None:
+            return await self._answer(msg, ctx, text)
+        note = await self._send(msg, ctx, settled.text, suffix="voided")
+        result = await self._answer(msg, ctx, text)
+        result.replies[:0] = note.delivered
+        result.info["voided"] = settled.tool_calls[0]["name"]
+        return result
+
+    async def _answer(self, msg: IncomingMessage, ctx: TurnContext, text: str) -> TurnResult:
+        """Steps 5-9 for a text the dialogue reads (no write is waiting by now)."""
+        platform, user = msg.platform, msg.user_id
         if is_continue_request(text):
             return await self._continue(msg, ctx)
 
@@ -141,23 +167,23 @@ class TurnHandler:
             return await self._hand_off(msg, ctx, reason, text)
 
         self.kb.reload_if_changed()
+        faq = self.fast_path.answer(text)
+        if faq is not None:
+            await self.sessions.append_turn(platform, user, [ChatMessage("user", text),
+                                                             ChatMessage("assistant", faq.answer)])
+            return self._result("faq", await self._send(msg, ctx, faq.answer),
+                                faq_id=faq.faq_id, score=round(faq.score, 3), margin=round(faq.margin, 3))
         context_free = False
-        if await self.pending.peek(platform, user) is None:
-            faq = self.fast_path.answer(text)
-            if faq is not None:
+        if self.cache.enabled and shareable(text):
+            cached = await self.cache.get(text, self.kb, self.model)
+            if cached is not None:
                 await self.sessions.append_turn(platform, user, [ChatMessage("user", text),
-                                                                 ChatMessage("assistant", faq.answer)])
-                return self._result("faq", await self._send(msg, ctx, faq.answer),
-                                    faq_id=faq.faq_id, score=round(faq.score, 3), margin=round(faq.margin, 3))
-            if self.cache.enabled and shareable(text):
-                cached = await self.cache.get(text, self.kb, self.model)
-                if cached is not None:
-                    await self.sessions.append_turn(platform, user, [ChatMessage("user", text),
-                                                                     ChatMessage("assistant", cached)])
-                    return self._result("cache", await self._send(msg, ctx, cached))
-                # No pending action and no history: the model's prompt will hold only this question
-                # and the shop's knowledge, so its answer may be shared (see _cacheable).
-                context_free = await self.sessions.is_empty(platform, user)
+                                                                 ChatMessage("assistant", cached)])
+                return self._result("cache", await self._send(msg, ctx, cached))
+            # No history (a pending write was settled above and leaves history behind): the model's
+            # prompt will hold only this question and the shop's knowledge, so its answer may be
+            # shared (see _cacheable).
+            context_free = await self.sessions.is_empty(platform, user)
         return await self._converse(msg, ctx, text, context_free=context_free)
 
     async def _converse(self, msg: IncomingMessage, ctx: TurnContext, text: str, *,

@@ -1,18 +1,27 @@
 """One shopper turn with the LLM: route, prompt, stream, call tools, remember.
 
-``DialogueManager.reply`` runs, in order:
+``DialogueManager.settle_pending`` runs first (the turn handler calls it before any other answer
+path): a write waiting for this shopper's confirmation is settled by the tool registry
+(``ToolRegistry.settle_pending``) without the model — an explicit "确认" runs it, "取消" drops it,
+"嗯/好的/ok" get the question again, anything else drops it with a note. Its texts are kefu's own.
+
+``DialogueManager.reply`` then runs, in order:
 
 1. ``/reset`` or "重新开始" clears the history;
-2. a pending write waiting for this user's "确认"/"取消" is settled by the tool registry
-   (``ToolRegistry.confirm_if_pending``), without the model; the tool's own message is the answer;
-3. the router chooses thinking on/off; the prompt is system + history + this turn's context + the
+2. the router chooses thinking on/off; the prompt is system + history + this turn's context + the
    new message (``core/dialogue/prompt.py``: laid out for the model servers' prefix caches);
-4. the tool loop: the model streams an answer; finished paragraphs go to ``on_paragraph`` as they
+3. the tool loop: the model streams an answer; finished paragraphs go to ``on_paragraph`` as they
    complete; tool calls run through the registry with a ToolContext bound to *this* sender (the
    model never chooses whose data it sees), results go back as ``role: "tool"`` messages; after
    ``max_tool_steps`` rounds a further request for tools ends the turn with a polite wrap-up;
-5. the whole turn (context, user, tool calls, tool results, answer) is appended to the history in one
-   atomic write at the very end — a turn that fails half-way leaves no trace;
+4. writes are code: when a write tool proposes one (a PendingAction), the turn ends after that tool
+   round — the model is not asked again — and kefu sends the summary the tool wrote and the fixed
+   question ("回复「确认」提交，回复「取消」作废"); a second write asked for meanwhile is refused by the
+   registry and the shopper is told so. A model paragraph claiming that a write is done
+   (``core/dialogue/claims.py``) is never sent; if no write is waiting, kefu says that nothing was
+   submitted;
+5. the whole turn (context, user, tool calls, tool results, answer as sent) is appended to the
+   history in one atomic write at the very end — a turn that fails half-way leaves no trace;
 6. if the LLM fails (any ``LLMError``), ``core.dialogue.degraded`` answers instead; if a tool finds
    the shop unable to answer (``ShopUnavailable``), the message is kept for retry the same way.
 
@@ -23,7 +32,6 @@ model's context only — so shoppers do not spend a WeChat message on a preamble
 
 from __future__ import annotations
 
-import json
 import time
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -32,17 +40,21 @@ from typing import Any, Awaitable, Callable
 import structlog
 
 from core.clock import Clock
+from core.dialogue.claims import NOTHING_SUBMITTED_TEXT, claims_write_done
 from core.dialogue.degraded import DegradedResponder
 from core.dialogue.paragraphs import ParagraphStream, to_plain_text
 from core.dialogue.prompt import PromptBuilder
-from core.dialogue.result import DialogueOutcome, DialogueResult
+from core.dialogue.result import DialogueOutcome, DialogueResult, Settled
 from core.dialogue.router import ThinkingRouter
 from core.llm.base import ChatMessage, LLMBackend, LLMError, ToolCall
 from core.masking import mask_values
 from core.models import IncomingMessage, TurnContext
 from core.sessions.store import SessionStore
 from core.shop.backend import ShopUnavailable
+from core.tools.confirmation import ONE_AT_A_TIME_TEXT
 from core.tools.context import ToolContext
+from core.tools.pending import PendingAction
+from core.tools.registry import WRITE_PENDING_ERROR
 
 log = structlog.get_logger(__name__)
 
@@ -50,8 +62,6 @@ RESET_COMMANDS = {"/reset", "重新开始"}
 RESET_TEXT = "好的，我们重新开始。请问有什么可以帮您？"
 UNSUPPORTED_TEXT = "抱歉，我目前只能看懂文字消息，请用文字描述一下您的问题。"
 EMPTY_ANSWER_TEXT = "抱歉，我没有理解您的问题，可以换个说法再问一次吗？"
-SETTLED_OK_TEXT = "好的，已为您办理。"
-SETTLED_FAILED_TEXT = "抱歉，没能为您办理成功，请稍后再试，或回复“人工”联系人工客服。"
 WRAP_UP_TEXT = "抱歉，这个问题我暂时没能查清楚。您可以换个说法再问一次，或回复“人工”联系人工客服。"
 TOOL_RESULT_PREVIEW = 600  # characters of a tool's (masked) result kept in the turn's tool records
 # Arguments that would name a person: identity always comes from the turn, never from the model.
@@ -60,35 +70,31 @@ IDENTITY_ARGS = frozenset({"user_id", "openid", "unionid", "platform", "external
 Paragraph = Callable[[str], Awaitable[None]]
 
 
-def settled_text(result: Any) -> str:
-    """The shopper-facing sentence of a confirmed/cancelled write: the tool's own ``message``
-    (exact wording, no model involved), never the raw JSON."""
-    data = result.data if isinstance(result.data, dict) else None
-    if data is None:
-        try:
-            data = json.loads(result.content)
-        except (TypeError, ValueError):
-            data = None
-    message = data.get("message") if isinstance(data, dict) else None
-    if isinstance(message, str) and message.strip():
-        return to_plain_text(message)
-    return SETTLED_OK_TEXT if result.ok else SETTLED_FAILED_TEXT
-
-
 class _Emitter:
-    """Collects what was sent and forwards each paragraph to the caller."""
+    """Collects what was sent and forwards each paragraph to the caller. Model paragraphs that
+    claim a write is done are withheld (``core/dialogue/claims.py``); kefu's own texts go through
+    ``code``."""
 
-    def __init__(self, on_paragraph: Paragraph | None) -> None:
+    def __init__(self, on_paragraph: Paragraph | None, state: "_TurnState") -> None:
         self.sent: list[str] = []
+        self.withheld: list[str] = []
         self.callback_s = 0.0  # time spent delivering, not waiting for the model
         self._cb = on_paragraph
+        self._state = state
 
     async def __call__(self, paragraph: str) -> None:
-        self.sent.append(paragraph)
+        if claims_write_done(paragraph, looked_up_data=self._state.personal):
+            self.withheld.append(paragraph)
+            log.warning("dialogue.claim_withheld", chars=len(paragraph))
+            return
+        await self.code(paragraph)
+
+    async def code(self, text: str) -> None:
+        self.sent.append(text)
         if self._cb is not None:
             started = time.perf_counter()
             try:
-                await self._cb(paragraph)
+                await self._cb(text)
             finally:
                 self.callback_s += time.perf_counter() - started
 
@@ -113,6 +119,28 @@ class DialogueManager:
         self.max_tool_steps = max_tool_steps
         self.degraded = degraded or DegradedResponder(tools, sessions, retry_after_s=retry_after_s)
 
+    async def settle_pending(self, msg: IncomingMessage, ctx: TurnContext) -> Settled | None:
+        """Settle a write waiting for this shopper with their message (no model involved), or None
+        when nothing waits. See ``Settled`` for what the caller sends."""
+        text = (msg.effective_text or "").strip()
+        tctx = ToolContext(platform=msg.platform, user_id=msg.user_id, clock=self.clock, turn_id=ctx.turn_id)
+        settled = await self.tools.settle_pending(tctx, text, attempt=ctx.attempt)
+        if settled is None:
+            return None
+        answer = to_plain_text(settled.text)
+        action = settled.action.name if settled.action else ""
+        record = {"name": action or "pending", "arguments": {}, "ok": settled.result.ok if settled.result else True,
+                  "personal": True, "settled": settled.kind}
+        info: dict[str, Any] = {"settled": settled.kind}
+        if not settled.answered:  # dropped: the model later sees that it was
+            await self.sessions.append_turn(msg.platform, msg.user_id, [ChatMessage("assistant", answer)])
+            return Settled(answer, False, [record], info)
+        if settled.kind != "repeated":  # a retried turn stored its exchange the first time
+            await self.sessions.append_turn(msg.platform, msg.user_id,
+                                            [ChatMessage("user", text), ChatMessage("assistant", answer)])
+        log.info("dialogue.settled", settled=settled.kind, action=action)
+        return Settled(answer, True, [record], info)
+
     async def reply(self, msg: IncomingMessage, ctx: TurnContext, *, references: str = "",
                     on_paragraph: Paragraph | None = None) -> DialogueResult:
         text = (msg.effective_text or "").strip()
@@ -124,23 +152,12 @@ class DialogueManager:
             log.info("dialogue.reset")
             return DialogueResult(RESET_TEXT, "reset")
 
-        settled = await self.tools.confirm_if_pending(tctx, text)
-        if settled is not None:
-            answer = settled_text(settled)
-            await self.sessions.append_turn(msg.platform, msg.user_id,
-                                            [ChatMessage("user", text), ChatMessage("assistant", answer)])
-            return DialogueResult(
-                answer, "handoff" if settled.handoff_reason else "confirmation", personal=settled.personal,
-                handoff_reason=settled.handoff_reason, tool_calls=[{"name": "confirm_pending", "ok": settled.ok}],
-                info={"pending": settled.pending is not None},
-            )
-
         decision = self.router.decide(text)
         history = await self.sessions.load(msg.platform, msg.user_id)
         opening = self.prompt.turn_messages(text, references=references)
         messages = [ChatMessage("system", self.prompt.system_prompt()), *history, *opening]
-        emit = _Emitter(on_paragraph)
         state = _TurnState(turn=list(opening))
+        emit = _Emitter(on_paragraph, state)
         try:
             await self._tool_loop(messages, state, tctx, decision.think, emit)
         except (LLMError, ShopUnavailable) as exc:
@@ -159,6 +176,9 @@ class DialogueManager:
             return result
 
         await self.sessions.append_turn(msg.platform, msg.user_id, state.turn)
+        if emit.withheld:
+            state.info["claims_withheld"] = len(emit.withheld)
+            state.personal = True  # a corrected answer is about this shopper's situation: never cached
         outcome: DialogueOutcome = "handoff" if state.handoff_reason else "llm"
         llm_ms = max(0.0, state.llm_s - emit.callback_s) * 1000
         log.info("dialogue.turn", outcome=outcome, think=decision.think, route=decision.reason,
@@ -177,17 +197,19 @@ class DialogueManager:
             state.steps = step + 1
             content, calls = await self._one_call(messages, schemas, think, emit, state)
             if not calls:
-                answer = to_plain_text(content) or emit.text
+                if emit.withheld:  # the model said a write was done: it was not
+                    await emit.code(NOTHING_SUBMITTED_TEXT)
+                answer = emit.text if emit.withheld else (to_plain_text(content) or emit.text)
                 if not emit.sent:
                     state.info["empty_answer"] = True
-                    await emit(EMPTY_ANSWER_TEXT)
+                    await emit.code(EMPTY_ANSWER_TEXT)
                     answer = EMPTY_ANSWER_TEXT
                 state.turn.append(ChatMessage("assistant", answer))
                 return
             if step == self.max_tool_steps:
                 log.warning("dialogue.step_limit", steps=step, wanted=[c.name for c in calls])
                 state.info["step_limit"] = True
-                await emit(WRAP_UP_TEXT)
+                await emit.code(WRAP_UP_TEXT)
                 state.turn.append(ChatMessage("assistant", WRAP_UP_TEXT))
                 return
             asked = ChatMessage("assistant", content.strip(), tool_calls=calls)
@@ -197,6 +219,13 @@ class DialogueManager:
                 tool_msg = await self._run_tool(call, tctx, state)
                 messages.append(tool_msg)
                 state.turn.append(tool_msg)
+            if state.pending is not None:  # a write was proposed: kefu asks, the model is done
+                question = state.pending.question
+                if state.write_refused:
+                    question += "\n\n" + ONE_AT_A_TIME_TEXT
+                await emit.code(question)
+                state.turn.append(ChatMessage("assistant", question))
+                return
 
     async def _one_call(self, messages: list[ChatMessage], schemas: list[dict[str, Any]] | None, think: bool,
                         emit: _Emitter, state: "_TurnState") -> tuple[str, list[ToolCall]]:
@@ -236,8 +265,11 @@ class DialogueManager:
         state.personal = state.personal or result.personal
         if result.handoff_reason:
             state.handoff_reason = result.handoff_reason
-        if result.pending is not None:
+        if result.pending is not None and state.pending is None:
+            state.pending = PendingAction(**result.pending)
             state.info["pending"] = True
+        if not result.ok and (result.data or {}).get("error") == WRITE_PENDING_ERROR:
+            state.write_refused = True
         return ChatMessage("tool", result.content, tool_name=call.name)
 
 
@@ -250,3 +282,5 @@ class _TurnState:
     steps: int = 0
     llm_s: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
+    pending: PendingAction | None = None  # the write proposed in this turn (kefu asks for confirmation)
+    write_refused: bool = False  # a second write was asked for while one waits

@@ -29,3 +29,20 @@ class DialogueResult:
     llm_ms: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
     retry_later: bool = False
+
+
+@dataclass
+class Settled:
+    """What the shopper's message did to a write waiting for their confirmation
+    (``DialogueManager.settle_pending``; the rules are in ``core/tools/confirmation.py``).
+
+    ``answered``: ``text`` is the whole answer (the write ran, was refused or dropped on the
+    shopper's word, or the question is asked again) and the turn is stored. Otherwise the shopper
+    talked about something else: the write was dropped and ``text`` is the note to send before the
+    message is answered as usual.
+    """
+
+    text: str
+    answered: bool
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)

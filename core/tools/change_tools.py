@@ -1,8 +1,9 @@
 """Writes that change an order: ``request_exchange`` (another size of the same item) and
 ``cancel_order`` (an order not shipped yet). Like ``request_return``: the tool checks the policy,
 builds the shopper-facing summary in code (what, how much, what happens next) and stores a pending
-action; only the shopper's confirmation runs it (``execute_change``), after checking everything
-again against the order as it is then (it may have shipped, the size may have sold out).
+action; kefu asks the question, and only the shopper's confirmation runs it (``execute_exchange``,
+``execute_cancel``, registered by ``write_tool``), after checking everything again against the order
+as it is then (it may have shipped, the size may have sold out).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from core.shop.order_changes import CancelQuote, quote_cancel
 from core.shop.returns import NO_REASON_CONDITIONS
 from core.shop.rules import ShopRules
 from core.tools.context import ToolContext, ToolResult
+from core.tools.pending import write_tool
 from core.tools.replies import error_result, ok_result
 from core.tools.views import ts_full
 
@@ -35,10 +37,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 ExchangeReason = Literal["size", "quality"]
-CONFIRM_PROMPT = "确认提交请回复“确认”，不需要请回复“取消”。"
 EXCHANGE_NEXT_STEPS = ("客服会在24小时内审核；审核通过后请寄回原商品（包裹内附纸条写明订单号和手机号，不收到付件和平邮件），"
                        "并在订单详情填写寄回运单号；仓库收到并质检后寄出新尺码。")
-CHANGE_ACTIONS = ("request_exchange", "cancel_order")
 
 
 def _items_text(order: Order) -> str:
@@ -71,10 +71,12 @@ class ChangeTools:
         raise NotImplementedError
 
     async def _propose(self, ctx: ToolContext, name: str, arguments: dict[str, Any], summary: str,
-                       check: dict[str, Any]) -> ToolResult:
-        """Store the write as this shopper's pending action; the result carries the code-built summary."""
-        action = await self.pending.put(ctx, name, arguments, summary)
-        data = {"awaiting_confirmation": True, "summary": summary, "expires_in_s": self.pending.ttl_s, **check}
+                       check: dict[str, Any], *, title: str) -> ToolResult:
+        """Store the write as this shopper's pending action; the result carries the code-built summary
+        (kefu sends it with the question itself)."""
+        action = await self.pending.put(ctx, name, arguments, summary, title=title)
+        data = {"awaiting_confirmation": True, "sent_to_shopper": True, "summary": summary,
+                "expires_in_s": self.pending.ttl_s, **check}
         return ok_result(data, personal=True, pending=action.to_dict())
 
     # -- exchange --------------------------------------------------------------------------
@@ -92,6 +94,7 @@ class ChangeTools:
             return error_result("bad_qty", f"这件商品买了{item.qty}件，换货件数应在1到{item.qty}之间。", personal=True)
         return item, product, units, wanted
 
+    @write_tool("execute_exchange")
     async def request_exchange(
         self,
         ctx: ToolContext,
@@ -128,12 +131,12 @@ class ChangeTools:
         if not quote.allowed:
             return error_result("exchange_not_allowed", quote.message, personal=True, exchange_check=view)
         description = description.strip()[:100]
-        summary = exchange_summary(order, item, units, wanted, reason, description, quote.postage) + CONFIRM_PROMPT
+        summary = exchange_summary(order, item, units, wanted, reason, description, quote.postage)
         log.info("exchange_pending", order_id=order.id, reason=reason, turn_id=ctx.turn_id)
         return await self._propose(ctx, "request_exchange", {
             "order_id": order.id, "product_id": item.product_id, "size": item.size, "qty": units,
             "new_size": wanted, "reason": reason, "description": description,
-        }, summary, {"exchange_check": view})
+        }, summary, {"exchange_check": view}, title="换货申请")
 
     async def execute_exchange(self, ctx: ToolContext, action: "PendingAction") -> ToolResult:
         args = action.arguments
@@ -167,6 +170,7 @@ class ChangeTools:
         return ok_result(data, personal=True)
 
     # -- cancel ----------------------------------------------------------------------------
+    @write_tool("execute_cancel")
     async def cancel_order(self, ctx: ToolContext, order_id: str, reason: str = "") -> ToolResult:
         """为当前用户取消一个还没发货的订单（写操作，仅限待付款、待发货的订单；已发货的不能取消）。调用后不会立即取消，只生成摘要（退款金额和去向）并等待用户确认，用户回复"确认"后系统才会正式取消，回复"取消"则作废。
 
@@ -183,10 +187,10 @@ class ChangeTools:
         if not quote.allowed:
             return error_result("cancel_not_allowed", quote.message, personal=True, cancel_check=view)
         reason = reason.strip()[:100]
-        summary = cancel_summary(order, quote, reason) + CONFIRM_PROMPT
+        summary = cancel_summary(order, quote, reason)
         log.info("cancel_pending", order_id=order.id, turn_id=ctx.turn_id)
         return await self._propose(ctx, "cancel_order", {"order_id": order.id, "reason": reason}, summary,
-                                   {"cancel_check": view})
+                                   {"cancel_check": view}, title="取消订单申请")
 
     async def execute_cancel(self, ctx: ToolContext, action: "PendingAction") -> ToolResult:
         args = action.arguments
@@ -210,11 +214,3 @@ class ChangeTools:
             "message": f"订单{cancelled.id}已取消，不会发货。{quote.refund_text}{quote.coupon_text}",
         }
         return ok_result(data, personal=True)
-
-    async def execute_change(self, ctx: ToolContext, action: "PendingAction") -> ToolResult:
-        """Run a confirmed exchange or cancellation for ``ctx``'s user (re-checked against current data)."""
-        if action.name not in CHANGE_ACTIONS or action.user_id != ctx.user_id or action.platform != ctx.platform:
-            return error_result("unknown_action", "这项申请无法执行，请重新发起。", personal=True)
-        if action.name == "request_exchange":
-            return await self.execute_exchange(ctx, action)
-        return await self.execute_cancel(ctx, action)

@@ -1,10 +1,15 @@
 """Writes the model asked for, waiting for the shopper's explicit confirmation.
 
-One pending action per user (a new one replaces the old), stored in Redis under
-``keys.user(platform, user_id, "pending")`` so any worker can pick up the confirming message. It
-expires after ``ttl_s`` ([dialogue] pending_action_ttl_s), judged by the injected clock (and by a
-Redis TTL so stale keys disappear). Taking it is one GETDEL: a confirmation that arrives twice,
-or in two workers at once, executes once.
+At most one pending action per user, stored in Redis under ``keys.user(platform, user_id,
+"pending")`` so any worker can pick up the confirming message. Storing is ``SET NX``: while one
+waits, a second write is refused (``PendingActionExists``) instead of silently replacing the
+first — the shopper was shown the first one's summary. It expires after ``ttl_s`` ([dialogue]
+pending_action_ttl_s), judged by the injected clock (and by a Redis TTL so stale keys disappear).
+Taking it is one GETDEL: a confirmation that arrives twice, or in two workers at once, executes
+once.
+
+What the shopper's next message does to it is decided in ``ToolRegistry.settle_pending``
+(``core/tools/confirmation.py`` has the rules and the fixed texts).
 """
 
 from __future__ import annotations
@@ -12,11 +17,32 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from core.clock import Clock
 from core.storage.keys import KeyBuilder
+from core.tools.confirmation import CONFIRM_PROMPT
 from core.tools.context import ToolContext
+
+SETTLED_TTL_S = 86400  # how long the answer to a confirmation is kept for a retried turn
+WRITE_MARK = "__kefu_write_executor__"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def write_tool(executor: str) -> Callable[[F], F]:
+    """Mark a tool method as a write. Its call only proposes: it checks the request, stores a
+    PendingAction (``PendingActionStore.put``) and returns ``ok_result(..., pending=action.to_dict())``.
+    After the shopper's explicit confirmation the registry runs the method named ``executor``
+    on the same tools object: ``async def executor(self, ctx, action) -> ToolResult``, which checks
+    everything again against the data as it is then and performs the write (idempotent by
+    ``action.id``). The function itself is returned unchanged (its signature is its schema)."""
+
+    def mark(fn: F) -> F:
+        setattr(fn, WRITE_MARK, executor)
+        return fn
+
+    return mark
 
 
 @dataclass(frozen=True)
@@ -26,12 +52,26 @@ class PendingAction:
     platform: str
     user_id: str
     arguments: dict[str, Any]  # validated, resolved arguments for the execution
-    summary: str  # what the shopper is asked to confirm (Chinese)
+    summary: str  # what the shopper is asked to confirm (Chinese): items, amounts, what happens next
     created_at: float
     expires_at: float
+    title: str = "申请"  # what it is called in kefu's own sentences, e.g. "退货申请"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def question(self) -> str:
+        """What kefu sends the shopper: the summary, then how to answer it."""
+        return f"{self.summary.strip()}\n{CONFIRM_PROMPT}"
+
+
+class PendingActionExists(Exception):
+    """Another write is already waiting for this user's confirmation (one at a time)."""
+
+    def __init__(self, action: PendingAction) -> None:
+        super().__init__(f"{action.name} is waiting for confirmation")
+        self.action = action
 
 
 class PendingActionStore:
@@ -46,15 +86,22 @@ class PendingActionStore:
     def key(self, platform: str, user_id: str) -> str:
         return self.keys.user(platform, user_id, "pending")
 
-    async def put(self, ctx: ToolContext, name: str, arguments: dict[str, Any], summary: str) -> PendingAction:
-        """Store (replacing any earlier one) an action for ``ctx``'s user."""
+    async def put(self, ctx: ToolContext, name: str, arguments: dict[str, Any], summary: str, *,
+                  title: str = "申请") -> PendingAction:
+        """Store an action for ``ctx``'s user; PendingActionExists if one is already waiting."""
         now = self.clock.timestamp()
         action = PendingAction(
             id=uuid.uuid4().hex, name=name, platform=ctx.platform, user_id=ctx.user_id,
-            arguments=arguments, summary=summary, created_at=now, expires_at=now + self.ttl_s,
+            arguments=arguments, summary=summary, created_at=now, expires_at=now + self.ttl_s, title=title,
         )
-        await self.redis.set(self.key(ctx.platform, ctx.user_id), json.dumps(action.to_dict(), ensure_ascii=False),
-                             ex=self.ttl_s)
+        key = self.key(ctx.platform, ctx.user_id)
+        payload = json.dumps(action.to_dict(), ensure_ascii=False)
+        if not await self.redis.set(key, payload, ex=self.ttl_s, nx=True):
+            waiting = await self.peek(ctx.platform, ctx.user_id)
+            if waiting is not None:
+                raise PendingActionExists(waiting)
+            # the key held something dead (expired by our clock, unreadable, not this user's): replace it
+            await self.redis.set(key, payload, ex=self.ttl_s)
         return action
 
     def _decode(self, raw: str | None, platform: str, user_id: str) -> PendingAction | None:
@@ -89,3 +136,24 @@ class PendingActionStore:
     async def cancel(self, platform: str, user_id: str) -> bool:
         """Drop the pending action; True if a live one was dropped."""
         return await self.take(platform, user_id) is not None
+
+    # -- a settled confirmation, for a turn that is retried --------------------------------------
+    def _settled_key(self, platform: str, user_id: str) -> str:
+        return self.keys.user(platform, user_id, "settled")
+
+    async def remember_settled(self, platform: str, user_id: str, turn_id: str, text: str) -> None:
+        """What the shopper was told when ``turn_id`` settled the pending action. A worker that
+        dies after the write and before the answer leaves the turn to be retried; the action is
+        gone by then, so the retry tells the same thing instead of handing "确认" to the model."""
+        await self.redis.set(self._settled_key(platform, user_id),
+                             json.dumps({"turn_id": turn_id, "text": text}, ensure_ascii=False), ex=SETTLED_TTL_S)
+
+    async def settled_text(self, platform: str, user_id: str, turn_id: str) -> str | None:
+        raw = await self.redis.get(self._settled_key(platform, user_id))
+        try:
+            record = json.loads(raw) if raw else None
+        except ValueError:
+            return None
+        if isinstance(record, dict) and record.get("turn_id") == turn_id and isinstance(record.get("text"), str):
+            return record["text"]
+        return None

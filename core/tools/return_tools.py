@@ -1,5 +1,6 @@
-"""Return tools: ``check_return`` (read-only quote) and ``request_return`` (a write that only
-becomes real after the shopper confirms; see PendingActionStore and ToolRegistry.confirm_if_pending).
+"""Return tools: ``check_return`` (read-only quote) and ``request_return`` (a write: it only
+proposes; kefu sends the summary written here and runs ``execute_return`` after the shopper's
+explicit confirmation — see ``core/tools/pending.py`` and ``ToolRegistry.settle_pending``).
 
 At confirmation everything is checked again against the order as it is then (the window may have
 closed, the item may have been returned meanwhile) before the backend records it.
@@ -18,6 +19,7 @@ from core.shop.returns import ReturnError, ReturnQuote, non_clearance_paid_cents
 from core.shop.rules import ShopRules
 from core.tools.context import ToolContext, ToolResult
 from core.tools.items import ReturnItem
+from core.tools.pending import write_tool
 from core.tools.replies import error_result, ok_result
 from core.tools.views import ts_full
 
@@ -138,6 +140,7 @@ class ReturnTools:
             lines.append(line)
         return tuple(lines)
 
+    @write_tool("execute_return")
     async def request_return(
         self,
         ctx: ToolContext,
@@ -146,7 +149,7 @@ class ReturnTools:
         reason: ReturnReason,
         description: str = "",
     ) -> ToolResult:
-        """为当前用户申请退货（写操作）。调用后不会立即提交，只生成申请摘要并等待用户确认：请把摘要告诉用户，用户回复"确认"后系统才会正式提交，回复"取消"则作废。申请前可先用 check_return 查询。
+        """为当前用户发起退货申请（写操作，但调用时不会提交）：系统会把申请内容（商品、退款金额、寄回运费、后续流程）直接发给用户，用户回复「确认」后才正式提交，回复「取消」作废。调用后不要复述申请内容，也不要说已提交或已办理。同一订单要退的多件商品放在同一次调用的 items 里；一次只能有一项申请等待用户确认。可先用 check_return 查询能否退、能退多少。
 
         参数:
             order_id: 16位数字订单号
@@ -168,26 +171,18 @@ class ReturnTools:
         if not quote.refund_allowed:
             return error_result("return_not_allowed", quote.message, personal=True, return_check=view)
         description = description.strip()[:100]
-        postage_cap = f"（另补偿寄回运费，上限{yuan(self.rules.returns.quality_postage_cap_cents)}元）"
-        summary = (
-            f"退货申请：订单{order.id}，{'、'.join(view['items'])}，{kind_label(reason, self.rules)}"
-            f"{'（' + description + '）' if description else ''}。预计退款{yuan(quote.refund_cents or 0)}元"
-            f"{postage_cap if reason == KIND_QUALITY else ''}。{quote.postage}"
-            "确认提交请回复“确认”，不需要请回复“取消”。"
-        )
+        summary = _return_summary(order, view, quote, reason, description, self.rules)
         action = await self.pending.put(ctx, "request_return", {
             "order_id": order.id, "kind": reason, "description": description,
             "lines": [[ln.product_id, ln.size, ln.qty] for ln in lines],
-        }, summary)
+        }, summary, title="退货申请")
         log.info("return_pending", order_id=order.id, lines=len(lines), kind=reason, turn_id=ctx.turn_id)
-        data = {"awaiting_confirmation": True, "summary": summary, "expires_in_s": self.pending.ttl_s,
-                "return_check": view}
+        data = {"awaiting_confirmation": True, "sent_to_shopper": True, "summary": summary,
+                "expires_in_s": self.pending.ttl_s, "return_check": view}
         return ok_result(data, personal=True, pending=action.to_dict())
 
-    async def execute(self, ctx: ToolContext, action: "PendingAction") -> ToolResult:
-        """Run a confirmed pending action for ``ctx``'s user (re-checked against current data)."""
-        if action.name != "request_return" or action.user_id != ctx.user_id or action.platform != ctx.platform:
-            return error_result("unknown_action", "这项申请无法执行，请重新发起。", personal=True)
+    async def execute_return(self, ctx: ToolContext, action: "PendingAction") -> ToolResult:
+        """Run a confirmed return for ``ctx``'s user (re-checked against current data)."""
         args = action.arguments
         order = await self._my_order(ctx, args["order_id"])
         if isinstance(order, ToolResult):
@@ -216,3 +211,23 @@ class ReturnTools:
             "message": f"退货申请已提交（售后单号{case.id}），预计退款{yuan(case.refund_cents or 0)}元。{NEXT_STEPS}",
         }
         return ok_result(data, personal=True)
+
+
+def _return_summary(order: Order, view: dict[str, Any], quote: ReturnQuote, reason: str, description: str,
+                    rules: ShopRules) -> str:
+    """What the shopper confirms, in kefu's words: the order, every item, the kind, the refund and
+    who pays the postage, and what happens after submitting (the question itself is added by
+    ``PendingAction.question``)."""
+    kind = kind_label(reason, rules) + (f"（{description}）" if description else "")
+    refund = f"{yuan(quote.refund_cents or 0)}元"
+    if reason == KIND_QUALITY:
+        refund += f"，另按运费凭证补偿寄回运费（上限{yuan(rules.returns.quality_postage_cap_cents)}元）"
+    return "\n".join([
+        "请核对退货申请：",
+        f"订单：{order.id}",
+        f"商品：{'、'.join(view['items'])}",
+        f"类型：{kind}",
+        f"预计退款：{refund}",
+        f"运费：{quote.postage}",
+        f"提交后：{NEXT_STEPS}",
+    ])

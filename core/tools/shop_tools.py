@@ -16,12 +16,12 @@ from core.shop.pricing import PriceBreakdown, PriceLine, discount_name, points_f
 from core.shop.rules import CouponRule, ShopRules
 from core.shop.shipping import ShippingError, carrier_for, delivery_estimate, express_refusal
 from core.tools.account_tools import AccountTools
-from core.tools.change_tools import CHANGE_ACTIONS, ChangeTools
+from core.tools.change_tools import ChangeTools
 from core.tools.context import ToolContext, ToolResult
 from core.tools.descriptions import fill, rule_values
 from core.tools.guests import guest_result, is_guest
 from core.tools.items import CartItem
-from core.tools.pending import PendingAction, PendingActionStore
+from core.tools.pending import PendingActionStore
 from core.tools.replies import error_result, ok_result, order_not_found
 from core.tools.return_tools import ReturnTools
 from core.tools.schema import function_schema
@@ -58,12 +58,6 @@ class ShopTools(ReturnTools, ChangeTools, AccountTools):
             "cancel_order": self.cancel_order,
             "transfer_to_human": self.transfer_to_human,
         }
-
-    async def execute(self, ctx: ToolContext, action: PendingAction) -> ToolResult:
-        """Run a confirmed pending write: returns (ReturnTools), exchanges and cancellations."""
-        if action.name in CHANGE_ACTIONS:
-            return await self.execute_change(ctx, action)
-        return await super().execute(ctx, action)
 
     async def _my_order(self, ctx: ToolContext, order_id: str) -> Order | ToolResult:
         """The order if it is this user's, else the one not-found answer (wrong format included),

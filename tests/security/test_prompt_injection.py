@@ -179,7 +179,9 @@ async def test_injection_leaks_nothing_and_writes_nothing(case, shop, ollama, we
     assert result.outcome not in ("failed", "undelivered"), result
     assert ollama.requests, "the message must reach the model (worst case)"
     if case["calls"]:
-        assert any(m["role"] == "tool" for m in ollama.requests[-1]["messages"]), "the tools must have run"
+        assert result.info.get("tools"), "the tools must have run"
+        if not result.info.get("pending"):  # a proposed write ends the turn: the model is not asked again
+            assert any(m["role"] == "tool" for m in ollama.requests[-1]["messages"]), "the model saw the results"
     sent = [d["text"] or "" for d in wechat_api.deliveries(user)]
     assert sent, "the shopper gets an answer"
     for other in {c["openid"] for c in SHOP["customers"]} - {user}:

@@ -8,10 +8,12 @@ import json
 
 import pytest
 
+from core.dialogue.claims import NOTHING_SUBMITTED_TEXT
 from core.dialogue.manager import EMPTY_ANSWER_TEXT, RESET_TEXT, UNSUPPORTED_TEXT, WRAP_UP_TEXT
 from core.dialogue.prompt import TURN_CONTEXT_HEADER
 from core.llm.base import ChatMessage
 from core.models import MsgKind
+from core.tools.confirmation import ONE_AT_A_TIME_TEXT
 from fakes.ollama import Reply, text, tool_call
 from fakes.ollama_demo import demo_rule
 from tests.core.dialogue.dialogue_testkit import (
@@ -224,33 +226,90 @@ async def test_llm_failing_after_a_tool_round_leaves_no_tool_messages_in_history
     assert not any(m.tool_calls for m in history)
 
 
-# -- pending writes -------------------------------------------------------------------------
+# -- writes are code -------------------------------------------------------------------------
 
-async def test_write_waits_for_confirmation_and_confirm_runs_it_without_the_model(stack):
-    stack.fake.script(
-        tool_call("request_return", order_id=RETURNABLE_ORDER, items=[{"product_id": "P1013", "size": "均码", "qty": 1}],
-                  reason="no_reason", description="不喜欢"),
-        "已为您生成退货申请，请回复“确认”提交，或回复“取消”。",
-    )
-    first = await stack.manager.reply(incoming("帮我把P1013退了，不喜欢"), turn())
-    assert first.info.get("pending") is True, first
+SCARF = {"order_id": RETURNABLE_ORDER, "items": [{"product_id": "P1013", "size": "均码", "qty": 1}],
+         "reason": "no_reason", "description": "不喜欢"}
+CANDLE = {"order_id": RETURNABLE_ORDER, "items": [{"product_id": "P1021"}], "reason": "no_reason"}
+
+
+async def test_a_proposed_write_ends_the_turn_with_kefus_own_summary_and_question(stack):
+    stack.fake.script(tool_call("request_return", SCARF), "这段不会被请求：已为您提交退货。")
+    sent: list[str] = []
+
+    async def on_paragraph(p: str) -> None:
+        sent.append(p)
+
+    r = await stack.manager.reply(incoming("帮我把围巾退了，不喜欢"), turn(), on_paragraph=on_paragraph)
+    assert len(stack.fake.requests) == 1  # the model is not asked to talk about the write
+    assert stack.fake.pending_replies == 1
+    assert r.outcome == "llm" and r.info["pending"] and r.personal
+    assert sent == [r.text] and r.text.startswith("请核对退货申请：")
+    for fact in (RETURNABLE_ORDER, "羊绒格纹围巾 均码×1", "预计退款", "提交后：", "回复「确认」提交，回复「取消」作废。"):
+        assert fact in r.text, fact
+    history = await stack.sessions.load(PLATFORM, OWNER)
+    assert history[-1] == ChatMessage("assistant", r.text) and history[-2].role == "tool"
+
+
+async def test_a_claim_of_success_before_the_write_call_is_not_sent(stack):
+    stack.fake.script(tool_call("request_return", SCARF, content="好的，已为您办理退货。\n\n我再核对一下"))
+    sent: list[str] = []
+
+    async def on_paragraph(p: str) -> None:
+        sent.append(p)
+
+    r = await stack.manager.reply(incoming("退围巾"), turn(), on_paragraph=on_paragraph)
+    assert len(sent) == 1 and sent[0].startswith("请核对退货申请：")
+    assert "已为您办理" not in r.text and r.info["claims_withheld"] == 1
+
+
+async def test_a_claim_of_success_without_any_write_is_replaced_by_an_honest_note(stack):
+    stack.fake.script("好的，已为您办理退货，退款3天内到账。\n\n还有其他问题吗？")
+    r = await stack.manager.reply(incoming("围巾给我退了"), turn())
+    assert "已为您办理" not in r.text and "还有其他问题吗？" in r.text
+    assert r.text.endswith(NOTHING_SUBMITTED_TEXT) and r.personal  # never cached for others
+    assert await stack.tools.pending.peek(PLATFORM, OWNER) is None
+    history = await stack.sessions.load(PLATFORM, OWNER)
+    assert history[-1] == ChatMessage("assistant", r.text)  # the model later sees what was really said
+
+
+async def test_a_status_report_read_from_the_order_is_sent(stack):
+    stack.fake.script(tool_call("get_order", order_id=ORDER), "您的订单已签收，退货申请已提交，正在审核。")
+    r = await stack.manager.reply(incoming(f"{ORDER}退货怎么样了"), turn())
+    assert r.text == "您的订单已签收，退货申请已提交，正在审核。" and "claims_withheld" not in r.info
+
+
+async def test_two_writes_in_one_reply_keep_the_first_and_say_the_second_was_not_made(stack):
+    stack.fake.script(Reply(tool_calls=[{"name": "request_return", "arguments": SCARF},
+                                        {"name": "request_return", "arguments": CANDLE}]))
+    r = await stack.manager.reply(incoming("围巾和蜡烛都退了"), turn())
+    assert "羊绒格纹围巾" in r.text and "香薰蜡烛" not in r.text
+    assert r.text.endswith(ONE_AT_A_TIME_TEXT)
+    waiting = await stack.tools.pending.peek(PLATFORM, OWNER)
+    assert waiting.arguments["lines"] == [["P1013", "均码", 1]]
+
+
+async def test_confirmation_is_settled_by_code_without_the_model(stack):
+    stack.fake.script(tool_call("request_return", SCARF))
+    await stack.manager.reply(incoming("帮我把P1013退了，不喜欢"), turn())
     requests_before = len(stack.fake.requests)
-    r = await stack.manager.reply(incoming("确认"), turn())
-    assert r.outcome == "confirmation"
+    r = await stack.manager.settle_pending(incoming("确认"), turn())
+    assert r.answered and r.info["settled"] == "confirmed"
     assert "退货申请已提交" in r.text and "{" not in r.text  # the tool's own sentence, not JSON
     assert len(stack.fake.requests) == requests_before  # no model call
     history = await stack.sessions.load(PLATFORM, OWNER)
     assert history[-2:] == [ChatMessage("user", "确认"), ChatMessage("assistant", r.text)]
+    assert await stack.manager.settle_pending(incoming("确认"), turn()) is None  # nothing waits any more
 
 
-async def test_refusing_a_pending_write_cancels_it(stack):
-    stack.fake.script(
-        tool_call("request_return", order_id=RETURNABLE_ORDER, items=[{"product_id": "P1013"}], reason="no_reason"),
-        "请回复确认或取消。",
-    )
+async def test_refusing_drops_it_and_other_talk_voids_it_with_a_note(stack):
+    stack.fake.script(tool_call("request_return", SCARF))
     await stack.manager.reply(incoming("退P1013"), turn())
-    r = await stack.manager.reply(incoming("取消"), turn())
-    assert r.outcome == "confirmation" and "取消" in r.text
-    stack.fake.script("好的")
-    again = await stack.manager.reply(incoming("确认"), turn())  # nothing pending any more: the model answers
-    assert again.outcome == "llm"
+    r = await stack.manager.settle_pending(incoming("取消"), turn())
+    assert r.answered and "已作废" in r.text
+
+    stack.fake.script(tool_call("request_return", SCARF))
+    await stack.manager.reply(incoming("还是退了吧"), turn())
+    voided = await stack.manager.settle_pending(incoming("运费多少"), turn())
+    assert not voided.answered and "没有确认，已作废" in voided.text
+    assert (await stack.sessions.load(PLATFORM, OWNER))[-1] == ChatMessage("assistant", voided.text)

@@ -13,6 +13,7 @@ from core.shop.backend import ShopUnavailable
 from core.shop.json_backend import JsonShopBackend
 from core.shop.models import CANCELLED, KIND_EXCHANGE
 from core.tools import build_tool_registry
+from core.tools.pending import PendingAction
 
 HOODIE = {"order_id": "2026111516292049", "product_id": "P1008", "new_size": "L", "reason": "size",
           "description": "偏大一码"}  # 刘洋, signed 11-18: size exchanges until 11-25
@@ -38,17 +39,18 @@ async def test_exchange_waits_for_confirmation_then_is_recorded_once(registry, c
     summary = asked.data["summary"]
     assert summary.startswith("换货申请：订单2026111516292049，男款加绒连帽卫衣 XL×1 换成L码，换尺码/颜色（偏大一码）")
     assert "不涉及退款" in summary and "寄回运费由您承担，换出运费本店承担" in summary
-    assert "24小时内审核" in summary and "寄出新尺码" in summary and "回复“确认”" in summary
+    assert "24小时内审核" in summary and "寄出新尺码" in summary
+    assert PendingAction(**asked.pending).question.endswith("回复「确认」提交，回复「取消」作废。")  # kefu asks
     assert asked.data["exchange_check"]["deadline"] == "2026-11-25 23:59:59"
     assert await exchanges(shop) == []  # nothing written before the confirmation
 
-    assert await registry.confirm_if_pending(ctx_for(LIN), "确认") is None  # someone else's 确认
+    assert await registry.settle_pending(ctx_for(LIN), "确认") is None  # someone else's 确认
     assert await exchanges(shop) == []
-    done = await registry.confirm_if_pending(ctx, "确认")
-    assert done is not None and done.ok and done.data["submitted"] and "换成L码" in done.data["message"]
-    assert await registry.confirm_if_pending(ctx, "确认") is None
+    done = await registry.settle_pending(ctx, "确认")
+    assert done is not None and done.result.ok and done.result.data["submitted"] and "换成L码" in done.text
+    assert await registry.settle_pending(ctx, "确认") is None
     [case] = await exchanges(shop)
-    assert case.id == done.data["after_sale_id"] and case.new_size == "L" and case.reason == "换尺码/颜色：偏大一码"
+    assert case.id == done.result.data["after_sale_id"] and case.new_size == "L" and case.reason == "换尺码/颜色：偏大一码"
     order = (await registry.call("get_order", {"order_id": HOODIE["order_id"]}, ctx)).data["order"]
     assert any(c["id"] == case.id and c["new_size"] == "L" for c in order["after_sales"])
     # once per item: neither another exchange nor a return of it now
@@ -87,7 +89,7 @@ async def test_quality_exchange_after_the_size_window(registry, ctx_for, shop):
     underwear = await registry.call("request_exchange", {"order_id": "2026111016523062", "product_id": "P1016",
                                                          "new_size": "L", "reason": "quality"}, ctx_for(WANG))
     assert underwear.ok  # quality problems are exchanged whatever the category
-    assert (await registry.confirm_if_pending(ctx, "确认")).ok
+    assert (await registry.settle_pending(ctx, "确认")).result.ok
     assert len(await exchanges(shop, ZHOU, "2026111323815824")) == 1
 
 
@@ -96,8 +98,8 @@ async def test_exchange_confirmed_after_the_window_closed_is_not_recorded(regist
     ctx = ctx_for(LIU)
     assert (await registry.call("request_exchange", HOODIE, ctx)).ok
     fixed_clock.advance(120)  # past 11-25 23:59:59
-    late = await registry.confirm_if_pending(ctx, "确认")
-    assert late is not None and not late.ok and body(late)["message"].startswith("没能提交：")
+    late = await registry.settle_pending(ctx, "确认")
+    assert late is not None and not late.result.ok and late.text.startswith("没能提交：")
     assert await exchanges(shop) == []
 
 
@@ -109,10 +111,10 @@ async def test_cancel_an_unshipped_order(registry, ctx_for, shop):
     assert asked.data["summary"] == (
         "取消订单：订单2026112358967165（男款摇粒绒立领外套（清仓） L×1、纯棉中筒袜（5双装） 均码×1），原因：拍错了。"
         "订单还未发货，取消后全额退款188.90元（含运费）。退款原路退回零钱，1个工作日内到账。"
-        "提交后订单立即取消，不会发货。确认提交请回复“确认”，不需要请回复“取消”。")
+        "提交后订单立即取消，不会发货。")
     assert (await shop.get_order(ZHANG, UNSHIPPED)).status == "待发货"
-    done = await registry.confirm_if_pending(ctx, "确认提交")
-    assert done.ok and done.data["refund_cents"] == 18890 and done.data["status"] == CANCELLED
+    done = await registry.settle_pending(ctx, "确认提交")
+    assert done.result.ok and done.result.data["refund_cents"] == 18890 and done.result.data["status"] == CANCELLED
     cancelled = await shop.get_order(ZHANG, UNSHIPPED)
     assert cancelled.status == CANCELLED and cancelled.cancel_reason == "拍错了" and cancelled.cancel_refund_cents == 18890
     view = (await registry.call("get_order", {"order_id": UNSHIPPED}, ctx)).data["order"]
@@ -127,8 +129,8 @@ async def test_cancel_an_unpaid_order_and_its_deadline(registry, ctx_for, shop, 
     asked = await registry.call("cancel_order", {"order_id": UNPAID}, ctx)
     assert asked.ok and "未付款，取消后不会扣款" in asked.data["summary"] and "退款" not in asked.data["summary"]
     fixed_clock.advance(8 * 60)  # 10:43: the shop cancelled it for non-payment meanwhile
-    late = await registry.confirm_if_pending(ctx, "确认")
-    assert late is not None and not late.ok and "超时未付款" in body(late)["message"]
+    late = await registry.settle_pending(ctx, "确认")
+    assert late is not None and not late.result.ok and "超时未付款" in late.text
     assert (await shop.get_order(ZHANG, UNPAID)).status == "待付款"  # nothing recorded by us
 
 
@@ -137,7 +139,7 @@ async def test_cancelling_gives_the_coupon_back(registry, ctx_for):
     before = (await registry.call("get_my_account", {}, ctx)).data["usable_now"]
     asked = await registry.call("cancel_order", {"order_id": PRESALE_WITH_COUPON}, ctx)
     assert "480.10" in asked.data["summary"] and "优惠券如未过期，会退回您的券包" in asked.data["summary"]
-    assert (await registry.confirm_if_pending(ctx, "确认")).ok
+    assert (await registry.settle_pending(ctx, "确认")).result.ok
     after = (await registry.call("get_my_account", {}, ctx)).data["usable_now"]
     assert len(after) == len(before) + 1 and after.count("满300减50店铺券（YYF-MJ300）") == 2
 
@@ -169,8 +171,8 @@ async def test_write_outage_keeps_the_cancel_for_a_retry(redis_client, keys, fix
                                    fixed_clock, TTL_S)
     ctx = ctx_for(ZHANG)
     await registry.call("cancel_order", {"order_id": UNSHIPPED}, ctx)
-    failed = await registry.confirm_if_pending(ctx, "确认")
-    assert not failed.ok and "重试" in body(failed)["message"]
+    failed = await registry.settle_pending(ctx, "确认")
+    assert not failed.result.ok and "重试" in failed.text
     assert (await registry.pending.peek("wechat_oa", ZHANG)).name == "cancel_order"
 
 

@@ -8,6 +8,7 @@ import re
 
 from demo_people import ALL, SHOP_JSON
 
+from core.tools.pending import PendingAction
 from core.tools.summaries import order_summary_text
 
 DATA = json.loads(SHOP_JSON.read_text(encoding="utf-8"))
@@ -42,12 +43,15 @@ async def outputs_for(registry, ctx):
             for reason in ("no_reason", "quality"):
                 await call("check_return", {"order_id": oid, "product_id": item["product_id"], "size": item["size"],
                                             "reason": reason})
-        await call("request_return", {"order_id": oid, "items": [{"product_id": order["items"][0]["product_id"],
-                                                                   "size": order["items"][0]["size"]}], "reason": "quality"})
+        proposed = await call("request_return", {"order_id": oid, "items": [{"product_id": order["items"][0]["product_id"],
+                                                                              "size": order["items"][0]["size"]}],
+                                                  "reason": "quality"})
+        if proposed.pending:  # what the shopper is asked, and told once it ran
+            texts.append(PendingAction(**proposed.pending).question)
+            done = await registry.settle_pending(ctx, "确认")
+            assert done is not None and done.result is not None
+            texts += [done.text, done.result.content]
         texts.append(await order_summary_text(registry, ctx, oid))
-    done = await registry.confirm_if_pending(ctx, "确认")
-    if done is not None:
-        texts.append(done.content)
     return texts
 
 
