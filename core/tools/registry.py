@@ -37,6 +37,8 @@ Executor = Callable[[ToolContext, PendingAction], Awaitable[ToolResult]]
 # so its answer is never cached.
 PUBLIC_TOOLS = frozenset({"search_products", "get_product"})
 WRITE_PENDING_ERROR = "write_pending"  # the error code of a second write while one waits
+WRITE_TOOL_NOTE = ("（写操作：调用时不会提交。系统会把申请内容直接发给用户，用户回复「确认」后系统才提交，回复「取消」作废；"
+                   "调用后不要复述申请内容，不要替用户确认，也不要说已提交或已办理。一次只能有一项申请等待用户确认。）")
 NOT_RUN_TEXT = "这项申请无法执行，请重新发起。"
 
 __all__ = ["Settlement", "ToolContext", "ToolRegistry", "ToolResult", "build_tool_registry"]
@@ -74,11 +76,19 @@ class ToolRegistry:
         self.max_steps = max_steps  # tool rounds the dialogue may run per turn
         self._impl = ShopTools(shop, pending, rules if rules is not None else ShopRules())  # None: the demo shop's
         self._tools: dict[str, ToolFunc] = self._impl.tools()
-        self._schemas = [self._impl.schema(name, fn) for name, fn in self._tools.items()]  # numbers from the rules
         self._executors: dict[str, Executor] = {
             name: getattr(self._impl, getattr(fn, WRITE_MARK))
             for name, fn in self._tools.items() if hasattr(fn, WRITE_MARK)
         }
+        self._schemas = [self._schema(name, fn) for name, fn in self._tools.items()]
+
+    def _schema(self, name: str, fn: ToolFunc) -> dict[str, Any]:
+        """The tool's schema; a write tool's description ends with the one shared sentence about
+        confirmation, so every write tells the model the same thing as the system prompt."""
+        schema = self._impl.schema(name, fn)  # the description quotes this shop's rules
+        if name in self._executors:
+            schema["function"]["description"] = schema["function"]["description"].rstrip() + WRITE_TOOL_NOTE
+        return schema
 
     @property
     def names(self) -> list[str]:
