@@ -154,6 +154,7 @@ class PendingActionStore:
             record = json.loads(raw) if raw else None
         except ValueError:
             return None
-        if isinstance(record, dict) and record.get("turn_id") == turn_id and isinstance(record.get("text"), str):
-            return record["text"]
-        return None
+        if not isinstance(record, dict) or record.get("turn_id") != turn_id:
+            return None
+        text = record.get("text")
+        return text if isinstance(text, str) else None

@@ -21,11 +21,16 @@ from core.shop.backend import ShopBackend, ShopUnavailable
 from core.shop.rules import ShopRules
 from core.storage.keys import KeyBuilder
 from core.tools.confirmation import (
-    ASK_AGAIN_LEAD, ONE_AT_A_TIME_TEXT, REFUSED_TEXT, RETRY_LATER_TEXT, VOIDED_TEXT, classify,
+    ASK_AGAIN_LEAD,
+    ONE_AT_A_TIME_TEXT,
+    REFUSED_TEXT,
+    RETRY_LATER_TEXT,
+    VOIDED_TEXT,
+    classify,
 )
 from core.tools.context import ToolContext, ToolResult
 from core.tools.pending import WRITE_MARK, PendingAction, PendingActionExists, PendingActionStore
-from core.tools.replies import error_result, ok_result
+from core.tools.replies import error_result
 from core.tools.schema import ArgumentError, bind_arguments
 from core.tools.shop_tools import ShopTools
 
@@ -104,7 +109,7 @@ class ToolRegistry:
         copy: list[dict[str, Any]] = json.loads(json.dumps(self._schemas))
         return copy
 
-    async def call(self, name: str, arguments: dict[str, Any], ctx: ToolContext) -> ToolResult:
+    async def call(self, name: str, arguments: Any, ctx: ToolContext) -> ToolResult:
         """Run one tool for ``ctx``'s user. Unknown tools and bad arguments come back as
         ``ok=False`` with a JSON error the model can read; ``arguments`` may also be JSON text
         (OpenAI-style) or None. ``ShopUnavailable`` (the shop cannot answer) is raised."""
