@@ -1,13 +1,23 @@
-"""``demo_rule``: a small rule-based stand-in for Qwen3, so ``kefu simulate --llm fake`` (and the
-demo) feel like the real bot without a GPU.
+"""``demo_rule``: a small rule-based stand-in for Qwen3, so ``kefu simulate --llm fake``, the demo
+and ``kefu eval dialogues --llm fake`` behave like the real bot without a GPU.
 
-It reads the request the way the model would: the latest user message, the tools offered, the
-tool results already in the conversation, and the numbered references of the turn's context. It
-calls ``track_shipment``/``get_order`` when the user gives an order number, ``list_my_orders``
-when they ask about "my order" without one, ``transfer_to_human`` for "人工"/"投诉", answers from
-tool results in plain Chinese, quotes the first knowledge reference for policy questions, and is
-polite about everything else. It never invents order data: everything it says about an order
-comes from a tool result in the request.
+It reads the request the way the model would: the shopper's latest message (not kefu's per-turn
+context), the tools offered, the tool calls and results of this turn, and the numbered references
+of the turn's context. It
+
+* calls ``transfer_to_human`` for "人工"/"投诉";
+* with an order number: ``track_shipment`` for logistics questions, ``get_order`` otherwise;
+* for a return ("把围巾退了", "卫衣能退吗"): finds the order (``list_my_orders`` when no number was
+  given, then ``get_order``), picks the items the shopper named, and calls ``check_return`` for a
+  question or ``request_return`` for a request — one call with every item named;
+* ``calculate_price`` for "P1013多少钱", ``get_product`` for a product number, ``search_products``
+  for "有没有羽绒服";
+* ``list_my_orders`` for "我的订单";
+* answers from tool results in plain Chinese, quotes the first knowledge reference for policy
+  questions, and is polite about everything else.
+
+It never invents order data: everything it says about an order comes from a tool result in the
+request.
 """
 
 from __future__ import annotations
@@ -16,15 +26,27 @@ import json
 import re
 from typing import Any
 
+from core.dialogue.prompt import TURN_CONTEXT_HEADER
 from fakes.ollama import GREETING, Reply, text, tool_call
 
 _ORDER_ID = re.compile(r"(?<!\d)\d{16}(?!\d)")
+_PRODUCT_ID = re.compile(r"(?<![A-Za-z0-9])[Pp]\d{4}(?!\d)")
 _REF_LINE = re.compile(r"^\s*\[(\d+)\]\s*(.+)$", re.M)
 _GREETING = re.compile(r"^\s*(你好|您好|hi|hello|哈喽|在吗|在不在|有人吗)", re.I)
 _THANKS = re.compile(r"谢谢|多谢|感谢|辛苦")
 _HUMAN = re.compile(r"人工|投诉|真人")
-_LOGISTICS = re.compile(r"物流|快递|到哪|发货|运单|签收|送到")
+_LOGISTICS = re.compile(r"物流|快递|到哪|发货|运单|签收|送到|什么时候能到")
 _MY_ORDERS = re.compile(r"我的订单|订单|买的")
+_RETURN = re.compile(r"退(?!款)|不想要了")
+_RETURN_QUESTION = re.compile(r"能不能|能退吗|可以退吗|还能退|能退不|退多少|可不可以退|能退么")
+_QUALITY = re.compile(r"质量|破|坏|开线|起球|瑕疵|发错|漏发|掉色|污渍")
+_PRICE = re.compile(r"多少钱|价格|算一下|到手|付多少")
+_SEARCH = re.compile(r"有没有|有货吗|还有货|有什么|推荐")
+_ALL_ITEMS = re.compile(r"都|全部|整单|一起")
+# Words shoppers use for the demo shop's goods (longest first, so 牛仔裤 is not read as 裤).
+KEYWORDS = ("牛仔裤", "羽绒服", "连衣裙", "家居服", "直筒裤", "围巾", "蜡烛", "卫衣", "腰带", "衬衫", "毛衣", "文胸",
+            "内衣", "内裤", "大衣", "T恤", "开衫", "外套", "毛毯", "拖鞋", "帽子", "袜子", "小方包", "托特包", "包", "裤",
+            "帽", "袜")
 
 
 def _tool_names(body: dict[str, Any]) -> set[str]:
@@ -37,14 +59,19 @@ def _fmt_event(ev: Any) -> str:
     return str(ev or "")
 
 
-def answer_from_tool(name: str, content: str) -> str:
-    """Turn one tool result (JSON) into a short plain-text answer."""
+def _load(content: Any) -> dict[str, Any] | None:
     try:
         data = json.loads(content)
     except (json.JSONDecodeError, TypeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def answer_from_tool(name: str, content: str) -> str:
+    """Turn one tool result (JSON) into a short plain-text answer."""
+    data = _load(content)
+    if data is None:
         return "已为您查询，结果如下：" + str(content)[:200]
-    if not isinstance(data, dict):
-        return "已为您查询到相关信息。"
     if data.get("ok") is False:
         return f"{data.get('message') or '抱歉，没有查到相关信息'}。如需帮助，可以回复“人工”联系人工客服。".replace("。。", "。")
     if "tracking" in data:
@@ -73,8 +100,30 @@ def answer_from_tool(name: str, content: str) -> str:
         orders = data["orders"]
         if not orders:
             return data.get("message") or "没有查到您名下的订单。"
-        lines = [f"{o.get('order_id', '')}：{o.get('status', '')}" for o in orders[:5]]
+        lines = [f"{o.get('order_id', '')}：{o.get('status', '')}（{o.get('items', '')}）" for o in orders[:5]]
         return "为您查到以下订单：\n" + "\n".join(lines) + "\n\n想了解哪一个订单，请告诉我订单号。"
+    if "return_check" in data:
+        rc = data["return_check"]
+        lines = [str(rc.get("message") or "")]
+        if rc.get("refund_allowed") and rc.get("refund_yuan"):
+            lines.append(f"预计退款{rc['refund_yuan']}元。")
+        if rc.get("return_postage"):
+            lines.append(str(rc["return_postage"]))
+        return "".join(lines) + "\n\n需要申请的话，告诉我一声就可以。"
+    if "products" in data:
+        products = data["products"]
+        if not products:
+            return data.get("message") or "没有找到相关商品。"
+        lines = [f"{p.get('name', '')}（{p.get('product_id', '')}）{p.get('price_yuan', '')}元，"
+                 f"有货尺码：{'、'.join(p.get('sizes_in_stock') or []) or '暂时无货'}" for p in products[:5]]
+        return "为您找到以下商品：\n" + "\n".join(lines)
+    if "product" in data:
+        p = data["product"]
+        stock = "、".join(f"{s.get('size')}（{s.get('stock')}件）" for s in p.get("stock") or [])
+        return f"{p.get('name', '')}（{p.get('product_id', '')}）售价{p.get('price_yuan', '')}元，材质：{p.get('material', '')}。\n\n库存：{stock}"
+    if "total_yuan" in data:
+        steps = "；".join(str(s) for s in data.get("steps") or [])
+        return f"按店铺规则计算：{steps}。\n\n订单实付{data['total_yuan']}元。"
     if data.get("transferred"):
         return data.get("message") or "已为您转接人工客服，请稍候。"
     if data.get("message"):
@@ -82,10 +131,64 @@ def answer_from_tool(name: str, content: str) -> str:
     return "已为您查询到相关信息，还有什么可以帮您？"
 
 
-def _turn_context(messages: list[dict[str, Any]]) -> str:
-    """The context kefu sends just before the shopper's message (time, numbered references)."""
-    before = messages[-2] if len(messages) >= 2 else {}
+def _shopper_text(messages: list[dict[str, Any]]) -> tuple[str, int]:
+    """The shopper's latest message (not kefu's turn context) and its index."""
+    for i in range(len(messages) - 1, -1, -1):
+        m = messages[i]
+        if m.get("role") == "user" and not str(m.get("content") or "").startswith(TURN_CONTEXT_HEADER):
+            return str(m.get("content") or ""), i
+    return "", -1
+
+
+def _turn_context(messages: list[dict[str, Any]], at: int) -> str:
+    before = messages[at - 1] if at >= 1 else {}
     return str(before.get("content") or "") if before.get("role") == "user" else ""
+
+
+def _keywords(user: str) -> list[str]:
+    found = [k for k in KEYWORDS if k in user]
+    return [k for k in found if not any(k != other and k in other for other in found)]
+
+
+def _named_items(user: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The order's items the shopper named (by product number or by a word of its name)."""
+    ids = {p.upper() for p in _PRODUCT_ID.findall(user)}
+    words = _keywords(user)
+    named = [i for i in items if str(i.get("product_id", "")).upper() in ids
+             or any(w in str(i.get("name", "")) for w in words)]
+    if not named and (len(items) == 1 or _ALL_ITEMS.search(user)):
+        return list(items)
+    return named
+
+
+def _return_step(user: str, order: dict[str, Any], tools: set[str], thinking: str) -> Reply:
+    items = order.get("items") or []
+    named = _named_items(user, items)
+    if not named:
+        names = "、".join(f"{i.get('name', '')}（{i.get('product_id', '')}）" for i in items)
+        return text(f"订单{order.get('order_id', '')}里有：{names}。请问要退哪一件？", thinking=thinking)
+    reason = "quality" if _QUALITY.search(user) else "no_reason"
+    if _RETURN_QUESTION.search(user) and "check_return" in tools:
+        first = named[0]
+        return tool_call("check_return", order_id=order.get("order_id"), product_id=first.get("product_id"),
+                         size=first.get("size"), reason=reason, thinking=thinking)
+    if "request_return" not in tools:
+        return text("抱歉，我这里办不了退货，可以回复“人工”联系人工客服。", thinking=thinking)
+    lines = [{"product_id": i.get("product_id"), "size": i.get("size"), "qty": i.get("qty", 1)} for i in named]
+    return tool_call("request_return", order_id=order.get("order_id"), items=lines, reason=reason, thinking=thinking)
+
+
+def _after_tool(name: str, content: str, user: str, tools: set[str], thinking: str) -> Reply:
+    data = _load(content) or {}
+    if _RETURN.search(user) and data.get("ok") is not False:
+        if name == "get_order" and "order" in data:
+            return _return_step(user, data["order"], tools, thinking)
+        if name == "list_my_orders" and data.get("orders"):
+            words = _keywords(user)
+            candidates = [o for o in data["orders"] if any(w in str(o.get("items", "")) for w in words)]
+            if len(candidates) == 1 and "get_order" in tools:
+                return tool_call("get_order", order_id=candidates[0]["order_id"], thinking=thinking)
+    return text(answer_from_tool(name, content), thinking=thinking)
 
 
 def demo_rule(body: dict[str, Any]) -> Reply:
@@ -94,27 +197,37 @@ def demo_rule(body: dict[str, Any]) -> Reply:
     think = body.get("think") is True
     last = messages[-1] if messages else {"role": "user", "content": ""}
     thinking = "用户的问题我先理一理：需要的数据都以工具结果为准。" if think else ""
+    user, at = _shopper_text(messages)
 
     if last.get("role") == "tool":
-        return text(answer_from_tool(str(last.get("tool_name") or ""), str(last.get("content") or "")), thinking=thinking)
+        return _after_tool(str(last.get("tool_name") or ""), str(last.get("content") or ""), user, tools, thinking)
 
-    user = str(last.get("content") or "")
     ids = _ORDER_ID.findall(user)
+    products = [p.upper() for p in _PRODUCT_ID.findall(user)]
     if _HUMAN.search(user) and "transfer_to_human" in tools:
         reason = "用户投诉" if "投诉" in user else "用户要求人工客服"
         return tool_call("transfer_to_human", reason=reason, thinking=thinking)
     if ids:
-        if _LOGISTICS.search(user) and "track_shipment" in tools:
+        if _LOGISTICS.search(user) and not _RETURN.search(user) and "track_shipment" in tools:
             return tool_call("track_shipment", order_id=ids[0], thinking=thinking)
         if "get_order" in tools:
             return tool_call("get_order", order_id=ids[0], thinking=thinking)
+    if _RETURN.search(user) and "list_my_orders" in tools:
+        return tool_call("list_my_orders", thinking=thinking)
+    if products and _PRICE.search(user) and "calculate_price" in tools:
+        return tool_call("calculate_price", items=[{"product_id": p} for p in products], thinking=thinking)
+    if products and "get_product" in tools:
+        return tool_call("get_product", product_id=products[0], thinking=thinking)
+    words = _keywords(user)
+    if words and _SEARCH.search(user) and "search_products" in tools:
+        return tool_call("search_products", query=words[0], thinking=thinking)
     if _MY_ORDERS.search(user) and "list_my_orders" in tools:
         return tool_call("list_my_orders", thinking=thinking)
     if _GREETING.search(user):
         return text(GREETING, thinking=thinking)
     if _THANKS.search(user):
         return text("不客气，很高兴能帮到您！还有其他问题随时找我。", thinking=thinking)
-    refs = _REF_LINE.findall(_turn_context(messages))
+    refs = _REF_LINE.findall(_turn_context(messages, at))
     if refs:
         return text(f"{refs[0][1].strip()}\n\n还有其他问题可以继续问我。", thinking=thinking)
     return text("抱歉，这个问题我暂时无法确定。您可以换个说法，或回复“人工”联系人工客服。", thinking=thinking)

@@ -131,6 +131,10 @@ class ScriptedFake(ServedFake):
             self._faults.append(_Fault(kind, delay_s, skip=after if i == 0 else 0))
         return self
 
+    def drop_script(self) -> None:
+        """Forget scripted replies not used yet (the rule answers from now on); keeps the log."""
+        self._queue.clear()
+
     def clear(self) -> None:
         self._queue.clear()
         self._faults.clear()
