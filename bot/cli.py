@@ -13,7 +13,7 @@ import sys
 from bot import __version__
 from bot.config import ConfigError
 
-COMMANDS = ["serve", "check", "simulate", "kb", "admin", "shop"]
+COMMANDS = ["serve", "check", "simulate", "kb", "admin", "shop", "eval"]
 
 
 def build_parser() -> argparse.ArgumentParser:
