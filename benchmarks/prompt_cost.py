@@ -207,6 +207,8 @@ def report(costs: list[TurnCost], prompts: dict[str, list[bytes]]) -> None:
         weighted = sum(x.reused * len(x.prompt) for x in calls if x.reused is not None) / sum(
             len(x.prompt) for x in calls if x.reused is not None)
         below = sum(1 for r in later if r < TARGET_REUSE)
+        fresh = statistics.mean(x.tokens * (1 - x.reused) for x in calls if x.reused is not None)
+        print(f"new (not reusable) prompt tokens per request after a conversation's first: about {fresh:.0f}")
         print(f"reusable from the previous request of the same conversation: mean {statistics.mean(later) * 100:.1f} %, "
               f"by bytes {weighted * 100:.1f} %, min {min(later) * 100:.1f} %; {below} of {len(later)} requests "
               f"below {TARGET_REUSE * 100:.0f} % (target: at least {TARGET_REUSE * 100:.0f} %): "
