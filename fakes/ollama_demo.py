@@ -10,6 +10,9 @@ of the turn's context. It
 * for a return ("把围巾退了", "卫衣能退吗"): finds the order (``list_my_orders`` when no number was
   given, then ``get_order``), picks the items the shopper named, and calls ``check_return`` for a
   question or ``request_return`` for a request — one call with every item named;
+* for an exchange ("卫衣偏大，换成L") the same way to ``request_exchange``; for "取消订单…" to
+  ``cancel_order`` (without a number: the one order not shipped yet that the shopper named);
+* ``get_my_account`` for points, coupons and member level;
 * ``calculate_price`` for "P1013多少钱", ``get_product`` for a product number, ``search_products``
   for "有没有羽绒服";
 * ``list_my_orders`` for "我的订单";
@@ -43,6 +46,11 @@ _QUALITY = re.compile(r"质量|破|坏|开线|起球|瑕疵|发错|漏发|掉色
 _PRICE = re.compile(r"多少钱|价格|算一下|到手|付多少")
 _SEARCH = re.compile(r"有没有|有货吗|还有货|有什么|推荐")
 _ALL_ITEMS = re.compile(r"都|全部|整单|一起")
+_EXCHANGE = re.compile(r"换(成|个|一|大|小|尺码|码|货)")
+_NEW_SIZE = re.compile(r"换(?:成|个|到)?\s*(XXL|XL|L|M|S|均码|\d{2}[A-D])(?:码|号)?", re.I)
+_CANCEL = re.compile(r"取消(订单|这单|这个订单|那单)|不想要了.*取消|订单.*取消")
+_ACCOUNT = re.compile(r"积分|券包|我的(优惠)?券|有什么(优惠)?券|哪些(优惠)?券|能用的(优惠)?券|会员等级|什么会员|几级会员")
+UNSHIPPED = ("待发货", "待付款")
 # Words shoppers use for the demo shop's goods (longest first, so 牛仔裤 is not read as 裤).
 KEYWORDS = ("牛仔裤", "羽绒服", "连衣裙", "家居服", "直筒裤", "围巾", "蜡烛", "卫衣", "腰带", "衬衫", "毛衣", "文胸",
             "内衣", "内裤", "大衣", "T恤", "开衫", "外套", "毛毯", "拖鞋", "帽子", "袜子", "小方包", "托特包", "包", "裤",
@@ -124,6 +132,12 @@ def answer_from_tool(name: str, content: str) -> str:
     if "total_yuan" in data:
         steps = "；".join(str(s) for s in data.get("steps") or [])
         return f"按店铺规则计算：{steps}。\n\n订单实付{data['total_yuan']}元。"
+    if "points_balance" in data:
+        coupons = "、".join(data.get("usable_now") or []) or "暂时没有"
+        return (f"您是{data.get('member_level', '')}，积分{data['points_balance']}。{data.get('points_worth') or ''}"
+                f"\n\n现在能用的优惠券：{coupons}。")
+    if data.get("member") is False and data.get("message"):
+        return str(data["message"])
     if data.get("transferred"):
         return data.get("message") or "已为您转接人工客服，请稍候。"
     if data.get("message"):
@@ -178,16 +192,54 @@ def _return_step(user: str, order: dict[str, Any], tools: set[str], thinking: st
     return tool_call("request_return", order_id=order.get("order_id"), items=lines, reason=reason, thinking=thinking)
 
 
+def _exchange_step(user: str, order: dict[str, Any], tools: set[str], thinking: str) -> Reply:
+    items = order.get("items") or []
+    named = _named_items(user, items)
+    size = _NEW_SIZE.search(user)
+    if len(named) != 1:
+        names = "、".join(f"{i.get('name', '')}（{i.get('product_id', '')}）" for i in items)
+        return text(f"订单{order.get('order_id', '')}里有：{names}。请问要换哪一件？", thinking=thinking)
+    if size is None:
+        return text("请问要换成什么尺码？", thinking=thinking)
+    if "request_exchange" not in tools:
+        return text("抱歉，我这里办不了换货，可以回复“人工”联系人工客服。", thinking=thinking)
+    item = named[0]
+    return tool_call("request_exchange", order_id=order.get("order_id"), product_id=item.get("product_id"),
+                     size=item.get("size"), new_size=size.group(1).upper(),
+                     reason="quality" if _QUALITY.search(user) else "size", thinking=thinking)
+
+
+def _intent(user: str) -> str:
+    """What the shopper wants done to an order, if anything: exchange, cancel or return."""
+    if _EXCHANGE.search(user):
+        return "exchange"
+    if _CANCEL.search(user):
+        return "cancel"
+    if _RETURN.search(user):
+        return "return"
+    return ""
+
+
 def _after_tool(name: str, content: str, user: str, tools: set[str], thinking: str) -> Reply:
     data = _load(content) or {}
-    if _RETURN.search(user) and data.get("ok") is not False:
+    intent = _intent(user)
+    if intent and data.get("ok") is not False:
         if name == "get_order" and "order" in data:
-            return _return_step(user, data["order"], tools, thinking)
+            if intent == "exchange":
+                return _exchange_step(user, data["order"], tools, thinking)
+            if intent == "return":
+                return _return_step(user, data["order"], tools, thinking)
         if name == "list_my_orders" and data.get("orders"):
             words = _keywords(user)
-            candidates = [o for o in data["orders"] if any(w in str(o.get("items", "")) for w in words)]
-            if len(candidates) == 1 and "get_order" in tools:
-                return tool_call("get_order", order_id=candidates[0]["order_id"], thinking=thinking)
+            orders = data["orders"]
+            if intent == "cancel":
+                orders = [o for o in orders if o.get("status") in UNSHIPPED]
+            candidates = [o for o in orders if any(w in str(o.get("items", "")) for w in words)] if words else orders
+            if len(candidates) == 1:
+                if intent == "cancel" and "cancel_order" in tools:
+                    return tool_call("cancel_order", order_id=candidates[0]["order_id"], thinking=thinking)
+                if "get_order" in tools:
+                    return tool_call("get_order", order_id=candidates[0]["order_id"], thinking=thinking)
     return text(answer_from_tool(name, content), thinking=thinking)
 
 
@@ -207,13 +259,18 @@ def demo_rule(body: dict[str, Any]) -> Reply:
     if _HUMAN.search(user) and "transfer_to_human" in tools:
         reason = "用户投诉" if "投诉" in user else "用户要求人工客服"
         return tool_call("transfer_to_human", reason=reason, thinking=thinking)
+    intent = _intent(user)
     if ids:
-        if _LOGISTICS.search(user) and not _RETURN.search(user) and "track_shipment" in tools:
+        if intent == "cancel" and "cancel_order" in tools:
+            return tool_call("cancel_order", order_id=ids[0], thinking=thinking)
+        if _LOGISTICS.search(user) and not intent and "track_shipment" in tools:
             return tool_call("track_shipment", order_id=ids[0], thinking=thinking)
         if "get_order" in tools:
             return tool_call("get_order", order_id=ids[0], thinking=thinking)
-    if _RETURN.search(user) and "list_my_orders" in tools:
+    if intent and "list_my_orders" in tools:
         return tool_call("list_my_orders", thinking=thinking)
+    if _ACCOUNT.search(user) and "get_my_account" in tools:
+        return tool_call("get_my_account", thinking=thinking)
     if products and _PRICE.search(user) and "calculate_price" in tools:
         return tool_call("calculate_price", items=[{"product_id": p} for p in products], thinking=thinking)
     if products and "get_product" in tools:
