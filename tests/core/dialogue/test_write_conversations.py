@@ -171,3 +171,34 @@ async def test_a_photo_or_a_request_for_a_person_drops_the_waiting_write_with_a_
     assert "没有确认，已作废" in person and "人工" in person
     await shop.say(LIU, "确认")  # silenced now; and nothing waits any more
     assert await shop.returns() == []
+
+
+async def test_a_console_take_over_drops_the_waiting_write(shop, ollama):
+    """A person takes the conversation while a return waits: what the shopper says to the person
+    drops it, so a 确认 typed after the hand-back runs nothing."""
+    from core.handoff import Handoff
+
+    model(ollama, {"围巾退了": fo.tool_call("request_return", SCARF)})
+    assert QUESTION in joined(await shop.say(LIU, "围巾退了"))
+    handoff = Handoff(shop.services.redis, shop.services.keys, shop.services.clock)
+    await handoff.take_over("wechat_oa", LIU, by="小王", minutes=30)
+    assert await shop.say(LIU, "确认") == []  # to the person: the bot is silent and writes nothing
+    await handoff.release("wechat_oa", LIU)
+    await shop.say(LIU, "确认")
+    assert await shop.returns() == []
+
+
+async def test_a_rate_limited_confirmation_drops_the_waiting_write(kefu_cfg, fixed_clock, wechat_api, ollama):
+    cfg = kefu_cfg(safety__max_messages_per_minute=1)
+    async with open_services(cfg, clock=fixed_clock) as services:
+        handler = await build_handler(services)
+        try:
+            limited = Shop(handler, services, wechat_api)
+            model(ollama, {"围巾退了": fo.tool_call("request_return", SCARF)})
+            assert QUESTION in joined(await limited.say(LIU, "围巾退了"))
+            assert "退货申请已提交" not in joined(await limited.say(LIU, "确认"))  # over the limit: not read
+            fixed_clock.advance(61)
+            assert "退货申请已提交" not in joined(await limited.say(LIU, "确认"))  # nothing waits any more
+            assert await limited.returns() == []
+        finally:
+            await handler.aclose()
