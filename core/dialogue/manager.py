@@ -18,7 +18,7 @@ path): a write waiting for this shopper's confirmation is settled by the tool re
    round — the model is not asked again — and kefu sends the summary the tool wrote and the fixed
    question ("回复「确认」提交，回复「取消」作废"); a second write asked for meanwhile is refused by the
    registry and the shopper is told so. A model paragraph claiming that a write is done
-   (``core/dialogue/claims.py``) is never sent; if no write is waiting, kefu says that nothing was
+   (``core/tools/claims.py``) is never sent; if no write is waiting, kefu says that nothing was
    submitted;
 5. the whole turn (context, user, tool calls, tool results, answer as sent) is appended to the
    history in one atomic write at the very end — a turn that fails half-way leaves no trace;
@@ -40,7 +40,6 @@ from typing import Any, Awaitable, Callable
 import structlog
 
 from core.clock import Clock
-from core.dialogue.claims import NOTHING_SUBMITTED_TEXT, claims_write_done
 from core.dialogue.degraded import DegradedResponder
 from core.dialogue.paragraphs import ParagraphStream, to_plain_text
 from core.dialogue.prompt import PromptBuilder
@@ -51,6 +50,7 @@ from core.masking import mask_values
 from core.models import IncomingMessage, TurnContext
 from core.sessions.store import SessionStore
 from core.shop.backend import ShopUnavailable
+from core.tools.claims import NOTHING_SUBMITTED_TEXT, claims_write_done
 from core.tools.confirmation import ONE_AT_A_TIME_TEXT
 from core.tools.context import ToolContext
 from core.tools.pending import PendingAction
@@ -72,7 +72,7 @@ Paragraph = Callable[[str], Awaitable[None]]
 
 class _Emitter:
     """Collects what was sent and forwards each paragraph to the caller. Model paragraphs that
-    claim a write is done are withheld (``core/dialogue/claims.py``); kefu's own texts go through
+    claim a write is done are withheld (``core/tools/claims.py``); kefu's own texts go through
     ``code``."""
 
     def __init__(self, on_paragraph: Paragraph | None, state: "_TurnState") -> None:

@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from core.dialogue.claims import NOTHING_SUBMITTED_TEXT
 from core.dialogue.manager import EMPTY_ANSWER_TEXT, RESET_TEXT, UNSUPPORTED_TEXT, WRAP_UP_TEXT
 from core.dialogue.prompt import TURN_CONTEXT_HEADER
 from core.llm.base import ChatMessage
 from core.models import MsgKind
+from core.tools.claims import NOTHING_SUBMITTED_TEXT
 from core.tools.confirmation import ONE_AT_A_TIME_TEXT
 from fakes.ollama import Reply, text, tool_call
 from fakes.ollama_demo import demo_rule

@@ -16,8 +16,8 @@ import pytest
 
 from bot.services import open_services
 from bot.wiring import build_handler
-from core.dialogue.claims import NOTHING_SUBMITTED_TEXT
 from core.models import IncomingMessage, MsgKind, TurnContext, TurnResult
+from core.tools.claims import NOTHING_SUBMITTED_TEXT
 from core.tools.confirmation import ONE_AT_A_TIME_TEXT
 from fakes import ollama as fo
 from tests.wechat_push import ACCOUNT
