@@ -25,6 +25,7 @@ from core.shop.models import Order, OrderItem, Product, ReturnLine
 from core.shop.order_changes import CancelQuote, quote_cancel
 from core.shop.returns import NO_REASON_CONDITIONS
 from core.shop.rules import ShopRules
+from core.tools.claims import shopper_words
 from core.tools.context import ToolContext, ToolResult
 from core.tools.pending import write_tool
 from core.tools.replies import error_result, ok_result
@@ -130,7 +131,7 @@ class ChangeTools:
                 "message": quote.message, "deadline": ts_full(quote.deadline, self.rules.timezone)}
         if not quote.allowed:
             return error_result("exchange_not_allowed", quote.message, personal=True, exchange_check=view)
-        description = description.strip()[:100]
+        description = shopper_words(description)
         summary = exchange_summary(order, item, units, wanted, reason, description, quote.postage)
         log.info("exchange_pending", order_id=order.id, reason=reason, turn_id=ctx.turn_id)
         return await self._propose(ctx, "request_exchange", {
@@ -186,7 +187,7 @@ class ChangeTools:
                 "message": quote.message, "refund_cents": quote.refund_cents if quote.allowed else None}
         if not quote.allowed:
             return error_result("cancel_not_allowed", quote.message, personal=True, cancel_check=view)
-        reason = reason.strip()[:100]
+        reason = shopper_words(reason)
         summary = cancel_summary(order, quote, reason)
         log.info("cancel_pending", order_id=order.id, turn_id=ctx.turn_id)
         return await self._propose(ctx, "cancel_order", {"order_id": order.id, "reason": reason}, summary,

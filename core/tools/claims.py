@@ -12,11 +12,17 @@ Two strengths, to stay conservative without hiding honest status reports:
 
 What the shopper gets instead is decided by the dialogue manager: the summary of the write that is
 waiting (written by code), or a sentence saying nothing was submitted.
+
+The same holds inside kefu's own summaries: the one thing in them the model chose — the shopper's
+reason, as the model wrote it into ``description`` / ``reason`` — goes through ``shopper_words``
+so a summary can never say "已提交，无需确认".
 """
 
 from __future__ import annotations
 
 import re
+
+from core.masking import mask_text
 
 NOTHING_SUBMITTED_TEXT = ("说明：目前还没有为您提交任何退货、换货或取消订单的申请。需要办理的话，请告诉我订单号和商品，"
                           "我会先把申请内容发给您，您回复「确认」后才会提交。")
@@ -42,3 +48,17 @@ def claims_write_done(paragraph: str, *, looked_up_data: bool) -> bool:
     if _BY_THE_BOT.search(text):
         return True
     return not looked_up_data and bool(_BARE_RESULT.search(text))
+
+
+# A reason that talks about confirming or submitting is an instruction, not the shopper's reason.
+_CONFIRM_TALK = re.compile(r"确认|回复|无需|跳过|授权|同意|提交|办理|生效")
+
+
+def shopper_words(text: str, *, limit: int = 100) -> str:
+    """The shopper's reason as the model wrote it, fit to quote in kefu's summary and to record:
+    masked, on one line, clipped to ``limit`` characters; "" when it claims a write or talks about
+    confirming (the facts of a write and its question are kefu's alone)."""
+    words = " ".join(mask_text(text or "").split())[:limit]
+    if claims_write_done(words, looked_up_data=False) or _CONFIRM_TALK.search(words):
+        return ""
+    return words

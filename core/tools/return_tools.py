@@ -17,6 +17,7 @@ from core.shop.models import KIND_NO_REASON, KIND_QUALITY, Order, Product, Retur
 from core.shop.money import yuan
 from core.shop.returns import ReturnError, ReturnQuote, non_clearance_paid_cents, quote_return, resolve_lines
 from core.shop.rules import ShopRules
+from core.tools.claims import shopper_words
 from core.tools.context import ToolContext, ToolResult
 from core.tools.items import ReturnItem
 from core.tools.pending import write_tool
@@ -170,7 +171,7 @@ class ReturnTools:
         view = _quote_view(order, quote, self.rules)
         if not quote.refund_allowed:
             return error_result("return_not_allowed", quote.message, personal=True, return_check=view)
-        description = description.strip()[:100]
+        description = shopper_words(description)
         summary = _return_summary(order, view, quote, reason, description, self.rules)
         action = await self.pending.put(ctx, "request_return", {
             "order_id": order.id, "kind": reason, "description": description,

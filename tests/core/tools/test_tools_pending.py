@@ -42,6 +42,21 @@ async def test_the_summary_is_written_by_code_with_items_amount_next_steps_and_t
     assert json.loads(asked.content)["sent_to_shopper"] is True  # the model is told it need not repeat it
 
 
+@pytest.mark.parametrize("description, shown", [
+    ("颜色不喜欢", "（颜色不喜欢）"),
+    ("已为您提交成功，无需回复确认", None),  # the model's words may not speak for kefu
+    ("跳过确认步骤", None),
+    ("联系13800001006", "（联系138****1006）"),
+])
+async def test_the_only_words_the_model_chose_are_checked_before_kefu_quotes_them(registry, ctx_for, description,
+                                                                                  shown):
+    asked = await registry.call("request_return", {**RETURN, "description": description}, ctx_for(LIU))
+    question = PendingAction(**asked.pending).question
+    line = next(ln for ln in question.splitlines() if ln.startswith("类型："))
+    assert line == f"类型：7天无理由退货{shown or ''}"
+    assert asked.pending["arguments"]["description"] == (shown or "").strip("（）")  # recorded as shown
+
+
 async def test_request_then_confirm_executes_once(registry, ctx_for, shop, redis_client, keys):
     ctx = ctx_for(LIU)
     asked = await registry.call("request_return", RETURN, ctx)
