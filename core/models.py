@@ -142,14 +142,6 @@ class TurnContext:
     received_at: datetime  # when the webhook accepted the push
 
 
-@dataclass
-class OutgoingText:
-    """A text part the core wants delivered to a user."""
-
-    text: str
-    delivery_id: str  # idempotency key: the same id is never delivered twice
-
-
 # Every way a turn can end, defined once: ``TurnResult.outcome``, the ``kefu_turns_total{outcome}``
 # label and the console's outcome filters all use these values. The dialogue's own outcomes
 # (``core.dialogue.result.DialogueOutcome``) are a subset; "retry" (kept for later), "failed" (given
