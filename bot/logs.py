@@ -20,7 +20,6 @@ import json
 import logging
 import re
 import sys
-import uuid
 from typing import Any, Iterable, Iterator, MutableMapping, TextIO
 
 import orjson
@@ -170,10 +169,6 @@ def config_secrets(cfg: Config) -> list[str]:
     if match:
         values.append(match.group(1))  # the Redis password
     return [v for v in values if v]
-
-
-def new_turn_id() -> str:
-    return uuid.uuid4().hex[:16]
 
 
 @contextlib.contextmanager
