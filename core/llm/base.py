@@ -84,12 +84,6 @@ class ChatResponse:
     tool_calls: list[ToolCall] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
 
-    def as_message(self) -> ChatMessage:
-        return ChatMessage(
-            role="assistant", content=self.content, thinking=self.thinking or None,
-            tool_calls=list(self.tool_calls) or None,
-        )
-
 
 async def collect(stream: AsyncIterator[ChatChunk]) -> ChatResponse:
     """Drain a chunk stream into one ChatResponse (what every backend's ``chat()`` does)."""
