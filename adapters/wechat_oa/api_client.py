@@ -104,9 +104,6 @@ class WeChatApiClient:
             return result
         return await self.send_raw({"touser": user_id, "msgtype": "text", "text": {"content": text}})
 
-    async def send_image(self, user_id: str, media_id: str) -> SendResult:
-        return await self.send_raw({"touser": user_id, "msgtype": "image", "image": {"media_id": media_id}})
-
     async def typing(self, user_id: str, on: bool) -> None:
         """Show / hide "对方正在输入". Cosmetic: one attempt, failures logged, never raised."""
         payload = {"touser": user_id, "command": "Typing" if on else "CancelTyping"}

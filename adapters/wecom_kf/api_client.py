@@ -102,9 +102,6 @@ class WecomKfClient:
             return result
         return await self.send_raw({"touser": user_id, "msgtype": "text", "text": {"content": text}})
 
-    async def send_image(self, user_id: str, media_id: str) -> SendResult:
-        return await self.send_raw({"touser": user_id, "msgtype": "image", "image": {"media_id": media_id}})
-
     async def typing(self, user_id: str, on: bool) -> None:
         """微信客服 has no typing indicator."""
         return None

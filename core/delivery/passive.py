@@ -313,9 +313,6 @@ class PassiveChannel:
         await self._replies.publish(self.platform, user_id, _CURRENT_PUSH.get(), text)
         return SendResult(SendStatus.OK)
 
-    async def send_image(self, user_id: str, media_id: str) -> SendResult:
-        return SendResult(SendStatus.FAILED, errmsg="passive mode replies with text only")
-
     async def typing(self, user_id: str, on: bool) -> None:
         return None  # no typing indicator without the 客服 API
 

@@ -51,12 +51,6 @@ async def test_send_text_is_delivered_and_counted(client, fake):
     assert client.platform == "wechat_oa" and client.max_text_bytes == 2048
 
 
-async def test_send_image(client, fake):
-    assert (await client.send_image(USER, "MEDIA_ID_1")).ok
-    (d,) = fake.deliveries(USER)
-    assert d["msgtype"] == "image" and d["payload"]["image"] == {"media_id": "MEDIA_ID_1"}
-
-
 async def test_send_raw_passes_any_payload(client, fake):
     payload = {"touser": USER, "msgtype": "msgmenu",
                "msgmenu": {"head_content": "请选择", "list": [{"id": "1", "content": "查订单"}], "tail_content": ""}}
