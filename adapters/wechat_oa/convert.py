@@ -15,7 +15,7 @@ import math
 from datetime import datetime, tzinfo
 from typing import Any, Mapping
 
-from wechatpy.replies import ImageReply, TextReply, TransferCustomerServiceReply
+from wechatpy.replies import TextReply, TransferCustomerServiceReply
 
 from core.clock import SHOP_TZ
 from core.models import Event, EventKind, IncomingMessage, Link, Location, MsgKind
@@ -169,11 +169,6 @@ def text_reply_xml(msg: IncomingMessage, text: str, *, now: datetime) -> str:
     """The passive text reply to ``msg`` (From = our account, To = the user)."""
     return TextReply(source=msg.account_id, target=msg.user_id, content=_cdata_safe(text),
                      time=int(now.timestamp())).render()
-
-
-def image_reply_xml(msg: IncomingMessage, media_id: str, *, now: datetime) -> str:
-    return ImageReply(source=msg.account_id, target=msg.user_id, media_id=media_id,
-                      time=int(now.timestamp())).render()
 
 
 def transfer_to_human_xml(msg: IncomingMessage, *, now: datetime) -> str:
