@@ -72,10 +72,6 @@ def voice_fields(media_id: str, msg_id: int, *, fmt: str = "amr", recognition: s
     return "voice", fields
 
 
-def video_fields(media_id: str, thumb_media_id: str, msg_id: int, *, short: bool = False) -> tuple[str, dict[str, Any]]:
-    return ("shortvideo" if short else "video"), {"MediaId": media_id, "ThumbMediaId": thumb_media_id, "MsgId": msg_id}
-
-
 def location_fields(lat: float, lng: float, scale: int, label: str, msg_id: int) -> tuple[str, dict[str, Any]]:
     return "location", {"Location_X": lat, "Location_Y": lng, "Scale": scale, "Label": label, "MsgId": msg_id}
 
