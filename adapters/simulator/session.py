@@ -151,6 +151,10 @@ class ShopperSession:
         return await self._push(f"[语音] {recognition}", lambda: self.client.send_voice(self.customer.openid, recognition),
                                 {"type": "voice", "typed": typed})
 
+    async def image(self, *, typed: str = "") -> PushResult:
+        """A photo (a stand-in picture: kefu never looks at its content, only answers that it got one)."""
+        return await self._push("[图片]", lambda: self.client.send_image(self.customer.openid), {"type": "image", "typed": typed})
+
     async def event(self, event: str, key: str | None = None, *, typed: str = "") -> PushResult:
         wechat_name = event if event in {"subscribe", "unsubscribe"} else event.upper()
         shown = f"[事件 {wechat_name}{' ' + key if key else ''}]"

@@ -30,6 +30,7 @@ HELP = """命令：
   /reset              清空当前顾客与客服的会话
   /event subscribe | /event unsubscribe | /event CLICK 菜单KEY
   /voice 文字         发送一条语音（带语音识别结果）
+  /image              发送一张图片
   /help  /quit"""
 HISTORY_FILE = Path(os.environ.get("KEFU_SIMULATE_HISTORY", Path.home() / ".kefu_simulate_history"))
 _EOF = object()
@@ -307,6 +308,9 @@ class Terminal:
             else:
                 self._typed_echo += self.tty
                 await self._send(session.voice(" ".join(args), typed=line))
+        elif cmd == "/image":
+            self._typed_echo += self.tty
+            await self._send(session.image(typed=line))
         elif cmd == "/event":
             if not args or args[0] not in {"subscribe", "unsubscribe", "CLICK", "click", "VIEW", "view", "SCAN", "scan"}:
                 self.say("用法：/event subscribe | /event unsubscribe | /event CLICK 菜单KEY")

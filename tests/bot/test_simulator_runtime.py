@@ -14,6 +14,7 @@ from adapters.simulator import llm_choice
 from adapters.simulator.feed import BOT, SYSTEM, TYPING, USER
 from adapters.simulator.terminal import Terminal
 from bot.app import SERVICES
+from core import replies
 from core.config import LlmConfig
 from fakes.ollama import FakeOllama
 
@@ -49,6 +50,17 @@ async def test_terminal_shows_the_pushes_and_what_the_api_delivered(start_sim):
     assert [t["command"] for t in sim.fake_api.typing_events(LIU_YANG)] == ["Typing"] * 3
     kinds = [e.kind for e in sim.feed.history(LIU_YANG)]
     assert kinds == [USER, BOT, BOT] * 3 and not sim.feed.is_typing(LIU_YANG)
+
+
+@pytest.mark.parametrize("platform", ["wechat", "wecom"])
+async def test_a_photo_sent_from_the_terminal_gets_the_shops_answer_to_pictures(start_sim, platform):
+    """/image pushes an image message as the platform would; the shopper sees kefu's own answer
+    to a picture (it asks for words or an order number), not an echo and not silence."""
+    sim = await start_sim(handler_factory=None, llm="fake", platform=platform)
+    out = await run_terminal(sim, ["/as 刘洋", "/image"])
+    bubbles = [m.groups() for m in map(BUBBLE.match, out.splitlines()) if m]
+    assert bubbles == [("刘洋", "‹", "[图片]"), ("悦衣坊客服", "›", replies.IMAGE.split("\n")[0])]
+    assert [d["text"] for d in sim.fake_api.deliveries(LIU_YANG)] == [replies.IMAGE]
 
 
 async def test_terminal_commands(start_sim):
