@@ -72,4 +72,8 @@ class OffsetClock:
 
 
 def utc_from_timestamp(ts: float) -> datetime:
+    """A platform's epoch seconds (WeChat's CreateTime, WeCom's send_time) as an aware instant.
+    UTC, not the shop's zone: the adapters that read them need no zone, and every local time
+    kefu shows is converted to the shop's zone where it is shown. Raises OverflowError, OSError
+    or ValueError for a value no datetime can hold."""
     return datetime.fromtimestamp(ts, timezone.utc)

@@ -12,12 +12,12 @@ answer in passive mode; encryption for safe mode is ``adapters.tencent.crypto.Ca
 from __future__ import annotations
 
 import math
-from datetime import datetime, tzinfo
+from datetime import datetime
 from typing import Any, Mapping
 
 from wechatpy.replies import TextReply, TransferCustomerServiceReply
 
-from core.clock import SHOP_TZ
+from core.clock import utc_from_timestamp
 from core.models import Event, EventKind, IncomingMessage, Link, Location, MsgKind
 
 PLATFORM = "wechat_oa"
@@ -106,8 +106,11 @@ def _event(data: Mapping[str, Any]) -> tuple[Event, Location | None]:
     return Event(kind=kind, name=name, key=key, ticket=_id(data, "Ticket") or ""), location
 
 
-def to_core(data: Mapping[str, Any], *, tz: tzinfo = SHOP_TZ) -> IncomingMessage:
-    """Convert one parsed push into the core model. Raises ``MalformedPush``."""
+def to_core(data: Mapping[str, Any]) -> IncomingMessage:
+    """Convert one parsed push into the core model. Raises ``MalformedPush``.
+
+    ``created_at`` is WeChat's CreateTime as an instant in UTC: nothing shows it, and whatever
+    does must convert to the shop's zone as every local time in kefu is converted."""
     user_id = _id(data, "FromUserName", required=True)
     account_id = _id(data, "ToUserName", required=True)
     raw_type = (_id(data, "MsgType", required=True) or "").lower()
@@ -115,7 +118,7 @@ def to_core(data: Mapping[str, Any], *, tz: tzinfo = SHOP_TZ) -> IncomingMessage
     if created is None or created < 0:
         raise MalformedPush("CreateTime missing")
     try:
-        created_at = datetime.fromtimestamp(created, tz)
+        created_at = utc_from_timestamp(created)
     except (OverflowError, OSError, ValueError):
         raise MalformedPush("CreateTime out of range") from None
     kind = _MSG_KINDS.get(raw_type, MsgKind.UNKNOWN)

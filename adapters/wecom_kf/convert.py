@@ -16,10 +16,9 @@ the chat) is passed on as ``Event(kind=OTHER, name="enter_session", key=<scene>)
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
 from typing import Any, Mapping
 
-from core.clock import SHOP_TZ
+from core.clock import utc_from_timestamp
 from core.models import Event, EventKind, IncomingMessage, Link, Location, MsgKind
 
 PLATFORM = "wecom_kf"
@@ -69,14 +68,15 @@ def event_type(item: Mapping[str, Any]) -> str:
     return str(_obj(item, "event").get("event_type") or "") if item.get("msgtype") == "event" else ""
 
 
-def to_core(item: Mapping[str, Any], *, tz: tzinfo = SHOP_TZ) -> IncomingMessage | None:
-    """One sync_msg item -> ``IncomingMessage``, or ``None`` when it is not for the bot.
+def to_core(item: Mapping[str, Any]) -> IncomingMessage | None:
+    """One sync_msg item -> ``IncomingMessage``, or ``None`` when it is not for the bot;
+    ``created_at`` is the item's send_time as an instant in UTC (as on WeChat OA).
 
     Raises ``MalformedItem`` when ``msgid``/``send_time``/``msgtype`` or the sender is missing."""
     msgid = _str(item, "msgid")
     raw_type = (_str(item, "msgtype") or "").lower()
     try:
-        created_at = datetime.fromtimestamp(int(item["send_time"]), tz)
+        created_at = utc_from_timestamp(int(item["send_time"]))
     except (KeyError, TypeError, ValueError, OverflowError, OSError):
         raise MalformedItem("send_time missing or not a timestamp") from None
     if not msgid or not raw_type:

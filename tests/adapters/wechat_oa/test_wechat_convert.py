@@ -6,7 +6,7 @@ The XML samples follow the field lists of the Official Account docs (接收普�
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -30,8 +30,8 @@ def convert(msg_type: str, **fields) -> IncomingMessage:
 def test_common_fields():
     msg = convert("text", Content="在吗", MsgId="1234567890123456")
     assert (msg.platform, msg.user_id, msg.account_id, msg.raw_type) == ("wechat_oa", "oUser1", "gh_0123456789ab", "text")
-    assert msg.created_at == datetime.fromtimestamp(1795833000, SHOP_TZ)
-    assert msg.created_at.tzinfo is not None
+    assert msg.created_at == datetime(2026, 11, 28, 2, 30, tzinfo=timezone.utc)  # the instant, in UTC
+    assert msg.created_at.utcoffset() == timedelta(0)
     assert (msg.kind, msg.text, msg.msg_id, msg.effective_text) == (MsgKind.TEXT, "在吗", "1234567890123456", "在吗")
 
 

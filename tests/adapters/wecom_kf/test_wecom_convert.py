@@ -3,12 +3,11 @@ the bot; a colleague's messages and system events never do; malformed items are 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from adapters.wecom_kf.convert import MalformedItem, to_core
-from core.clock import SHOP_TZ
 from core.models import EventKind, IncomingMessage, MsgKind
 
 KFID = "wkAJ2GCAAASSm4_FhToWMFea0xAFfd3Q"
@@ -29,7 +28,8 @@ def test_text_message_becomes_a_core_message_that_survives_the_queue():
     assert msg is not None
     assert (msg.platform, msg.user_id, msg.account_id, msg.kind) == ("wecom_kf", USER, KFID, MsgKind.TEXT)
     assert msg.text == "我的订单2026110130007784到哪了" and msg.effective_text == msg.text
-    assert msg.created_at == datetime(2026, 11, 25, 11, 10, tzinfo=SHOP_TZ)
+    assert msg.created_at == datetime(2026, 11, 25, 3, 10, tzinfo=timezone.utc)  # the instant, in UTC
+    assert msg.created_at.utcoffset() == timedelta(0)
     assert msg.dedupe_id() == f"m:wecom_kf:{USER}:from_msgid_4622416642169452483"  # platform + user + msgid
     assert IncomingMessage.from_dict(msg.to_dict()) == msg
 
