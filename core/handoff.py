@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from core.clock import DEMO_TZ, Clock
+from core.clock import Clock
 from core.keywords import fold, keyword_regex
 from core.masking import mask_personal
 from core.metrics import HANDOFFS
@@ -107,14 +107,18 @@ def _hhmm(t: time) -> str:
 
 
 class Handoff:
+    """``tz`` is the shop's zone (its rules' ``timezone``), with no default: service hours,
+    「今天/明天」 and the end of a silence are shop time, and a caller that forgot it would tell a
+    shop in another zone the demo shop's hours."""
+
     def __init__(
         self,
         redis: Any,
         keys: KeyBuilder,
         clock: Clock,
         *,
+        tz: tzinfo,
         hours: str = "09:00-22:00",
-        tz: tzinfo = DEMO_TZ,
         silence_minutes: int = 30,
         notifier: Notifier | None = None,
     ) -> None:

@@ -275,7 +275,8 @@ class Simulator:
         assert self.app is not None
         services = self.app[SERVICES]
         platform = "wecom_kf" if self.platform == "wecom" else PLATFORM
-        until = await Handoff(services.redis, services.keys, self.clock).silenced_until(platform, openid)
+        handoff = Handoff(services.redis, services.keys, self.clock, tz=services.rules.timezone)
+        until = await handoff.silenced_until(platform, openid)
         return until.isoformat() if until else None
 
     async def _pump_deliveries(self, events: asyncio.Queue[dict[str, Any]]) -> None:

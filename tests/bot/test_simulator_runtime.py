@@ -14,6 +14,7 @@ from adapters.simulator import llm_choice
 from adapters.simulator.feed import BOT, SYSTEM, TYPING, USER
 from adapters.simulator.terminal import Terminal
 from bot.app import SERVICES
+from bot.simulation.runtime import Simulator
 from core import replies
 from core.config import LlmConfig
 from fakes.ollama import FakeOllama
@@ -61,6 +62,23 @@ async def test_a_photo_sent_from_the_terminal_gets_the_shops_answer_to_pictures(
     bubbles = [m.groups() for m in map(BUBBLE.match, out.splitlines()) if m]
     assert bubbles == [("刘洋", "‹", "[图片]"), ("悦衣坊客服", "›", replies.IMAGE.split("\n")[0])]
     assert [d["text"] for d in sim.fake_api.deliveries(LIU_YANG)] == [replies.IMAGE]
+
+
+async def test_a_handoff_is_timed_in_the_shops_zone(sim_cfg, tmp_path):
+    """A shop whose rules say Los Angeles: the simulator reports how long a person has the shopper
+    in Los Angeles time, not the demo shop's."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text('timezone = "America/Los_Angeles"\n', encoding="utf-8")
+    sim = Simulator(sim_cfg(shop__rules=str(rules)), llm="fake")
+    await sim.start()
+    try:
+        sim.session.switch(LIU_YANG)
+        await sim.session.say("人工")
+        await sim.fake_api.wait_for_delivery(LIU_YANG, 1)
+        until = await sim.handed_off(LIU_YANG)
+    finally:
+        await sim.stop()
+    assert until is not None and until.endswith("-08:00"), until  # 2026-11-23, evening in Los Angeles
 
 
 async def test_terminal_commands(start_sim):

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from prometheus_client import REGISTRY
 
-from core.clock import SHOP_TZ, FixedClock
+from core.clock import DEMO_TZ, SHOP_TZ, FixedClock
 from core.handoff import HANDOFF_REASONS, NOTE_CHARS, REPLY_COMPLAINT, REPLY_TRANSFER, Handoff, handoff_kind
 
 P, USER = "wechat_oa", "oHANDOFF_test_user_00001"
@@ -47,19 +47,19 @@ def test_wants_human(text, reason):
 
 
 def test_service_hours_boundaries(redis_client, keys, fixed_clock):
-    h = Handoff(redis_client, keys, fixed_clock, hours="09:00-22:00")
+    h = Handoff(redis_client, keys, fixed_clock, tz=DEMO_TZ, hours="09:00-22:00")
     assert h.in_service_hours(at(9).now()) and h.in_service_hours(at(21, 59).now())
     assert not h.in_service_hours(at(22).now()) and not h.in_service_hours(at(8, 59).now())
     # the comparison is in shop time whatever zone the datetime carries
     assert h.in_service_hours(datetime.fromisoformat("2026-11-24T02:30:00+00:00"))  # 10:30 in Shanghai
-    night = Handoff(redis_client, keys, fixed_clock, hours="20:00-02:00")
+    night = Handoff(redis_client, keys, fixed_clock, tz=DEMO_TZ, hours="20:00-02:00")
     assert night.in_service_hours(at(23).now()) and night.in_service_hours(at(1).now())
     assert not night.in_service_hours(at(12).now())
 
 
 async def test_in_hours_transfers_and_silences_until_expiry(redis_client, keys, fixed_clock):
     notifier = RecordingNotifier()
-    h = Handoff(redis_client, keys, fixed_clock, silence_minutes=30, notifier=notifier)
+    h = Handoff(redis_client, keys, fixed_clock, tz=DEMO_TZ, silence_minutes=30, notifier=notifier)
     before = handoffs("human")
     decision = await h.start(P, USER, "human", last_text="转人工，手机13800001006")
     assert decision.transfer and decision.in_hours and decision.reply == REPLY_TRANSFER and decision.notified
@@ -75,7 +75,7 @@ async def test_in_hours_transfers_and_silences_until_expiry(redis_client, keys, 
 
 async def test_a_reason_in_the_models_words_is_kind_model_with_a_masked_note(redis_client, keys, fixed_clock):
     notifier = RecordingNotifier()
-    h = Handoff(redis_client, keys, fixed_clock, notifier=notifier)
+    h = Handoff(redis_client, keys, fixed_clock, tz=DEMO_TZ, notifier=notifier)
     words = "顾客要求改地址到上海市浦东新区张杨路123号4栋501室，电话13912345678" + "，很着急" * 60
     before = handoffs("model")
     decision = await h.start(P, USER, words)
@@ -95,7 +95,7 @@ def test_our_own_reasons_are_kept_as_they_are(reason):
 
 
 async def test_release_hands_back_at_once(redis_client, keys, fixed_clock):
-    h = Handoff(redis_client, keys, fixed_clock)
+    h = Handoff(redis_client, keys, fixed_clock, tz=DEMO_TZ)
     decision = await h.start(P, USER, "complaint")
     assert decision.reply == REPLY_COMPLAINT and not decision.notified  # no notifier configured
     await h.release(P, USER)
@@ -106,7 +106,7 @@ async def test_release_hands_back_at_once(redis_client, keys, fixed_clock):
                                          (at(0, 5), "今天9:00")])
 async def test_outside_hours_says_when_a_person_answers_and_keeps_the_bot(redis_client, keys, clock, when):
     notifier = RecordingNotifier()
-    h = Handoff(redis_client, keys, clock, notifier=notifier)
+    h = Handoff(redis_client, keys, clock, tz=DEMO_TZ, notifier=notifier)
     decision = await h.start(P, USER, "human", last_text="人工")
     assert not decision.transfer and not decision.in_hours
     assert when in decision.reply and "9:00-22:00" in decision.reply
@@ -115,7 +115,7 @@ async def test_outside_hours_says_when_a_person_answers_and_keeps_the_bot(redis_
 
 
 async def test_notifier_failure_does_not_break_the_handoff(redis_client, keys, fixed_clock):
-    h = Handoff(redis_client, keys, fixed_clock, notifier=RecordingNotifier(fail=True))
+    h = Handoff(redis_client, keys, fixed_clock, tz=DEMO_TZ, notifier=RecordingNotifier(fail=True))
     decision = await h.start(P, USER, "human")
     assert decision.transfer and not decision.notified
     assert await h.is_silenced(P, USER)
@@ -123,4 +123,4 @@ async def test_notifier_failure_does_not_break_the_handoff(redis_client, keys, f
 
 def test_bad_hours_are_refused(redis_client, keys, fixed_clock):
     with pytest.raises(ValueError):
-        Handoff(redis_client, keys, fixed_clock, hours="9-22")
+        Handoff(redis_client, keys, fixed_clock, tz=DEMO_TZ, hours="9-22")

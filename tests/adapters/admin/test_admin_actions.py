@@ -15,7 +15,7 @@ REPLY = f"/admin/api/conversations/wechat_oa/{USER}/reply"
 
 def handoff_of(client) -> Handoff:
     s = client.app[SERVICES]
-    return Handoff(s.redis, s.keys, s.clock)
+    return Handoff(s.redis, s.keys, s.clock, tz=s.rules.timezone)
 
 
 async def test_take_over_reply_and_hand_back(admin_cfg, start_console, wechat_api):

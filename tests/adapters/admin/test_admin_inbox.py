@@ -76,7 +76,7 @@ async def test_replying_takes_the_conversation_over_so_the_bot_stays_quiet(admin
     sent = await client.post(f"/admin/api/conversations/wechat_oa/{LIN}/reply", json={"text": "您好，我是小李"}, headers=h)
     body = await sent.json()
     assert sent.status == 200 and body["took_over_until"] is not None
-    assert await Handoff(s.redis, s.keys, s.clock).is_silenced("wechat_oa", LIN)
+    assert await Handoff(s.redis, s.keys, s.clock, tz=s.rules.timezone).is_silenced("wechat_oa", LIN)
     await push(client, pusher, FAQ, user=LIN, msg_id="8300000000000000031")  # the bot would answer this at once
     await until(lambda: entries(client, LIN), lambda d: d["entries"][-1].get("outcome") == "silenced")
     assert [d["text"] for d in wechat_api.deliveries(LIN)] == ["您好，我是小李"]  # only the person answered

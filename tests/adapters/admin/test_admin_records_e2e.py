@@ -126,7 +126,7 @@ async def test_after_a_takeover_the_bot_knows_what_the_shopper_and_the_person_sa
                              headers=h)
     assert sent.status == 200
     assert (await client.post(f"/admin/api/handoffs/wechat_oa/{OWNER}/hand-back", json={}, headers=h)).status == 200
-    assert not await Handoff(s.redis, s.keys, s.clock).is_silenced("wechat_oa", OWNER)
+    assert not await Handoff(s.redis, s.keys, s.clock, tz=s.rules.timezone).is_silenced("wechat_oa", OWNER)
 
     calls_before = len(ollama.requests)
     await push(client, pusher, "那大概什么时候能发货", user=OWNER, msg_id="8100000000000000012")

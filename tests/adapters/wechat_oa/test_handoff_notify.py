@@ -9,6 +9,7 @@ import pytest
 from aiohttp import web
 
 from adapters.wechat_oa.handoff_notify import NotifyError, WebhookNotifier
+from core.clock import DEMO_TZ
 from core.handoff import Handoff
 
 
@@ -30,7 +31,7 @@ async def test_posts_a_robot_readable_message(robot, session):
 async def test_the_models_reason_arrives_as_a_masked_note_under_the_kind_model(robot, session, redis_client, keys,
                                                                                fixed_clock):
     url, received, _ = robot
-    h = Handoff(redis_client, keys, fixed_clock, notifier=WebhookNotifier(session, url))
+    h = Handoff(redis_client, keys, fixed_clock, tz=DEMO_TZ, notifier=WebhookNotifier(session, url))
     decision = await h.start("wechat_oa", "oUSER3", "顾客要求上门取件，电话13912345678，住建国路88号院3号楼1201室",
                              last_text="快递送到浦东新区张杨路123号4栋501室却说没人")
     assert decision.reason == "model" and decision.notified
@@ -47,7 +48,7 @@ async def test_refusals_raise_and_handoff_goes_on(robot, session, redis_client, 
     with pytest.raises(NotifyError, match="93000"):
         await WebhookNotifier(session, url).notify("wechat_oa", "oUSER2", "human", "人工")
     answers.append(web.Response(status=500, text="boom"))
-    h = Handoff(redis_client, keys, fixed_clock, notifier=WebhookNotifier(session, url))
+    h = Handoff(redis_client, keys, fixed_clock, tz=DEMO_TZ, notifier=WebhookNotifier(session, url))
     decision = await h.start("wechat_oa", "oUSER2", "human", last_text="人工，手机13800001006")
     assert decision.transfer and not decision.notified
     assert "138****1006" in received[-1]["kefu"]["last_text"]

@@ -180,7 +180,7 @@ async def test_a_console_take_over_drops_the_waiting_write(shop, ollama):
 
     model(ollama, {"围巾退了": fo.tool_call("request_return", SCARF)})
     assert QUESTION in joined(await shop.say(LIU, "围巾退了"))
-    handoff = Handoff(shop.services.redis, shop.services.keys, shop.services.clock)
+    handoff = Handoff(shop.services.redis, shop.services.keys, shop.services.clock, tz=shop.services.rules.timezone)
     await handoff.take_over("wechat_oa", LIU, by="小王", minutes=30)
     assert await shop.say(LIU, "确认") == []  # to the person: the bot is silent and writes nothing
     await handoff.release("wechat_oa", LIU)

@@ -63,8 +63,8 @@ async def test_return_deadline_closes_at_midnight_shop_time(shop, redis_client, 
 
 async def test_service_hours_in_the_shops_zone(redis_client, keys):
     clock = FixedClock(datetime(2026, 11, 24, 16, 30, tzinfo=SHANGHAI))  # 00:30 in Los Angeles
-    shanghai = Handoff(redis_client, keys, clock, hours=LA_RULES.service.hours)
-    la = Handoff(redis_client, keys, clock, hours=LA_RULES.service.hours, tz=LA_RULES.timezone)
+    shanghai = Handoff(redis_client, keys, clock, tz=SHANGHAI, hours=LA_RULES.service.hours)
+    la = Handoff(redis_client, keys, clock, tz=LA_RULES.timezone, hours=LA_RULES.service.hours)
     assert shanghai.in_service_hours(clock.now()) and not la.in_service_hours(clock.now())
     decision = await la.start("wechat_oa", ZHANG, "human", "人工")
     assert not decision.transfer and "今天9:00" in decision.reply  # 09:00 of the 24th in Los Angeles is still ahead
