@@ -24,6 +24,7 @@ from typing import Any, AsyncIterator, Iterator
 import pytest
 from sqlalchemy.engine import make_url
 
+from core.clock import DEMO_TZ
 from core.config import BUNDLED_SHOP_DIR
 from core.shop.backend import ShopBackend
 from core.shop.json_backend import JsonShopBackend, parse_shop
@@ -115,7 +116,7 @@ async def open_backend(kind: str, *, tmp_path: Path, postgres: str = "", redis: 
         yield JsonShopBackend(data, redis=redis, keys=keys), None
     elif kind in ("sqlite", "postgres"):
         url = f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}" if kind == "sqlite" else postgres
-        backend = SqlShopBackend(url)
+        backend = SqlShopBackend(url, tz=DEMO_TZ)
         try:
             await load_demo(backend, data=data)
             yield backend, None

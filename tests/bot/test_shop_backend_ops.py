@@ -15,7 +15,7 @@ from bot import config
 from bot.app import SERVICES, create_app
 from bot.cli import main as kefu_main
 from bot.commands import check
-from core.clock import SHOP_TZ
+from core.clock import DEMO_TZ, SHOP_TZ
 from core.shop.backend import ReturnRequest
 from core.shop.models import KIND_NO_REASON, ReturnLine
 from core.shop.sql import SqlShopBackend
@@ -73,7 +73,7 @@ def _counts(db) -> dict[str, int]:
 
 def _file_a_return(url: str) -> None:
     async def run() -> None:
-        shop = SqlShopBackend(url)
+        shop = SqlShopBackend(url, tz=DEMO_TZ)
         try:
             await shop.create_return(ReturnRequest(
                 request_id="req-keep", openid=LIU, order_id="2026111516292049", kind=KIND_NO_REASON, reason="不喜欢",

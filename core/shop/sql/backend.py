@@ -27,7 +27,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from core.clock import SHOP_TZ
 from core.shop.backend import (
     ShopBackend,
     ShopUnavailable,
@@ -69,9 +68,11 @@ def create_engine(url: str, *, timeout_s: float = 5.0) -> AsyncEngine:
 
 
 class SqlShopBackend(SqlWrites, ShopBackend):
-    """``SqlShopBackend(url)`` — or pass an ``engine`` to share one (tests, ``kefu shop import``)."""
+    """``SqlShopBackend(url, tz=...)`` — or pass an ``engine`` to share one (tests, ``kefu shop
+    import``). ``tz`` is the shop's zone (its rules'): the times read are given in it. It has no
+    default, so no caller gets the demo shop's zone by accident."""
 
-    def __init__(self, url: str = "", *, engine: AsyncEngine | None = None, tz: tzinfo = SHOP_TZ,
+    def __init__(self, url: str = "", *, tz: tzinfo, engine: AsyncEngine | None = None,
                  timeout_s: float = 5.0) -> None:
         if engine is None and not url:
             raise ValueError("pass a database url or an engine")

@@ -11,7 +11,7 @@ from itertools import product as pairs
 
 import pytest
 
-from core.clock import SHOP_TZ
+from core.clock import DEMO_TZ, SHOP_TZ
 from core.shop.backend import (
     CancelRequest,
     ExchangeRequest,
@@ -273,9 +273,9 @@ async def down_shop(request, tmp_path):
     if kind == "http-refused":
         backend = HttpShopBackend(f"http://127.0.0.1:{free_port()}", timeout_s=2.0, read_retries=1)
     elif kind == "postgres-refused":
-        backend = SqlShopBackend(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/kefu", timeout_s=2.0)
+        backend = SqlShopBackend(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/kefu", tz=DEMO_TZ, timeout_s=2.0)
     else:
-        backend = SqlShopBackend(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}", timeout_s=2.0)
+        backend = SqlShopBackend(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}", tz=DEMO_TZ, timeout_s=2.0)
     yield backend
     await backend.close()
 

@@ -10,7 +10,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import text
 
-from core.clock import SHOP_TZ
+from core.clock import DEMO_TZ, SHOP_TZ
 from core.shop.backend import ReturnConflict, ReturnRequest
 from core.shop.models import KIND_NO_REASON, ReturnLine
 from core.shop.sql import SqlShopBackend, create_schema, import_shop
@@ -31,7 +31,7 @@ def db_url(request, tmp_path):
 
 @pytest.fixture
 async def shop(db_url):
-    backend = SqlShopBackend(db_url)
+    backend = SqlShopBackend(db_url, tz=DEMO_TZ)
     await load_demo(backend)
     yield backend
     await backend.close()
@@ -44,7 +44,7 @@ def _return(request_id: str) -> ReturnRequest:
 
 
 async def test_workers_racing_different_returns_of_one_line_record_exactly_one(shop, db_url):
-    workers = [SqlShopBackend(db_url) for _ in range(4)]  # four processes' engines on one database
+    workers = [SqlShopBackend(db_url, tz=DEMO_TZ) for _ in range(4)]  # four processes' engines on one database
     try:
         results = await asyncio.gather(*(w.create_return(_return(f"req-race-{i}")) for i, w in enumerate(workers)),
                                        return_exceptions=True)
@@ -60,7 +60,7 @@ async def test_workers_racing_different_returns_of_one_line_record_exactly_one(s
 
 async def test_a_shop_maps_its_own_member_table_with_a_view(db_url):
     """docs/shop.md: kefu_customers may be a view over the shop's own table and column names."""
-    backend = SqlShopBackend(db_url)
+    backend = SqlShopBackend(db_url, tz=DEMO_TZ)
     try:
         async with backend.engine.begin() as conn:
             await conn.run_sync(metadata.drop_all)
@@ -110,7 +110,7 @@ async def test_a_member_is_found_by_unionid_with_their_orders_only(shop):
 
 
 async def test_a_schema_missing_a_column_fails_the_check_naming_the_table(db_url):
-    backend = SqlShopBackend(db_url)
+    backend = SqlShopBackend(db_url, tz=DEMO_TZ)
     try:
         await load_demo(backend)
         async with backend.engine.begin() as conn:
