@@ -37,7 +37,7 @@ from string import Template
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from core.clock import SHOP_TZ, Clock
+from core.clock import Clock
 from core.config import Config
 from core.llm.base import ChatMessage
 from core.shop.rules_file import rules_for_config
@@ -50,7 +50,8 @@ def load_template(name: str = "system.md") -> str:
     return resources.files("core.dialogue.prompts").joinpath(name).read_text(encoding="utf-8")
 
 
-def format_now(clock: Clock, tz: ZoneInfo = SHOP_TZ) -> str:
+def format_now(clock: Clock, tz: ZoneInfo) -> str:
+    """Now, as the shop's clock on the wall shows it (``tz``: the shop's zone)."""
     now = clock.now().astimezone(tz)
     return f"{now.year}年{now.month}月{now.day}日（星期{_WEEKDAYS[now.weekday()]}）{now:%H:%M}"
 
@@ -65,10 +66,12 @@ def references_block(references: str) -> str:
 class PromptBuilder:
     """``policy`` is the policy text, or a function returning the text currently served: wiring
     passes ``KnowledgeBase.policy_text``, so an edited policy.md reaches the system prompt at the
-    same moment as it reaches retrieval (the knowledge base reloads changed files per turn)."""
+    same moment as it reaches retrieval (the knowledge base reloads changed files per turn).
+    ``tz`` is the shop's zone (its rules'), required: the date and time the model is told are the
+    shop's, never the demo shop's by default."""
 
-    def __init__(self, policy: str | Callable[[], str], clock: Clock, *, template: str | None = None,
-                 tz: ZoneInfo = SHOP_TZ) -> None:
+    def __init__(self, policy: str | Callable[[], str], clock: Clock, *, tz: ZoneInfo,
+                 template: str | None = None) -> None:
         self._policy: Callable[[], str] = policy if callable(policy) else functools.partial(str, policy)
         self.clock = clock
         self.tz = tz

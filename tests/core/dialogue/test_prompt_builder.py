@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.config import demo_config
-from core.clock import SHOP_TZ, FixedClock
+from core.clock import DEMO_TZ, SHOP_TZ, FixedClock
 from core.dialogue.prompt import TURN_CONTEXT_HEADER, PromptBuilder, load_template
 from core.llm.base import ChatMessage
 
@@ -31,7 +31,7 @@ def test_system_prompt_has_the_policy_and_nothing_that_changes_per_turn(fixed_cl
 
 
 def test_turn_context_has_the_time_and_the_references_in_order(fixed_clock):
-    b = PromptBuilder("政策正文", fixed_clock)
+    b = PromptBuilder("政策正文", fixed_clock, tz=DEMO_TZ)
     context = b.turn_context(references="[1] 现货16:00前付款当天发货。\n[2] 默认中通快递。")
     assert context.startswith(TURN_CONTEXT_HEADER)
     assert "2026年11月24日（星期二）10:30" in context and "《参考资料》" in context
@@ -41,14 +41,14 @@ def test_turn_context_has_the_time_and_the_references_in_order(fixed_clock):
 
 def test_date_follows_the_clock():
     clock = FixedClock(datetime(2026, 12, 31, 23, 5, tzinfo=SHOP_TZ))
-    assert "2026年12月31日（星期四）23:05" in PromptBuilder("p", clock).turn_context()
+    assert "2026年12月31日（星期四）23:05" in PromptBuilder("p", clock, tz=DEMO_TZ).turn_context()
     clock.advance(3600)
-    assert "2027年1月1日（星期五）00:05" in PromptBuilder("p", clock).turn_context()
+    assert "2027年1月1日（星期五）00:05" in PromptBuilder("p", clock, tz=DEMO_TZ).turn_context()
 
 
 def test_build_orders_system_history_context_user(fixed_clock):
     history = [ChatMessage("user", "你好"), ChatMessage("assistant", "您好")]
-    msgs = PromptBuilder("p", fixed_clock).build(history, "运费多少", references="[1] 满199包邮")
+    msgs = PromptBuilder("p", fixed_clock, tz=DEMO_TZ).build(history, "运费多少", references="[1] 满199包邮")
     assert [m.role for m in msgs] == ["system", "user", "assistant", "user", "user"]
     assert msgs[1:3] == history
     assert msgs[-1].content == "运费多少" and "[1] 满199包邮" in msgs[-2].content
@@ -58,7 +58,7 @@ def test_build_orders_system_history_context_user(fixed_clock):
 def test_two_turns_of_one_conversation_share_everything_before_the_new_context(fixed_clock):
     """What makes the model server's prefix cache hit: the second request starts with the first
     request's system prompt and history unchanged, although time moved and references differ."""
-    b = PromptBuilder("政策正文", fixed_clock)
+    b = PromptBuilder("政策正文", fixed_clock, tz=DEMO_TZ)
     first = b.build([], "运费多少", references="[1] 满199包邮")
     fixed_clock.advance(90)
     history = [first[-1], ChatMessage("assistant", "满199包邮。")]
@@ -68,5 +68,5 @@ def test_two_turns_of_one_conversation_share_everything_before_the_new_context(f
 
 
 def test_policy_text_with_dollar_signs_is_kept_verbatim(fixed_clock):
-    prompt = PromptBuilder("价格 $100 与 ${x}", fixed_clock, template="${policy}|${now}").system_prompt()
+    prompt = PromptBuilder("价格 $100 与 ${x}", fixed_clock, tz=DEMO_TZ, template="${policy}|${now}").system_prompt()
     assert prompt.startswith("价格 $100 与 ${x}|${now}")
