@@ -37,11 +37,13 @@ class Services:
 
 
 def clock_from_config(cfg: Config, rules: ShopRules | None = None) -> Clock:
-    """``[shop] now`` pins the start of time (demo data is dated); otherwise the real clock, telling
-    time in the shop's zone (``rules``; None = read them from ``cfg``)."""
+    """``[shop] now`` pins the start of time (demo data is dated); otherwise the real clock. Either
+    tells time in the shop's zone (``rules``; None = read them from ``cfg``), whatever offset
+    ``[shop] now`` is written with: the console's days and the simulator's times are the shop's."""
+    zone = (rules or shop_rules(cfg)).timezone
     if cfg.shop.now:
-        return OffsetClock(datetime.fromisoformat(cfg.shop.now))
-    return SystemClock((rules or shop_rules(cfg)).timezone)
+        return OffsetClock(datetime.fromisoformat(cfg.shop.now).astimezone(zone))
+    return SystemClock(zone)
 
 
 def keys_from_config(cfg: Config) -> KeyBuilder:

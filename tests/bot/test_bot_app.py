@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 import structlog
@@ -58,8 +59,22 @@ def test_clock_follows_shop_now(redis_url, key_prefix):
     clock = clock_from_config(pinned)
     assert isinstance(clock, OffsetClock)
     assert abs(clock.now().timestamp() - datetime.fromisoformat("2026-11-24T10:30:00+08:00").timestamp()) < 60
+    assert clock.now().tzinfo == ZoneInfo("Asia/Shanghai")  # the demo shop's rules' zone
     real = config.from_mapping(raw_config(redis_url, key_prefix), env={})
     assert isinstance(clock_from_config(real), SystemClock)
+
+
+@pytest.mark.parametrize("now", ["", "2026-11-24T10:30:00+08:00"])
+def test_the_clock_tells_time_in_the_shops_zone(redis_url, key_prefix, tmp_path, now):
+    """A Los Angeles shop's clock reads Los Angeles time, pinned with a +08:00 [shop] now or not,
+    so what is dated by the clock (the console's days, the simulator's bubbles) is the shop's."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text('timezone = "America/Los_Angeles"\n', encoding="utf-8")
+    cfg = config.from_mapping(raw_config(redis_url, key_prefix, shop={"now": now, "rules": str(rules)}), env={})
+    clock = clock_from_config(cfg)
+    assert clock.now().tzinfo == ZoneInfo("America/Los_Angeles")
+    if now:
+        assert clock.now().strftime("%Y-%m-%d") == "2026-11-23"  # 10:30 in Shanghai is 18:30 the day before
 
 
 async def test_default_handler_is_the_production_turn_handler(cfg, aiohttp_client):
