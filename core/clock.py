@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,10 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    def __init__(self, tz: ZoneInfo = DEMO_TZ) -> None:
+    """The real time, told in ``tz`` — the shop's zone for anything that shows or compares local
+    times (``bot.services.clock_from_config``); UTC where only timestamps are read."""
+
+    def __init__(self, tz: tzinfo) -> None:
         self.tz = tz
 
     def now(self) -> datetime:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timezone
 from typing import Any
 
 from aiohttp import web
@@ -46,7 +47,7 @@ class FakeApiBase(ServedFake):
     """Base of a fake API server; a subclass builds its routes in ``make_app()``."""
 
     def __init__(self, *, clock: Clock | None, host: str, port: int) -> None:
-        self.clock = clock or SystemClock()
+        self.clock = clock or SystemClock(timezone.utc)  # token lifetimes: timestamps only
         self._host, self._port = host, port
         self._requests: defaultdict[str, int] = defaultdict(int)
         self._grants: dict[str, _Grant] = {}

@@ -28,7 +28,7 @@ import contextlib
 import json
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, AsyncIterator, Iterable, Literal, cast
 
 import orjson
@@ -81,7 +81,7 @@ class StreamQueue:
         self.redis = redis
         self.keys = keys
         self.dedupe_ttl_s = int(dedupe_ttl_s)
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or SystemClock(timezone.utc)  # only timestamps are read (retry due times)
         self.group = group
         self.max_len = int(max_len)
         self.op_timeout_s = op_timeout_s
