@@ -31,18 +31,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Awaitable, Callable
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.clock import SHOP_TZ, FixedClock  # noqa: E402
+from core.clock import FixedClock  # noqa: E402
 from core.models import IncomingMessage, MsgKind, TurnContext, TurnResult  # noqa: E402
 from core.records import Recorder  # noqa: E402
+from core.shop.rules import DEMO_TIMEZONE  # noqa: E402
 from core.storage import KeyBuilder, open_redis  # noqa: E402
 
 from processes import delete_prefix  # noqa: E402
 
-START = datetime(2026, 11, 22, 9, 0, tzinfo=SHOP_TZ)
+START = datetime(2026, 11, 22, 9, 0, tzinfo=ZoneInfo(DEMO_TIMEZONE))
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华晓雯"
 LEVELS = ["普通会员", "银卡会员", "金卡会员"]

@@ -7,12 +7,9 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
-# The demo shop's zone: a default for clocks and test fixtures only. A running shop's zone is its
-# rules' ``timezone`` (core/shop/rules.py), passed to whatever needs local dates and times.
-DEMO_TZ = ZoneInfo("Asia/Shanghai")
-SHOP_TZ = DEMO_TZ  # the older name; adapters still use it to represent message receive times
+# No zone is defined here: a running shop's zone is its rules' ``timezone`` (core/shop/rules.py),
+# passed to whatever shows or compares local dates and times, and to the clock itself.
 
 
 class Clock(Protocol):

@@ -24,12 +24,12 @@ from typing import Any, AsyncIterator, Iterator
 import pytest
 from sqlalchemy.engine import make_url
 
-from core.clock import DEMO_TZ
 from core.config import BUNDLED_SHOP_DIR
 from core.shop.backend import ShopBackend
 from core.shop.json_backend import JsonShopBackend, parse_shop
 from core.shop.sql import SqlShopBackend, create_schema, import_shop
 from core.shop.sql.schema import metadata
+from tests.support import DEMO_TZ
 
 SHOP_JSON = BUNDLED_SHOP_DIR / "shop.json"
 POSTGRES_URL = os.environ.get("KEFU_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

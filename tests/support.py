@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
-from core.clock import SHOP_TZ
+from core.shop.rules import DEMO_TIMEZONE
 
-# The demo shop data's reference time.
-DEMO_NOW = datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ)
+# The demo shop's zone (what its rules default to) and the demo shop data's reference time. Only
+# tests and fixtures use them: production code takes the zone from the shop's rules.
+DEMO_TZ = ZoneInfo(DEMO_TIMEZONE)
+DEMO_NOW = datetime(2026, 11, 24, 10, 30, tzinfo=DEMO_TZ)
 
 
 async def eventually(predicate: Callable[[], Any], what: str, timeout: float = 15.0, interval: float = 0.05) -> Any:

@@ -11,11 +11,11 @@ import pytest
 
 from adapters.shop_api import HttpShopBackend
 from adapters.shop_api.cache import ReadCache
-from core.clock import SHOP_TZ
 from core.shop.backend import ReturnConflict, ReturnRequest, ShopUnavailable
 from core.shop.models import KIND_NO_REASON, ReturnLine
 from fakes.shop_api import FakeShopApi
 from tests.shop_backends import SHOP_JSON
+from tests.support import DEMO_TZ
 
 LIU = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"
 LIN = "oWAFR7_U42fJAHS5lDtgJJgU5pdh"
@@ -26,7 +26,7 @@ ORDER_PATH = f"/customers/{LIU}/orders/{ORDER}"
 def _return(request_id: str = "req-http-1") -> ReturnRequest:
     return ReturnRequest(request_id=request_id, openid=LIU, order_id=ORDER, kind=KIND_NO_REASON, reason="不喜欢",
                          lines=(ReturnLine("P1008", "XL", 1),), goods_refund_cents=17210, shipping_refund_cents=0,
-                         whole_order=False, requested_at=datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ))
+                         whole_order=False, requested_at=datetime(2026, 11, 24, 10, 30, tzinfo=DEMO_TZ))
 
 
 @pytest.fixture

@@ -15,13 +15,13 @@ from bot import config
 from bot.app import SERVICES, create_app
 from bot.cli import main as kefu_main
 from bot.commands import check
-from core.clock import DEMO_TZ, SHOP_TZ
 from core.shop.backend import ReturnRequest
 from core.shop.models import KIND_NO_REASON, ReturnLine
 from core.shop.sql import SqlShopBackend
 from fakes.harness import free_port, to_toml
 from tests.bot.bot_push import raw_config
 from tests.shop_backends import SHOP_JSON
+from tests.support import DEMO_TZ
 
 LIU = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"
 
@@ -78,7 +78,7 @@ def _file_a_return(url: str) -> None:
             await shop.create_return(ReturnRequest(
                 request_id="req-keep", openid=LIU, order_id="2026111516292049", kind=KIND_NO_REASON, reason="不喜欢",
                 lines=(ReturnLine("P1008", "XL", 1),), goods_refund_cents=17210, shipping_refund_cents=0,
-                whole_order=False, requested_at=datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ)))
+                whole_order=False, requested_at=datetime(2026, 11, 24, 10, 30, tzinfo=DEMO_TZ)))
         finally:
             await shop.close()
     asyncio.run(run())

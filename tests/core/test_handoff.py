@@ -8,8 +8,9 @@ from datetime import datetime
 import pytest
 from prometheus_client import REGISTRY
 
-from core.clock import DEMO_TZ, SHOP_TZ, FixedClock
+from core.clock import FixedClock
 from core.handoff import HANDOFF_REASONS, NOTE_CHARS, REPLY_COMPLAINT, REPLY_TRANSFER, Handoff, handoff_kind
+from tests.support import DEMO_TZ
 
 P, USER = "wechat_oa", "oHANDOFF_test_user_00001"
 
@@ -30,7 +31,7 @@ class RecordingNotifier:
 
 
 def at(hour: int, minute: int = 0) -> FixedClock:
-    return FixedClock(datetime(2026, 11, 24, hour, minute, tzinfo=SHOP_TZ))
+    return FixedClock(datetime(2026, 11, 24, hour, minute, tzinfo=DEMO_TZ))
 
 
 def handoffs(reason: str) -> float:

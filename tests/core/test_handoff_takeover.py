@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.clock import DEMO_TZ
 from core.handoff import Handoff
+from tests.support import DEMO_TZ
 
 USER = "oUser-takeover-0001"
 

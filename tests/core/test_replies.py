@@ -8,10 +8,10 @@ from datetime import datetime
 import pytest
 
 from core import replies
-from core.clock import SHOP_TZ
 from core.models import Event, EventKind, IncomingMessage, Link, Location, MsgKind
+from tests.support import DEMO_TZ
 
-NOW = datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ)
+NOW = datetime(2026, 11, 24, 10, 30, tzinfo=DEMO_TZ)
 MENU = {"ORDER_HELP": "查订单：请直接发送订单号。"}
 
 

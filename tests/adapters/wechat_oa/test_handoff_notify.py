@@ -9,8 +9,8 @@ import pytest
 from aiohttp import web
 
 from adapters.wechat_oa.handoff_notify import NotifyError, WebhookNotifier
-from core.clock import DEMO_TZ
 from core.handoff import Handoff
+from tests.support import DEMO_TZ
 
 
 @pytest.fixture

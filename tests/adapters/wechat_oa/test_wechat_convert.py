@@ -16,8 +16,8 @@ from wechatpy.crypto import PrpCrypto
 from adapters.tencent.crypto import CallbackCrypto, sign
 from adapters.tencent.xml_safety import UnsafeXml, XmlRejected, parse_xml
 from adapters.wechat_oa.convert import MalformedPush, text_reply_xml, to_core, transfer_to_human_xml
-from core.clock import SHOP_TZ
 from core.models import EventKind, IncomingMessage, MsgKind
+from tests.support import DEMO_TZ
 from tests.wechat_push import APP_ID, TOKEN, cdata, push_xml
 
 BASE = {"ToUserName": "gh_0123456789ab", "FromUserName": "oUser1", "CreateTime": 1795833000}
@@ -186,7 +186,7 @@ def test_xml_declaration_and_predefined_entities_are_fine():
 
 def test_text_reply_round_trips_even_with_cdata_terminator():
     msg = convert("text", Content="hi", MsgId="1")
-    now = datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ)
+    now = datetime(2026, 11, 24, 10, 30, tzinfo=DEMO_TZ)
     reply = parse_xml(text_reply_xml(msg, "您好，订单 ]]> 已发货", now=now))
     assert reply == {"MsgType": "text", "Content": "您好，订单 ]]> 已发货", "FromUserName": "gh_0123456789ab",
                      "ToUserName": "oUser1", "CreateTime": str(int(now.timestamp()))}
@@ -194,7 +194,7 @@ def test_text_reply_round_trips_even_with_cdata_terminator():
 
 def test_transfer_to_human_reply():
     msg = convert("text", Content="人工", MsgId="1")
-    reply = parse_xml(transfer_to_human_xml(msg, now=datetime(2026, 11, 24, tzinfo=SHOP_TZ)))
+    reply = parse_xml(transfer_to_human_xml(msg, now=datetime(2026, 11, 24, tzinfo=DEMO_TZ)))
     assert reply["MsgType"] == "transfer_customer_service" and reply["ToUserName"] == "oUser1"
 
 

@@ -16,9 +16,10 @@ from wecom_kit import CORP, KFID, PATH, TOKEN, callback, kf_event_xml, sign, wec
 from adapters.wecom_kf.setup import WECOM
 from adapters.wecom_kf.webhook import WecomWebhook
 from bot.app import create_app
-from core.clock import SHOP_TZ, FixedClock
+from core.clock import FixedClock
 from core.config import WecomConfig
 from tests.plugins.fakes import wecom_fake_fixture
+from tests.support import DEMO_TZ
 
 USER = "wmWEBHOOK_user_0001"
 
@@ -47,7 +48,7 @@ async def test_url_verification_answers_the_decrypted_echostr(aiohttp_client, re
     cfg = wecom_config(redis_url, key_prefix, "http://127.0.0.1:9", wecom={
         "token": "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo", "encoding_aes_key": "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt",
         "corp_id": "ww1436e0e65a779aee"})
-    clock = FixedClock(datetime.fromtimestamp(1476416373, SHOP_TZ))
+    clock = FixedClock(datetime.fromtimestamp(1476416373, DEMO_TZ))
     client = await aiohttp_client(create_app(cfg, role="web", clock=clock))
     echostr = "fsi1xnbH4yQh0+PJxcOdhhK6TDXkjMyhEPA7xB2TGz6b+g7xyAbEkRxN/3cNXW9qdqjnoVzEtpbhnFyq6SVHyA=="
     query = "msg_signature=012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb&timestamp=1476416373&nonce=47744683&echostr="

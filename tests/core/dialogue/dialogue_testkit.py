@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core.clock import SHOP_TZ, FixedClock
+from core.clock import FixedClock
 from core.config import LlmConfig
 from core.dialogue.manager import DialogueManager
 from core.dialogue.prompt import PromptBuilder
@@ -25,6 +25,7 @@ from core.sessions.store import SessionStore
 from core.tools.registry import ToolRegistry
 from fakes.ollama import FakeOllama
 from fakes.openai_server import FakeOpenAI
+from tests.support import DEMO_TZ
 
 PLATFORM = "wechat_oa"
 OWNER = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"  # 刘洋, owns order 2026110130007784
@@ -34,7 +35,7 @@ RETURNABLE_ORDER = "2026111272425703"  # 刘洋's, signed 2026-11-19: inside the
 # Everything that identifies order 2026110130007784; none of it may reach another customer.
 ORDER_SECRETS = ("78312503947854", "男款纯棉牛津纺衬衫", "刘洋", "成都", "武侯", "天府大道", "150.55", "140.55",
                  "13800001006", "王师傅", "YYF-BDAY20", "中通")
-NOW = datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ)
+NOW = datetime(2026, 11, 24, 10, 30, tzinfo=DEMO_TZ)
 _ids = itertools.count(1)
 LLM_BACKENDS = ("ollama", "openai")
 OPENAI_MODEL = "Qwen/Qwen3-14B"

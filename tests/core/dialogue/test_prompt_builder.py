@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.config import demo_config
-from core.clock import DEMO_TZ, SHOP_TZ, FixedClock
+from core.clock import FixedClock
 from core.dialogue.prompt import TURN_CONTEXT_HEADER, PromptBuilder, load_template
 from core.llm.base import ChatMessage
+from tests.support import DEMO_TZ
 
 
 def test_template_is_shipped_in_the_package_with_the_rules():
@@ -40,7 +41,7 @@ def test_turn_context_has_the_time_and_the_references_in_order(fixed_clock):
 
 
 def test_date_follows_the_clock():
-    clock = FixedClock(datetime(2026, 12, 31, 23, 5, tzinfo=SHOP_TZ))
+    clock = FixedClock(datetime(2026, 12, 31, 23, 5, tzinfo=DEMO_TZ))
     assert "2026年12月31日（星期四）23:05" in PromptBuilder("p", clock, tz=DEMO_TZ).turn_context()
     clock.advance(3600)
     assert "2027年1月1日（星期五）00:05" in PromptBuilder("p", clock, tz=DEMO_TZ).turn_context()

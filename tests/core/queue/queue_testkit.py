@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
-from core.clock import SHOP_TZ
 from core.models import Event, EventKind, IncomingMessage, MsgKind, TurnContext, TurnResult
 from core.queue import StreamQueue
+from tests.support import DEMO_TZ
 
-T0 = datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ)
+T0 = datetime(2026, 11, 24, 10, 30, tzinfo=DEMO_TZ)
 
 
 def text_msg(user: str, text: str, *, msg_id: str | None = None, platform: str = "wechat_oa",

@@ -8,13 +8,13 @@ from datetime import datetime
 
 import pytest
 
-from core.clock import SHOP_TZ
 from core.models import IncomingMessage, MsgKind
 from core.queue import QueueFull, QueueUnavailable, StreamQueue
 from core.storage import open_redis
 from fakes.harness import free_port
+from tests.support import DEMO_TZ
 
-NOW = datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ)
+NOW = datetime(2026, 11, 24, 10, 30, tzinfo=DEMO_TZ)
 
 
 def text(user: str, msg_id: str) -> IncomingMessage:

@@ -11,7 +11,6 @@ from itertools import product as pairs
 
 import pytest
 
-from core.clock import DEMO_TZ, SHOP_TZ
 from core.shop.backend import (
     CancelRequest,
     ExchangeRequest,
@@ -31,8 +30,9 @@ from core.shop.models import (
 )
 from fakes.harness import free_port
 from tests.shop_backends import BACKENDS, SHOP_JSON, demo_records, open_backend, with_wallets
+from tests.support import DEMO_TZ
 
-NOW = datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ)
+NOW = datetime(2026, 11, 24, 10, 30, tzinfo=DEMO_TZ)
 LIU = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"
 LIN = "oWAFR7_U42fJAHS5lDtgJJgU5pdh"
 LIU_ORDER = "2026111516292049"  # 退款中: P1008 XL, P1010 XL, and P1022 均码 already in the shop's case
@@ -229,7 +229,7 @@ async def test_concurrent_cancellations_of_one_order_record_one(shop: ShopBacken
 
 @pytest.mark.parametrize(("who", "order_id", "at"), [
     ("otA-rxCRZebzSHbFtF39vmbLmjZJ", CHEN_SHIPPED, NOW),  # 陈磊's, shipped already
-    (LIU, LIU_UNPAID, datetime(2026, 11, 24, 10, 36, tzinfo=SHOP_TZ)),  # past its payment deadline
+    (LIU, LIU_UNPAID, datetime(2026, 11, 24, 10, 36, tzinfo=DEMO_TZ)),  # past its payment deadline
     (LIU, LIN_PENDING_SHIPMENT, NOW),  # not his order
     ("o-guest-never-seen", LIN_PENDING_SHIPMENT, NOW),
 ], ids=["shipped", "unpaid-past-deadline", "not-his", "guest"])

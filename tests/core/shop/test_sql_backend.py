@@ -10,12 +10,12 @@ from datetime import datetime
 import pytest
 from sqlalchemy import text
 
-from core.clock import DEMO_TZ, SHOP_TZ
 from core.shop.backend import ReturnConflict, ReturnRequest
 from core.shop.models import KIND_NO_REASON, ReturnLine
 from core.shop.sql import SqlShopBackend, create_schema, import_shop
 from core.shop.sql.schema import metadata
 from tests.shop_backends import demo_records, load_demo
+from tests.support import DEMO_TZ
 
 LIU = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"
 LIN = "oWAFR7_U42fJAHS5lDtgJJgU5pdh"
@@ -40,7 +40,7 @@ async def shop(db_url):
 def _return(request_id: str) -> ReturnRequest:
     return ReturnRequest(request_id=request_id, openid=LIU, order_id=ORDER, kind=KIND_NO_REASON, reason="不喜欢",
                          lines=(ReturnLine("P1008", "XL", 1),), goods_refund_cents=17210, shipping_refund_cents=0,
-                         whole_order=False, requested_at=datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ))
+                         whole_order=False, requested_at=datetime(2026, 11, 24, 10, 30, tzinfo=DEMO_TZ))
 
 
 async def test_workers_racing_different_returns_of_one_line_record_exactly_one(shop, db_url):

@@ -25,7 +25,6 @@ import pytest
 import structlog
 
 from bot.config import ConfigError, from_mapping
-from core.clock import SHOP_TZ
 from core.handler import RetryTurn
 from core.models import IncomingMessage, MsgKind, TurnResult
 from core.queue import StreamQueue, Worker
@@ -33,6 +32,7 @@ from core.sessions.store import SessionStore
 from core.storage import KeyBuilder, open_redis
 from core.storage.connection import is_cluster, parse_multi_host_url
 from fakes.harness import free_port
+from tests.support import DEMO_TZ
 from tests.wechat_push import AES_KEY, APP_ID, TOKEN
 
 pytestmark = pytest.mark.slow
@@ -194,7 +194,7 @@ def sentinel_setup(tmp_path_factory):
 
 def _text(user: str, n: int, msg_id: str | None = None) -> IncomingMessage:
     return IncomingMessage(platform="wechat_oa", user_id=user, account_id="gh_test", kind=MsgKind.TEXT,
-                           created_at=datetime(2026, 11, 24, 10, 30, tzinfo=SHOP_TZ), text=f"第{n}条",
+                           created_at=datetime(2026, 11, 24, 10, 30, tzinfo=DEMO_TZ), text=f"第{n}条",
                            msg_id=msg_id or f"{abs(hash(user)) % 10**9}{n:06d}", raw_type="text")
 
 

@@ -12,7 +12,6 @@ from datetime import datetime
 import pytest
 from demo_people import LI, LIN, LIU, SHOP_JSON, TTL_S
 
-from core.clock import SHOP_TZ
 from core.shop.backend import ShopUnavailable
 from core.shop.json_backend import JsonShopBackend
 from core.tools import build_tool_registry
@@ -20,6 +19,7 @@ from core.tools.confirmation import CONFIRM_PROMPT, classify
 from core.tools.context import ToolContext
 from core.tools.pending import PendingAction, PendingActionExists, PendingActionStore
 from core.tools.registry import WRITE_PENDING_ERROR
+from tests.support import DEMO_TZ
 
 ORDER = "2026111516292049"  # 刘洋, signed 11-18, no-reason window open until 11-25; P1022 already returned
 RETURN = {"order_id": ORDER, "items": [{"product_id": "P1008"}], "reason": "no_reason", "description": "颜色不喜欢"}
@@ -145,7 +145,7 @@ async def test_expired_action_does_nothing(registry, ctx_for, shop, fixed_clock)
 
 async def test_confirmation_rechecks_the_window(registry, ctx_for, shop, fixed_clock):
     """Asked at 23:58 on the last day, confirmed after midnight: the window has closed."""
-    fixed_clock.current = datetime(2026, 11, 24, 23, 58, tzinfo=SHOP_TZ)
+    fixed_clock.current = datetime(2026, 11, 24, 23, 58, tzinfo=DEMO_TZ)
     ctx = ctx_for(LIN)
     order_id = "2026111683692832"  # signed 11-17 → deadline 11-24 23:59:59
     asked = await registry.call("request_return", {"order_id": order_id, "items": [{"product_id": "P1024"}],
