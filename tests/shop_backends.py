@@ -134,3 +134,28 @@ async def open_backend(kind: str, *, tmp_path: Path, postgres: str = "", redis: 
                 await backend_http.close()
     else:  # pragma: no cover - a typo in a test
         raise ValueError(kind)
+
+
+@contextlib.asynccontextmanager
+async def open_workers(kind: str, n: int, *, tmp_path: Path, postgres: str = "", redis: Any = None, keys: Any = None,
+                       data: Path = SHOP_JSON) -> AsyncIterator[list[ShopBackend]]:
+    """``n`` backends on one shop loaded as by ``open_backend``, each built as a worker process
+    builds its own (the JSON file over the same Redis, an engine of its own on the same database,
+    a client of its own to the same API): for races between workers. Closed afterwards."""
+    async with open_backend(kind, tmp_path=tmp_path, postgres=postgres, redis=redis, keys=keys,
+                            data=data) as (first, fake):
+        others: list[ShopBackend] = []
+        for _ in range(n - 1):
+            if isinstance(first, JsonShopBackend):
+                others.append(JsonShopBackend(data, redis=redis, keys=keys))
+            elif isinstance(first, SqlShopBackend):
+                others.append(SqlShopBackend(first.engine.url.render_as_string(hide_password=False), tz=first.tz))
+            else:
+                from adapters.shop_api import HttpShopBackend
+
+                others.append(HttpShopBackend(fake.url, timeout_s=2.0, read_retries=1, cache_ttl_s=10.0))
+        try:
+            yield [first, *others]
+        finally:
+            for backend in others:
+                await backend.close()

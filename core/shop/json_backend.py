@@ -2,7 +2,9 @@
 
 The file is read once and never written: returns the bot files are kept by RecordedWrites
 (core/shop/recorded_writes.py) — in Redis when a client is given, so every worker process sees
-them and they survive restarts.
+them and they survive restarts. A return or exchange is checked against the order and recorded
+as one step (``_file_case``), so requests racing on the same line from several workers record
+one; the others are refused as if they had come second.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Callable
 
 import structlog
 
@@ -23,6 +25,7 @@ from core.shop.backend import (
     ReturnConflict,
     ReturnRequest,
     ShopBackend,
+    ShopUnavailable,
 )
 from core.shop.filed import cancel_refusal, exchange_case, exchange_refusal, return_case, return_refusal
 from core.shop.models import (
@@ -44,10 +47,15 @@ from core.shop.models import (
     ReturnLine,
     TrackingEvent,
 )
-from core.shop.recorded_writes import Cancellation, RecordedWrites
+from core.shop.recorded_writes import Cancellation, CasesChanged, RecordedWrites
 from core.storage.keys import KeyBuilder
 
 log = structlog.get_logger(__name__)
+
+# How often a write reads the order again because another request's case landed in between. Each
+# round records one of the racing requests or refuses it, so this bounds the requests racing on
+# one order, not a retry budget for failures.
+_FILE_ATTEMPTS = 16
 
 
 class ShopDataError(ValueError):
@@ -244,43 +252,54 @@ class JsonShopBackend(ShopBackend):
     # -- writes ----------------------------------------------------------------------------
     async def _with_returns(self, order: Order) -> Order:
         """The order from the file with what the bot recorded on it (cases, a cancellation)."""
-        recorded = await self._writes.cases(order.id)
+        return (await self._recorded(order))[0]
+
+    async def _recorded(self, order: Order) -> tuple[Order, int]:
+        """``_with_returns``, and the number of recorded cases it saw (for ``add_case``)."""
+        recorded, seen = await self._writes.snapshot(order.id)
         if recorded:
             order = replace(order, after_sales=order.after_sales + tuple(recorded))
         cancelled = await self._writes.cancellation(order.id)
         if cancelled is not None:
             order = replace(order, status=CANCELLED, cancelled_at=cancelled.cancelled_at, cancel_reason=cancelled.reason,
                             cancel_refund_cents=cancelled.refund_cents)
-        return order
+        return order, seen
+
+    async def _file_case(self, openid: str, order_id: str, request_id: str, refusal: Callable[[Order], str | None],
+                         case: AfterSale) -> tuple[AfterSale, bool]:
+        """Record ``case`` on the order unless ``refusal`` (of the order as it is now) says no:
+        (the case stored under ``request_id``, newly recorded?). The check and the write are one
+        step against other workers' cases on the same order: when one lands in between, the order
+        is read and checked again (module docstring of core/shop/recorded_writes.py)."""
+        base = self._orders.get(order_id)
+        if base is None or base.openid != openid:
+            raise ReturnConflict("order not found for this customer")
+        for _ in range(_FILE_ATTEMPTS):
+            existing = await self._writes.find_case(order_id, request_id)
+            if existing is not None:
+                return existing, False
+            order, seen = await self._recorded(base)
+            why = refusal(order)
+            if why:
+                raise ReturnConflict(why)
+            try:
+                return await self._writes.add_case(order_id, request_id, case, seen=seen)
+            except CasesChanged:
+                continue
+        log.warning("case_contended", order_id=order_id, attempts=_FILE_ATTEMPTS)
+        raise ShopUnavailable(f"order {order_id} kept changing while a case was being recorded")
 
     async def create_return(self, request: ReturnRequest) -> AfterSale:
-        base = self._orders.get(request.order_id)
-        if base is None or base.openid != request.openid:
-            raise ReturnConflict("order not found for this customer")
-        existing = await self._writes.find_case(request.order_id, request.request_id)
-        if existing is not None:
-            return existing
-        refusal = return_refusal(await self._with_returns(base), request.lines)
-        if refusal:
-            raise ReturnConflict(refusal)
-        case, added = await self._writes.add_case(request.order_id, request.request_id, return_case(request))
-        if not added:
-            return case
-        log.info("return_recorded", order_id=request.order_id, case_id=case.id, kind=case.kind,
-                 lines=len(case.items), goods_refund_cents=case.goods_refund_cents)
+        case, added = await self._file_case(request.openid, request.order_id, request.request_id,
+                                            lambda order: return_refusal(order, request.lines), return_case(request))
+        if added:
+            log.info("return_recorded", order_id=request.order_id, case_id=case.id, kind=case.kind,
+                     lines=len(case.items), goods_refund_cents=case.goods_refund_cents)
         return case
 
     async def create_exchange(self, request: ExchangeRequest) -> AfterSale:
-        base = self._orders.get(request.order_id)
-        if base is None or base.openid != request.openid:
-            raise ReturnConflict("order not found for this customer")
-        existing = await self._writes.find_case(request.order_id, request.request_id)
-        if existing is not None:
-            return existing
-        refusal = exchange_refusal(await self._with_returns(base), request.line)
-        if refusal:
-            raise ReturnConflict(refusal)
-        case, added = await self._writes.add_case(request.order_id, request.request_id, exchange_case(request))
+        case, added = await self._file_case(request.openid, request.order_id, request.request_id,
+                                            lambda order: exchange_refusal(order, request.line), exchange_case(request))
         if added:
             log.info("exchange_recorded", order_id=request.order_id, case_id=case.id, qty=request.line.qty)
         return case

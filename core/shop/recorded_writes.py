@@ -4,6 +4,15 @@ them and they survive restarts — or in memory for a single process (tests, one
 
 Each record is stored under the request id of the confirmed pending action, with a
 set-if-absent, so the same confirmation arriving twice (or in two workers at once) records once.
+
+Different requests on one order are checked and recorded as one step. The backend reads the
+order's cases (``snapshot``), checks the new case against them (is the line still free?) and
+records it with ``add_case(..., seen=...)``, which writes only if the order still has the cases
+the check saw and raises ``CasesChanged`` otherwise, so the caller reads and checks again: four
+workers racing different returns of a one-unit line record one, the others are refused. The
+count of the order's cases is its version, since cases are only ever added; in Redis the compare
+and the write are one Lua script on the order's one key (so Redis Cluster runs it too), with no
+lock to expire under a slow worker.
 """
 
 from __future__ import annotations
@@ -58,6 +67,22 @@ class Cancellation:
                    reason=d["reason"], refund_cents=int(d["refund_cents"]))
 
 
+class CasesChanged(Exception):
+    """Another case was recorded on the order after the caller read its cases: read and check again."""
+
+
+# KEYS[1] = the order's cases (a hash: request id -> case JSON). ARGV = request id, case JSON, the
+# number of cases the caller's check saw. Returns the case already stored under this request id,
+# 1 when the case was recorded, 0 when the order's cases changed since they were read.
+_ADD_CASE_LUA = """
+local stored = redis.call('HGET', KEYS[1], ARGV[1])
+if stored then return stored end
+if redis.call('HLEN', KEYS[1]) ~= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
+
 class RecordedWrites:
     """After-sale cases by order id and request id, and cancellations by order id; ``redis`` and
     ``keys`` together, or neither."""
@@ -67,6 +92,7 @@ class RecordedWrites:
             raise ValueError("pass both redis and keys, or neither")
         self._redis = redis
         self._keys = keys
+        self._add_case = redis.register_script(_ADD_CASE_LUA) if redis is not None else None
         self._memory_cases: dict[str, dict[str, AfterSale]] = {}
         self._memory_cancellations: dict[str, Cancellation] = {}
 
@@ -74,15 +100,20 @@ class RecordedWrites:
         assert self._keys is not None
         return self._keys.glob("shop", "returns", order_id)
 
-    async def cases(self, order_id: str) -> list[AfterSale]:
-        """The order's recorded cases, oldest first."""
+    async def snapshot(self, order_id: str) -> tuple[list[AfterSale], int]:
+        """The order's recorded cases, oldest first, and how many there are (what ``add_case``'s
+        ``seen`` compares against)."""
         if self._redis is not None:
             raw = await self._redis.hgetall(self._cases_key(order_id))
             cases = [case_from_json(v) for v in raw.values()]
         else:
             cases = list(self._memory_cases.get(order_id, {}).values())
         cases.sort(key=lambda c: (c.applied_at.timestamp() if c.applied_at else 0.0, c.id))
-        return cases
+        return cases, len(cases)
+
+    async def cases(self, order_id: str) -> list[AfterSale]:
+        """The order's recorded cases, oldest first."""
+        return (await self.snapshot(order_id))[0]
 
     async def find_case(self, order_id: str, request_id: str) -> AfterSale | None:
         if self._redis is not None:
@@ -90,17 +121,22 @@ class RecordedWrites:
             return case_from_json(raw) if raw else None
         return self._memory_cases.get(order_id, {}).get(request_id)
 
-    async def add_case(self, order_id: str, request_id: str, case: AfterSale) -> tuple[AfterSale, bool]:
-        """Record ``case`` unless this request id already has one: (the stored case, newly added?)."""
-        if self._redis is not None:
-            if not await self._redis.hsetnx(self._cases_key(order_id), request_id, case_to_json(case)):
-                again = await self.find_case(order_id, request_id)
-                assert again is not None
-                return again, False
+    async def add_case(self, order_id: str, request_id: str, case: AfterSale, *, seen: int) -> tuple[AfterSale, bool]:
+        """Record ``case`` unless this request id already has one: (the stored case, newly added?).
+        ``seen`` is the number of cases the caller checked ``case`` against (``snapshot``); if
+        the order has another number now, nothing is written and ``CasesChanged`` is raised."""
+        if self._add_case is not None:
+            answer = await self._add_case(keys=[self._cases_key(order_id)], args=[request_id, case_to_json(case), seen])
+            if isinstance(answer, (str, bytes)):
+                return case_from_json(answer.decode() if isinstance(answer, bytes) else answer), False
+            if not answer:
+                raise CasesChanged(order_id)
             return case, True
         stored = self._memory_cases.setdefault(order_id, {})
         if request_id in stored:
             return stored[request_id], False
+        if len(stored) != seen:
+            raise CasesChanged(order_id)
         stored[request_id] = case
         return case, True
 

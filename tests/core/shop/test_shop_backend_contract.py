@@ -1,7 +1,8 @@
 """The shop backend contract, one suite over every backend (json, sqlite, postgres, http), each
 loaded with the demo shop: what a backend returns is exactly the shop's records; a call on behalf
 of one customer never returns another's data, whatever order id is passed; writes are recorded
-once per request id; a shop that cannot answer raises ShopUnavailable, never "not found"."""
+once per request id, and once per line when different requests from several workers race; a shop
+that cannot answer raises ShopUnavailable, never "not found"."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from core.shop.models import (
     ReturnLine,
 )
 from fakes.harness import free_port
-from tests.shop_backends import BACKENDS, SHOP_JSON, demo_records, open_backend, with_wallets
+from tests.shop_backends import BACKENDS, SHOP_JSON, demo_records, open_backend, open_workers, with_wallets
 from tests.support import DEMO_TZ
 
 NOW = datetime(2026, 11, 24, 10, 30, tzinfo=DEMO_TZ)
@@ -50,6 +51,15 @@ async def shop(request, tmp_path, redis_client, keys):
     async with open_backend(request.param, tmp_path=tmp_path, postgres=postgres, redis=redis_client, keys=keys,
                             data=with_wallets(tmp_path)) as (backend, _fake):
         yield backend
+
+
+@pytest.fixture(params=BACKENDS)
+async def workers(request, tmp_path, redis_client, keys):
+    """Four workers' backends on one shop (four processes: one Redis, one database, one API)."""
+    postgres = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
+    async with open_workers(request.param, 4, tmp_path=tmp_path, postgres=postgres, redis=redis_client,
+                            keys=keys) as backends:
+        yield backends
 
 
 def _return(request_id: str = "req-0001", *, openid: str = LIU, order_id: str = LIU_ORDER,
@@ -141,6 +151,33 @@ async def test_concurrent_deliveries_of_one_request_file_one_case(shop: ShopBack
     cases = await asyncio.gather(*(shop.create_return(request) for _ in range(5)))
     assert all(c == cases[0] for c in cases)
     order = await shop.get_order(LIU, LIU_ORDER)
+    assert order is not None and [c.id for c in order.after_sales].count(cases[0].id) == 1
+
+
+async def test_workers_racing_different_requests_on_one_line_record_exactly_one(workers: list[ShopBackend]):
+    """刘洋 bought one P1008 XL. Two returns and two exchanges of it, confirmed in four workers at
+    the same moment (four shoppers' sessions would do, or one shopper on two phones): one is
+    recorded, the other three are refused as the line is in a case now — never four cases for
+    one unit, never a refund paid twice."""
+    before = await asyncio.gather(*(w.get_order(LIU, LIU_ORDER) for w in workers))  # each showed the order
+    assert all(o is not None and o.returned_qty("P1008", "XL") == 0 for o in before)
+    writes = [workers[0].create_return(_return("req-race-0")), workers[1].create_return(_return("req-race-1")),
+              workers[2].create_exchange(_exchange("req-race-2")), workers[3].create_exchange(_exchange("req-race-3"))]
+    results = await asyncio.gather(*writes, return_exceptions=True)
+    recorded = [r for r in results if not isinstance(r, BaseException)]
+    assert len(recorded) == 1, results
+    assert all(isinstance(r, ReturnConflict) for r in results if isinstance(r, BaseException)), results
+    for worker in workers:
+        order = await worker.get_order(LIU, LIU_ORDER)
+        assert order is not None and order.returned_qty("P1008", "XL") == 1
+        assert [c for c in order.after_sales if c.source == "bot"] == recorded
+
+
+async def test_workers_delivering_one_request_at_once_record_it_once(workers: list[ShopBackend]):
+    """The same confirmation redelivered to four workers at once: each answers with the one case."""
+    cases = await asyncio.gather(*(w.create_return(_return("req-redelivered")) for w in workers))
+    assert all(c == cases[0] for c in cases)
+    order = await workers[0].get_order(LIU, LIU_ORDER)
     assert order is not None and [c.id for c in order.after_sales].count(cases[0].id) == 1
 
 

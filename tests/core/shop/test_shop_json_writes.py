@@ -5,15 +5,20 @@ when the order no longer allows them — and the file is never rewritten."""
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from core.shop.backend import CancelRequest, ExchangeRequest, OrderConflict, ReturnConflict, ReturnRequest
+from core.shop.filed import exchange_case
 from core.shop.json_backend import JsonShopBackend
 from core.shop.models import CANCELLED, KIND_EXCHANGE, KIND_NO_REASON, PAID_NOT_SHIPPED, ReturnLine
+from core.shop.recorded_writes import CasesChanged, RecordedWrites
 from core.shop.rules_file import load_rules
+from core.storage import open_redis
+from core.storage.connection import reset_memory
 
 RULES = load_rules(Path(__file__).resolve().parents[3] / "examples" / "shop" / "rules.toml")
 TZ = RULES.timezone
@@ -120,3 +125,34 @@ async def test_writes_live_in_redis_and_never_touch_the_file(redis_client, keys)
     restarted = JsonShopBackend(SHOP_JSON, redis=redis_client, keys=keys)
     assert (await restarted.get_order(ZHANG, UNSHIPPED)).status == CANCELLED
     assert hashlib.sha256(SHOP_JSON.read_bytes()).hexdigest() == before
+
+
+@pytest.fixture(params=["in-process", "memory", "redis"])
+async def writes(request, redis_client, keys):
+    """RecordedWrites kept in the process, in memory:// (fakeredis, as the demo runs) and in real Redis."""
+    if request.param == "in-process":
+        yield RecordedWrites()
+    elif request.param == "redis":
+        yield RecordedWrites(redis_client, keys)
+    else:
+        name = uuid.uuid4().hex
+        redis = open_redis(f"memory://{name}")
+        yield RecordedWrites(redis, keys)
+        await redis.aclose()
+        reset_memory(name)
+
+
+async def test_a_case_checked_against_cases_that_changed_is_not_recorded(writes):
+    """The compare-and-record step under the JSON backend's writes: a case is written only if the
+    order still has the cases it was checked against; its own request id is answered whatever the
+    caller saw (the same confirmation again)."""
+    first, second = exchange_case(_exchange("ex-a")), exchange_case(_exchange("ex-b", new_size="XXL"))
+    cases, seen = await writes.snapshot(HOODIE_ORDER)
+    assert (cases, seen) == ([], 0)
+    assert await writes.add_case(HOODIE_ORDER, "ex-a", first, seen=seen) == (first, True)
+    with pytest.raises(CasesChanged):  # checked when the order had no case: "ex-a" landed since
+        await writes.add_case(HOODIE_ORDER, "ex-b", second, seen=seen)
+    assert await writes.cases(HOODIE_ORDER) == [first]
+    assert await writes.add_case(HOODIE_ORDER, "ex-a", first, seen=0) == (first, False)
+    assert await writes.add_case(HOODIE_ORDER, "ex-b", second, seen=1) == (second, True)
+    assert await writes.snapshot(HOODIE_ORDER) == ([first, second], 2)
