@@ -21,14 +21,8 @@ from fakes.ollama import FakeOllama, Reply, text, tool_call
 
 
 @pytest.fixture
-async def fake():
-    async with FakeOllama() as f:
-        yield f
-
-
-@pytest.fixture
-def cfg(fake) -> LlmConfig:
-    return LlmConfig(base_url=fake.url, timeout_s=5.0, num_ctx=12288, keep_alive="45m",
+def cfg(ollama) -> LlmConfig:
+    return LlmConfig(base_url=ollama.url, timeout_s=5.0, num_ctx=12288, keep_alive="45m",
                      think_temperature=0.6, think_top_p=0.95, think_top_k=20, temperature=0.7, top_p=0.8, top_k=20)
 
 
@@ -45,10 +39,10 @@ async def chat(cfg):
     (True, {"temperature": 0.6, "top_p": 0.95, "top_k": 20}),
     (False, {"temperature": 0.7, "top_p": 0.8, "top_k": 20}),
 ])
-async def test_think_flag_sampling_num_ctx_and_keep_alive_are_always_sent(fake, chat, think, sampling):
-    fake.script("好的")
+async def test_think_flag_sampling_num_ctx_and_keep_alive_are_always_sent(ollama, chat, think, sampling):
+    ollama.script("好的")
     await chat.chat(USER, think=think)
-    body = fake.requests[-1]
+    body = ollama.requests[-1]
     assert body["think"] is think  # explicit, also when False
     assert body["options"] == {"num_ctx": 12288, **sampling}
     assert body["keep_alive"] == "45m"
@@ -56,18 +50,18 @@ async def test_think_flag_sampling_num_ctx_and_keep_alive_are_always_sent(fake, 
     assert body["stream"] is True
 
 
-async def test_sampling_comes_from_config(fake):
-    c = OllamaChat(LlmConfig(base_url=fake.url, think_temperature=0.5, think_top_p=0.9, think_top_k=30))
+async def test_sampling_comes_from_config(ollama):
+    c = OllamaChat(LlmConfig(base_url=ollama.url, think_temperature=0.5, think_top_p=0.9, think_top_k=30))
     try:
-        fake.script("好")
+        ollama.script("好")
         await c.chat(USER, think=True)
     finally:
         await c.aclose()
-    assert fake.requests[-1]["options"] == {"num_ctx": 16384, "temperature": 0.5, "top_p": 0.9, "top_k": 30}
+    assert ollama.requests[-1]["options"] == {"num_ctx": 16384, "temperature": 0.5, "top_p": 0.9, "top_k": 30}
 
 
-async def test_tool_results_go_back_with_role_tool_and_tool_name_and_no_thinking(fake, chat):
-    fake.script("已签收")
+async def test_tool_results_go_back_with_role_tool_and_tool_name_and_no_thinking(ollama, chat):
+    ollama.script("已签收")
     history = [
         ChatMessage("user", "订单2026110130007784到哪了"),
         ChatMessage("assistant", "", thinking="先查订单", tool_calls=[ToolCall("get_order", {"order_id": "2026110130007784"})]),
@@ -77,17 +71,17 @@ async def test_tool_results_go_back_with_role_tool_and_tool_name_and_no_thinking
                                                 "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}},
                                                                "required": ["order_id"]}}}]
     await chat.chat(history, tools=schema)
-    sent = fake.requests[-1]["messages"]
+    sent = ollama.requests[-1]["messages"]
     assert sent[1]["tool_calls"] == [{"function": {"name": "get_order", "arguments": {"order_id": "2026110130007784"}}}]
     assert "thinking" not in sent[1]
     assert sent[2] == {"role": "tool", "content": '{"ok":true}', "tool_name": "get_order"}
-    assert fake.requests[-1]["tools"][0]["function"]["name"] == "get_order"
+    assert ollama.requests[-1]["tools"][0]["function"]["name"] == "get_order"
 
 
 # -- what we get back ---------------------------------------------------------------------
 
-async def test_content_and_thinking_stream_separately(fake, chat):
-    fake.script(Reply(content="您好！\n\n有什么可以帮您？", thinking="用户在打招呼。", chunk_chars=3))
+async def test_content_and_thinking_stream_separately(ollama, chat):
+    ollama.script(Reply(content="您好！\n\n有什么可以帮您？", thinking="用户在打招呼。", chunk_chars=3))
     chunks = [c async for c in chat.chat_stream(USER, think=True)]
     assert len([c for c in chunks if c.content]) > 2  # really streamed
     assert "".join(c.content for c in chunks) == "您好！\n\n有什么可以帮您？"
@@ -96,37 +90,37 @@ async def test_content_and_thinking_stream_separately(fake, chat):
     assert chunks[-1].stats["prompt_tokens"] > 0 and chunks[-1].stats["completion_tokens"] > 0
 
 
-async def test_native_tool_calls_have_object_arguments(fake, chat):
-    fake.script(tool_call("track_shipment", order_id="2026110130007784"))
+async def test_native_tool_calls_have_object_arguments(ollama, chat):
+    ollama.script(tool_call("track_shipment", order_id="2026110130007784"))
     r = await chat.chat(USER)
     assert r.content == ""
     assert [(c.name, c.arguments) for c in r.tool_calls] == [("track_shipment", {"order_id": "2026110130007784"})]
 
 
-async def test_calls_reuse_one_connection_to_ollama(fake, chat):
+async def test_calls_reuse_one_connection_to_ollama(ollama, chat):
     # the end of each answer is read after its done chunk, so httpx keeps the connection
-    fake.script(Reply(content="第一段。\n\n第二段。", chunk_chars=4), tool_call("get_order", order_id="1"), "好的")
+    ollama.script(Reply(content="第一段。\n\n第二段。", chunk_chars=4), tool_call("get_order", order_id="1"), "好的")
     assert (await chat.chat(USER)).content == "第一段。\n\n第二段。"
     assert (await chat.chat(USER)).tool_calls
     chunks = [c async for c in chat.chat_stream(USER)]
     assert chunks[-1].done
-    assert len(fake.chat_peers) == 3 and len(set(fake.chat_peers)) == 1
+    assert len(ollama.chat_peers) == 3 and len(set(ollama.chat_peers)) == 1
 
 
-async def test_a_stream_left_early_costs_only_its_connection(fake, chat):
-    fake.script(Reply(content="很长的回答" * 20, chunk_chars=5), "下一个")
+async def test_a_stream_left_early_costs_only_its_connection(ollama, chat):
+    ollama.script(Reply(content="很长的回答" * 20, chunk_chars=5), "下一个")
     stream = chat.chat_stream(USER)
     first = await stream.__anext__()
     await stream.aclose()  # the consumer stopped before done (e.g. the turn was cancelled)
     assert first.content
     assert (await chat.chat(USER)).content == "下一个"
-    assert len(set(fake.chat_peers)) == 2  # the unread answer's connection was not reused
+    assert len(set(ollama.chat_peers)) == 2  # the unread answer's connection was not reused
 
 
 # -- failures -----------------------------------------------------------------------------
 
-async def test_missing_model_tells_ops_what_to_run(fake):
-    c = OllamaChat(LlmConfig(base_url=fake.url, model="qwen3:14b-q8_0"))
+async def test_missing_model_tells_ops_what_to_run(ollama):
+    c = OllamaChat(LlmConfig(base_url=ollama.url, model="qwen3:14b-q8_0"))
     try:
         with pytest.raises(ModelNotFound) as info:
             await c.chat(USER)
@@ -135,9 +129,9 @@ async def test_missing_model_tells_ops_what_to_run(fake):
     assert "run: ollama pull qwen3:14b-q8_0" in str(info.value)
 
 
-async def test_slow_server_times_out(fake):
-    c = OllamaChat(LlmConfig(base_url=fake.url, timeout_s=0.3))
-    fake.fail_next("timeout", delay_s=10)
+async def test_slow_server_times_out(ollama):
+    c = OllamaChat(LlmConfig(base_url=ollama.url, timeout_s=0.3))
+    ollama.fail_next("timeout", delay_s=10)
     try:
         with pytest.raises(LLMTimeout):
             await c.chat(USER)
@@ -147,13 +141,13 @@ async def test_slow_server_times_out(fake):
 
 # -- model management ---------------------------------------------------------------------
 
-async def test_warm_up_loads_the_model_with_keep_alive_and_no_prompt(fake, chat):
+async def test_warm_up_loads_the_model_with_keep_alive_and_no_prompt(ollama, chat):
     await chat.warm_up()
-    path, body = fake.calls[-1]
+    path, body = ollama.calls[-1]
     assert path == "/api/generate"
     assert body["model"] == "qwen3:14b" and body["keep_alive"] == "45m"
     assert "prompt" not in body
-    assert "qwen3:14b" in fake.loaded
+    assert "qwen3:14b" in ollama.loaded
 
 
 async def test_list_models_and_capabilities(chat):
@@ -162,12 +156,12 @@ async def test_list_models_and_capabilities(chat):
     assert {"tools", "thinking"} <= set(await chat.capabilities())
 
 
-async def test_check_llm_reports_model_presence(fake):
-    ok, detail = await check_llm(LlmConfig(base_url=fake.url))
+async def test_check_llm_reports_model_presence(ollama):
+    ok, detail = await check_llm(LlmConfig(base_url=ollama.url))
     assert ok and "qwen3:14b" in detail and "tools" in detail
-    ok, detail = await check_llm(LlmConfig(base_url=fake.url, model="qwen3:32b"))
+    ok, detail = await check_llm(LlmConfig(base_url=ollama.url, model="qwen3:32b"))
     assert not ok and "ollama pull qwen3:32b" in detail
-    assert fake.requests == []  # /api/tags only: checking never loads the model
+    assert ollama.requests == []  # /api/tags only: checking never loads the model
     ok, detail = await check_llm(LlmConfig(base_url=closed_port_url()))
     assert not ok and "cannot connect" in detail
 
@@ -186,11 +180,11 @@ async def test_an_answer_trickling_in_slower_than_the_timeout_fails():
         await slow.stop()
 
 
-async def test_time_spent_by_the_consumer_does_not_count(fake):
+async def test_time_spent_by_the_consumer_does_not_count(ollama):
     import asyncio
 
-    c = OllamaChat(LlmConfig(base_url=fake.url, timeout_s=0.5))
-    fake.script(text("第一段。\n\n第二段。\n\n第三段。", chunk_chars=3))
+    c = OllamaChat(LlmConfig(base_url=ollama.url, timeout_s=0.5))
+    ollama.script(text("第一段。\n\n第二段。\n\n第三段。", chunk_chars=3))
     got = []
     try:
         async for chunk in c.chat_stream(USER):
