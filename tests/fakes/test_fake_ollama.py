@@ -16,24 +16,18 @@ TOOLS = [{"type": "function", "function": {"name": n, "parameters": {"type": "ob
          for n in ("get_order", "track_shipment", "list_my_orders", "transfer_to_human")]
 
 
-@pytest.fixture
-async def http():
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-async def chat_lines(http, ollama, **body):
+async def chat_lines(session, ollama, **body):
     body = {"model": "qwen3:14b", "messages": [{"role": "user", "content": "你好"}], **body}
-    async with http.post(ollama.url + "/api/chat", json=body) as resp:
+    async with session.post(ollama.url + "/api/chat", json=body) as resp:
         assert resp.status == 200
         assert resp.headers["Content-Type"].startswith("application/x-ndjson")
         raw = await resp.text()
     return [json.loads(line) for line in raw.splitlines() if line.strip()]
 
 
-async def test_streaming_chat_is_ndjson_with_a_final_stats_chunk(http, ollama):
+async def test_streaming_chat_is_ndjson_with_a_final_stats_chunk(session, ollama):
     ollama.script(Reply(content="您好，欢迎光临悦衣坊。", thinking="打招呼", chunk_chars=4))
-    lines = await chat_lines(http, ollama, think=True)
+    lines = await chat_lines(session, ollama, think=True)
     body, final = lines[:-1], lines[-1]
     assert all(not line["done"] for line in body)
     assert "".join(line["message"].get("thinking", "") for line in body) == "打招呼"
@@ -44,83 +38,83 @@ async def test_streaming_chat_is_ndjson_with_a_final_stats_chunk(http, ollama):
     assert final["message"] == {"role": "assistant", "content": ""}
 
 
-async def test_thinking_is_only_sent_when_requested(http, ollama):
+async def test_thinking_is_only_sent_when_requested(session, ollama):
     ollama.script(text("好的", thinking="秘密"))
-    lines = await chat_lines(http, ollama, think=False)
+    lines = await chat_lines(session, ollama, think=False)
     assert not any("thinking" in line.get("message", {}) for line in lines)
 
 
-async def test_tool_calls_arrive_whole_with_object_arguments(http, ollama):
+async def test_tool_calls_arrive_whole_with_object_arguments(session, ollama):
     ollama.script(tool_call("get_order", order_id="2026110130007784"))
-    lines = await chat_lines(http, ollama, tools=TOOLS)
+    lines = await chat_lines(session, ollama, tools=TOOLS)
     calls = [c for line in lines for c in line["message"].get("tool_calls", [])]
     assert calls == [{"function": {"name": "get_order", "arguments": {"order_id": "2026110130007784"}}}]
 
 
-async def test_non_streaming_chat_returns_one_object(http, ollama):
+async def test_non_streaming_chat_returns_one_object(session, ollama):
     ollama.script(text("一次性回答", thinking="想"))
     body = {"model": "qwen3:14b", "messages": [{"role": "user", "content": "?"}], "stream": False, "think": True}
-    async with http.post(ollama.url + "/api/chat", json=body) as resp:
+    async with session.post(ollama.url + "/api/chat", json=body) as resp:
         data = await resp.json()
     assert data["message"] == {"role": "assistant", "content": "一次性回答", "thinking": "想"}
     assert data["done"] is True and data["eval_count"] > 0
 
 
-async def test_unknown_model_is_404_with_error_object(http, ollama):
-    async with http.post(ollama.url + "/api/chat", json={"model": "llama3", "messages": []}) as resp:
+async def test_unknown_model_is_404_with_error_object(session, ollama):
+    async with session.post(ollama.url + "/api/chat", json={"model": "llama3", "messages": []}) as resp:
         assert resp.status == 404
         assert await resp.json() == {"error": "model 'llama3' not found"}
 
 
-async def test_model_management_endpoints(http, ollama):
-    async with http.get(ollama.url + "/api/tags") as resp:
+async def test_model_management_endpoints(session, ollama):
+    async with session.get(ollama.url + "/api/tags") as resp:
         tags = await resp.json()
     assert [m["name"] for m in tags["models"]] == ["qwen3:14b"] and tags["models"][0]["model"] == "qwen3:14b"
-    async with http.post(ollama.url + "/api/show", json={"model": "qwen3:14b"}) as resp:
+    async with session.post(ollama.url + "/api/show", json={"model": "qwen3:14b"}) as resp:
         show = await resp.json()
     assert {"completion", "tools", "thinking"} <= set(show["capabilities"])
-    async with http.post(ollama.url + "/api/show", json={"model": "nope"}) as resp:
+    async with session.post(ollama.url + "/api/show", json={"model": "nope"}) as resp:
         assert resp.status == 404
-    async with http.get(ollama.url + "/api/version") as resp:
+    async with session.get(ollama.url + "/api/version") as resp:
         assert "version" in await resp.json()
-    async with http.post(ollama.url + "/api/generate", json={"model": "qwen3:14b", "keep_alive": "30m"}) as resp:
+    async with session.post(ollama.url + "/api/generate", json={"model": "qwen3:14b", "keep_alive": "30m"}) as resp:
         load = await resp.json()
     assert load["done"] is True and load["done_reason"] == "load" and load["response"] == ""
-    async with http.post(ollama.url + "/api/chat", json={"model": "qwen3:14b", "messages": []}) as resp:
+    async with session.post(ollama.url + "/api/chat", json={"model": "qwen3:14b", "messages": []}) as resp:
         assert (await resp.json())["done_reason"] == "load"
 
 
-async def test_script_queue_then_rule_then_greeting(http, ollama):
+async def test_script_queue_then_rule_then_greeting(session, ollama):
     ollama.script("第一", text("第二"))
     ollama.rule(lambda body: "规则回答" if "规则" in body["messages"][-1]["content"] else None)
     say = lambda lines: "".join(line["message"]["content"] for line in lines)  # noqa: E731
-    assert say(await chat_lines(http, ollama)) == "第一"
-    assert say(await chat_lines(http, ollama)) == "第二"
-    assert say(await chat_lines(http, ollama, messages=[{"role": "user", "content": "走规则"}])) == "规则回答"
-    assert say(await chat_lines(http, ollama)) == GREETING
+    assert say(await chat_lines(session, ollama)) == "第一"
+    assert say(await chat_lines(session, ollama)) == "第二"
+    assert say(await chat_lines(session, ollama, messages=[{"role": "user", "content": "走规则"}])) == "规则回答"
+    assert say(await chat_lines(session, ollama)) == GREETING
     assert len(ollama.requests) == 4 and ollama.requests[2]["messages"][0]["content"] == "走规则"
 
 
-async def test_async_rule(http, ollama):
+async def test_async_rule(session, ollama):
     async def rule(body):
         return text("异步")
     ollama.rule(rule)
-    assert "".join(line["message"]["content"] for line in await chat_lines(http, ollama)) == "异步"
+    assert "".join(line["message"]["content"] for line in await chat_lines(session, ollama)) == "异步"
 
 
-async def test_error_mid_stream_sends_error_object_after_some_chunks(http, ollama):
+async def test_error_mid_stream_sends_error_object_after_some_chunks(session, ollama):
     ollama.fail_next("error_mid_stream").script(text("一二三四五六七八九十", chunk_chars=2))
-    lines = await chat_lines(http, ollama)
+    lines = await chat_lines(session, ollama)
     assert any(line.get("message", {}).get("content") for line in lines[:-1])
     assert "error" in lines[-1] and not any(line.get("done") for line in lines)
 
 
-async def test_faults_apply_once_in_order(http, ollama):
+async def test_faults_apply_once_in_order(session, ollama):
     ollama.fail_next("http_500").fail_next("model_not_found")
     body = {"model": "qwen3:14b", "messages": [{"role": "user", "content": "x"}]}
     statuses = []
     for _ in range(3):
-        async with http.post(ollama.url + "/api/chat", json=body) as resp:
+        async with session.post(ollama.url + "/api/chat", json=body) as resp:
             statuses.append(resp.status)
             if resp.status != 200:
                 assert "error" in await resp.json()

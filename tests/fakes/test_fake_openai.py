@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-import aiohttp
 import pytest
 
 from fakes.ollama_demo import demo_rule
@@ -24,16 +23,10 @@ async def fake():
         yield f
 
 
-@pytest.fixture
-async def http():
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-async def sse(http, fake, **body) -> tuple[list[dict], str]:
+async def sse(session, fake, **body) -> tuple[list[dict], str]:
     """POST a streaming request; returns the JSON events and the raw body."""
     body = {"model": MODEL, "messages": [{"role": "user", "content": "你好"}], "stream": True, **body}
-    async with http.post(fake.base_url + "/chat/completions", json=body) as resp:
+    async with session.post(fake.base_url + "/chat/completions", json=body) as resp:
         assert resp.status == 200
         assert resp.headers["Content-Type"].startswith("text/event-stream")
         raw = await resp.text()
@@ -41,9 +34,9 @@ async def sse(http, fake, **body) -> tuple[list[dict], str]:
     return events, raw
 
 
-async def test_stream_is_sse_ending_with_done(http, fake):
+async def test_stream_is_sse_ending_with_done(session, fake):
     fake.script(Reply(content="您好，欢迎光临悦衣坊。", thinking="打招呼", chunk_chars=4))
-    events, raw = await sse(http, fake, stream_options={"include_usage": True})
+    events, raw = await sse(session, fake, stream_options={"include_usage": True})
     assert raw.rstrip().endswith("data: [DONE]")
     assert events[0]["choices"][0]["delta"]["role"] == "assistant"
     assert all(e["object"] == "chat.completion.chunk" and e["model"] == MODEL for e in events)
@@ -54,16 +47,16 @@ async def test_stream_is_sse_ending_with_done(http, fake):
     assert events[-1]["choices"] == [] and events[-1]["usage"]["total_tokens"] > 0
 
 
-async def test_enable_thinking_false_sends_no_reasoning(http, fake):
+async def test_enable_thinking_false_sends_no_reasoning(session, fake):
     fake.script(text("好的", thinking="秘密"))
-    events, _ = await sse(http, fake, chat_template_kwargs={"enable_thinking": False})
+    events, _ = await sse(session, fake, chat_template_kwargs={"enable_thinking": False})
     assert not any("reasoning_content" in e["choices"][0]["delta"] for e in events if e["choices"])
     assert not any("usage" in e for e in events)  # only with stream_options.include_usage
 
 
-async def test_tool_call_streams_id_and_name_first_then_argument_pieces(http, fake):
+async def test_tool_call_streams_id_and_name_first_then_argument_pieces(session, fake):
     fake.script(tool_call("get_order", order_id=ORDER))
-    events, _ = await sse(http, fake, tools=TOOLS)
+    events, _ = await sse(session, fake, tools=TOOLS)
     frags = [tc for e in events if e["choices"] for tc in e["choices"][0]["delta"].get("tool_calls", [])]
     first, rest = frags[0], frags[1:]
     assert first["index"] == 0 and first["id"].startswith("chatcmpl-tool-") and first["type"] == "function"
@@ -74,10 +67,10 @@ async def test_tool_call_streams_id_and_name_first_then_argument_pieces(http, fa
     assert events[-1]["choices"][0]["finish_reason"] == "tool_calls"
 
 
-async def test_non_streaming_returns_one_completion(http, fake):
+async def test_non_streaming_returns_one_completion(session, fake):
     fake.script(tool_call("track_shipment", order_id=ORDER, content="我查一下", thinking="想"))
     body = {"model": MODEL, "messages": [{"role": "user", "content": "?"}]}
-    async with http.post(fake.base_url + "/chat/completions", json=body) as resp:
+    async with session.post(fake.base_url + "/chat/completions", json=body) as resp:
         data = await resp.json()
     choice = data["choices"][0]
     assert data["object"] == "chat.completion" and choice["finish_reason"] == "tool_calls"
@@ -86,15 +79,15 @@ async def test_non_streaming_returns_one_completion(http, fake):
     assert data["usage"]["prompt_tokens"] > 0
 
 
-async def test_models_endpoint_lists_what_is_served(http, fake):
-    async with http.get(fake.base_url + "/models") as resp:
+async def test_models_endpoint_lists_what_is_served(session, fake):
+    async with session.get(fake.base_url + "/models") as resp:
         data = await resp.json()
     assert data["object"] == "list" and [m["id"] for m in data["data"]] == [MODEL]
 
 
-async def test_unknown_model_is_404_in_the_openai_error_shape(http, fake):
+async def test_unknown_model_is_404_in_the_openai_error_shape(session, fake):
     body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "?"}]}
-    async with http.post(fake.base_url + "/chat/completions", json=body) as resp:
+    async with session.post(fake.base_url + "/chat/completions", json=body) as resp:
         assert resp.status == 404
         err = (await resp.json())["error"]
     assert err["message"] == "The model `gpt-4o` does not exist." and err["code"] == 404
@@ -105,15 +98,15 @@ async def test_unknown_model_is_404_in_the_openai_error_shape(http, fake):
     [{"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "type": "function",
                                                           "function": {"name": "get_order", "arguments": {}}}]}],
 ])
-async def test_refuses_what_openai_refuses(http, fake, messages):
-    async with http.post(fake.base_url + "/chat/completions", json={"model": MODEL, "messages": messages}) as resp:
+async def test_refuses_what_openai_refuses(session, fake, messages):
+    async with session.post(fake.base_url + "/chat/completions", json={"model": MODEL, "messages": messages}) as resp:
         assert resp.status == 400
         assert "error" in await resp.json()
 
 
-async def test_error_mid_stream_is_an_error_event(http, fake):
+async def test_error_mid_stream_is_an_error_event(session, fake):
     fake.fail_next("error_mid_stream").script(text("一二三四五六七八九十" * 3, chunk_chars=3))
-    events, raw = await sse(http, fake)
+    events, raw = await sse(session, fake)
     assert "error" in events[-1] and events[-1]["error"]["code"] == 500
     assert any(e.get("choices") and e["choices"][0]["delta"].get("content") for e in events[:-1])
 
@@ -141,14 +134,14 @@ def test_neutral_view_pairs_tool_results_by_id():
     assert "tool_name" not in body["messages"][3]  # a wrong id shows up as a missing name
 
 
-async def test_demo_rule_drives_a_tool_round_through_the_neutral_view(http, fake):
+async def test_demo_rule_drives_a_tool_round_through_the_neutral_view(session, fake):
     fake.rule(demo_rule)
-    events, _ = await sse(http, fake, tools=TOOLS, messages=[{"role": "user", "content": f"我的订单{ORDER}到哪了"}])
+    events, _ = await sse(session, fake, tools=TOOLS, messages=[{"role": "user", "content": f"我的订单{ORDER}到哪了"}])
     frags = [tc for e in events if e["choices"] for tc in e["choices"][0]["delta"].get("tool_calls", [])]
     call_id = frags[0]["id"]
     assert frags[0]["function"]["name"] == "track_shipment"
     result = json.dumps({"tracking": {"order_id": ORDER, "status": "已签收"}}, ensure_ascii=False)
-    events, _ = await sse(http, fake, tools=TOOLS, messages=[
+    events, _ = await sse(session, fake, tools=TOOLS, messages=[
         {"role": "user", "content": f"我的订单{ORDER}到哪了"},
         {"role": "assistant", "content": "", "tool_calls": [
             {"id": call_id, "type": "function", "function": {"name": "track_shipment", "arguments": json.dumps({"order_id": ORDER})}}]},

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 from wechatpy.crypto import WeChatCrypto
@@ -73,22 +72,16 @@ async def kefu(request, aiohttp_server, redis_client, keys, fixed_clock):
     yield Kefu(str(server.make_url("/wechat")), queue, fixed_clock, request.param == "safe")
 
 
-@pytest.fixture
-async def http():
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-def client_for(kefu: Kefu, http, **over) -> WeChatPushClient:
+def client_for(kefu: Kefu, session, **over) -> WeChatPushClient:
     """A simulator client configured like kefu (``over`` changes one setting)."""
     kw = dict(token=TOKEN, encoding_aes_key=AES_KEY if kefu.safe else "", app_id=APP_ID, account_id=GH,
               clock=kefu.clock)
     kw.update(over)
-    return WeChatPushClient(http, kefu.url, **kw)
+    return WeChatPushClient(session, kefu.url, **kw)
 
 
-async def test_every_message_type_reaches_the_queue_as_wechat_would_send_it(kefu, http):
-    client = client_for(kefu, http)
+async def test_every_message_type_reaches_the_queue_as_wechat_would_send_it(kefu, session):
+    client = client_for(kefu, session)
     assert client.mode == (SAFE if kefu.safe else PLAIN)
     results = [
         await client.send_text(OPENID, "我的订单2026110130007784到哪了 <b>&amp; ]]> 结束"),
@@ -126,8 +119,8 @@ async def test_every_message_type_reaches_the_queue_as_wechat_would_send_it(kefu
     assert len(ids) == len(set(ids)) == 6
 
 
-async def test_a_resent_push_is_a_duplicate_like_a_wechat_retry(kefu, http):
-    client = client_for(kefu, http)
+async def test_a_resent_push_is_a_duplicate_like_a_wechat_retry(kefu, session):
+    client = client_for(kefu, session)
     push = client.build(OPENID, "text", {"Content": "人工", "MsgId": client.next_msg_id()})
     first, again = await client.post(OPENID, push), await client.post(OPENID, push)
     assert (first.status, again.status) == (200, 200)
@@ -136,20 +129,20 @@ async def test_a_resent_push_is_a_duplicate_like_a_wechat_retry(kefu, http):
 
 
 @pytest.mark.parametrize("kefu", ["safe"], indirect=True)
-async def test_wrong_secrets_or_clock_are_refused_and_shown_in_the_feed(kefu, http):
+async def test_wrong_secrets_or_clock_are_refused_and_shown_in_the_feed(kefu, session):
     """A simulator configured differently from kefu sees kefu's refusal, as WeChat would."""
     feed = Feed()
     directory = ShopDirectory.load(BUNDLED_SHOP_DIR / "shop.json", BUNDLED_SHOP_DIR / "policy.md")
     other_key = base64.b64encode(b"k" * 32).decode()[:43]
     cases = {
-        "token": (client_for(kefu, http, token="othertoken"), 403),
-        "aes key": (client_for(kefu, http, encoding_aes_key=other_key), 400),
-        "app id": (client_for(kefu, http, app_id="wxsomeoneelse000"), 403),
-        "clock": (client_for(kefu, http, clock=FixedClock(kefu.clock.now() + timedelta(hours=1))), 403),
+        "token": (client_for(kefu, session, token="othertoken"), 403),
+        "aes key": (client_for(kefu, session, encoding_aes_key=other_key), 400),
+        "app id": (client_for(kefu, session, app_id="wxsomeoneelse000"), 403),
+        "clock": (client_for(kefu, session, clock=FixedClock(kefu.clock.now() + timedelta(hours=1))), 403),
     }
     for what, (client, status) in cases.items():
-        session = ShopperSession(directory, client, feed, kefu.clock)
-        result = await session.say("你好")
+        shopper = ShopperSession(directory, client, feed, kefu.clock)
+        result = await shopper.say("你好")
         assert result.status == status, what
     assert await kefu.messages(0) == []
     system = [e for e in feed.history(directory.default.openid) if e.kind == SYSTEM]
