@@ -74,12 +74,15 @@ class Settlement:
 
 
 class ToolRegistry:
-    def __init__(self, shop: ShopBackend, pending: PendingActionStore, *, max_steps: int = 5,
-                 rules: ShopRules | None = None) -> None:
+    """``rules`` are the shop's (its rules file), with no default: prices, windows, dates and the
+    tool descriptions follow them, and a caller that forgot them would quote the demo shop's."""
+
+    def __init__(self, shop: ShopBackend, pending: PendingActionStore, *, rules: ShopRules,
+                 max_steps: int = 5) -> None:
         self.shop = shop
         self.pending = pending
         self.max_steps = max_steps  # tool rounds the dialogue may run per turn
-        self._impl = ShopTools(shop, pending, rules if rules is not None else ShopRules())  # None: the demo shop's
+        self._impl = ShopTools(shop, pending, rules)
         self._tools: dict[str, ToolFunc] = self._impl.tools()
         self._executors: dict[str, Executor] = {
             name: getattr(self._impl, getattr(fn, WRITE_MARK))
@@ -201,9 +204,8 @@ def _message(result: ToolResult) -> str:
 
 
 def build_tool_registry(shop: ShopBackend, redis: Any, keys: KeyBuilder, clock: Any, ttl_s: int,
-                        *, max_steps: int = 5, rules: ShopRules | None = None) -> ToolRegistry:
+                        *, rules: ShopRules, max_steps: int = 5) -> ToolRegistry:
     """The usual wiring: a PendingActionStore on ``redis`` with ``ttl_s`` ([dialogue]
-    pending_action_ttl_s) and a registry over ``shop`` applying ``rules`` (the shop's rules file;
-    None = the demo shop's)."""
+    pending_action_ttl_s) and a registry over ``shop`` applying ``rules`` (the shop's rules file)."""
     return ToolRegistry(shop, PendingActionStore(redis, keys, ttl_s=ttl_s, clock=clock), max_steps=max_steps,
                         rules=rules)

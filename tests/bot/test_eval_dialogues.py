@@ -14,6 +14,7 @@ from bot.cli import main
 from bot.config import demo_config
 from bot.dialogue_eval import DEFAULT_SUITE, DialogueEval, EvalOptions
 from core.evaluation.scenarios import load_file, load_suite
+from core.shop.rules import ShopRules
 from core.tools import build_tool_registry
 from fakes.ollama import FakeOllama
 from fakes.ollama_demo import demo_rule
@@ -61,7 +62,7 @@ async def test_the_shipped_suite_makes_the_model_call_every_tool(redis_client, k
     outcomes = await runner.run(load_suite(DEFAULT_SUITE))
     assert all(o.passed or o.skipped for o in outcomes)
     called = {name for o in outcomes for a in o.attempts for name in a.tools}
-    registry = build_tool_registry(None, redis_client, keys, fixed_clock, 600)  # only its tool list is read
+    registry = build_tool_registry(None, redis_client, keys, fixed_clock, 600, rules=ShopRules())  # only its tool list is read
     assert set(registry.names) <= called, f"tools no scenario uses: {sorted(set(registry.names) - called)}"
 
 

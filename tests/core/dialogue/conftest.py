@@ -12,6 +12,7 @@ from core.dialogue.prompt import PromptBuilder
 from core.dialogue.router import ThinkingRouter
 from core.sessions.store import SessionStore
 from core.shop.json_backend import JsonShopBackend
+from core.shop.rules import ShopRules
 from core.tools import build_tool_registry
 from fakes.ollama import FakeOllama
 from fakes.openai_server import FakeOpenAI
@@ -36,7 +37,7 @@ async def llm_backend(fake):
 @pytest.fixture
 async def stack(fake, redis_client, keys, fixed_clock):
     shop = JsonShopBackend(BUNDLED_SHOP_DIR / "shop.json", redis=redis_client, keys=keys)
-    tools = build_tool_registry(shop, redis_client, keys, fixed_clock, 600)
+    tools = build_tool_registry(shop, redis_client, keys, fixed_clock, 600, rules=ShopRules())
     sessions = SessionStore(redis_client, keys, history_tokens=6000, ttl_s=172800)
     llm = make_llm("openai" if isinstance(fake, FakeOpenAI) else "ollama", fake.url, timeout_s=5.0)
     prompt = PromptBuilder.from_config(demo_config(), fixed_clock)

@@ -13,6 +13,7 @@ from core.clock import FixedClock
 from core.config import BUNDLED_SHOP_DIR
 from core.dialogue.prompt import load_template
 from core.shop.json_backend import JsonShopBackend
+from core.shop.rules import ShopRules
 from core.tools import build_tool_registry
 from core.tools.registry import WRITE_TOOL_NOTE, ToolRegistry
 from tests.support import DEMO_NOW
@@ -23,7 +24,7 @@ IDENTIFIER = re.compile(r"(?<![A-Za-z0-9_])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![A-Za
 @pytest.fixture
 def registry(redis_client, keys) -> ToolRegistry:
     shop = JsonShopBackend(BUNDLED_SHOP_DIR / "shop.json", redis=redis_client, keys=keys)
-    return build_tool_registry(shop, redis_client, keys, FixedClock(DEMO_NOW), 600)
+    return build_tool_registry(shop, redis_client, keys, FixedClock(DEMO_NOW), 600, rules=ShopRules())
 
 
 def _texts(schema: Any) -> list[str]:

@@ -7,6 +7,7 @@ import pytest
 from demo_people import SHOP_JSON, TTL_S
 
 from core.shop.json_backend import JsonShopBackend
+from core.shop.rules import ShopRules
 from core.tools import ToolContext, build_tool_registry
 
 
@@ -17,7 +18,7 @@ def shop(redis_client, keys):
 
 @pytest.fixture
 def registry(shop, redis_client, keys, fixed_clock):
-    return build_tool_registry(shop, redis_client, keys, fixed_clock, TTL_S)
+    return build_tool_registry(shop, redis_client, keys, fixed_clock, TTL_S, rules=ShopRules())
 
 
 @pytest.fixture

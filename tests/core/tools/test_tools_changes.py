@@ -12,6 +12,7 @@ from demo_people import LI, LIN, LIU, SHOP_JSON, TTL_S, WANG, ZHANG, ZHOU
 from core.shop.backend import ShopUnavailable
 from core.shop.json_backend import JsonShopBackend
 from core.shop.models import CANCELLED, KIND_EXCHANGE
+from core.shop.rules import ShopRules
 from core.tools import build_tool_registry
 from core.tools.pending import PendingAction
 
@@ -168,7 +169,7 @@ class CancelsDown(JsonShopBackend):
 
 async def test_write_outage_keeps_the_cancel_for_a_retry(redis_client, keys, fixed_clock, ctx_for):
     registry = build_tool_registry(CancelsDown(SHOP_JSON, redis=redis_client, keys=keys), redis_client, keys,
-                                   fixed_clock, TTL_S)
+                                   fixed_clock, TTL_S, rules=ShopRules())
     ctx = ctx_for(ZHANG)
     await registry.call("cancel_order", {"order_id": UNSHIPPED}, ctx)
     failed = await registry.settle_pending(ctx, "确认")

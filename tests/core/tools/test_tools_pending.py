@@ -14,6 +14,7 @@ from demo_people import LI, LIN, LIU, SHOP_JSON, TTL_S
 
 from core.shop.backend import ShopUnavailable
 from core.shop.json_backend import JsonShopBackend
+from core.shop.rules import ShopRules
 from core.tools import build_tool_registry
 from core.tools.confirmation import CONFIRM_PROMPT, classify
 from core.tools.context import ToolContext
@@ -190,7 +191,7 @@ class WritesDown(JsonShopBackend):
 
 async def test_write_outage_keeps_the_action_for_a_retry(redis_client, keys, fixed_clock, ctx_for):
     registry = build_tool_registry(WritesDown(SHOP_JSON, redis=redis_client, keys=keys), redis_client, keys,
-                                   fixed_clock, TTL_S)
+                                   fixed_clock, TTL_S, rules=ShopRules())
     ctx = ctx_for(LIU)
     await registry.call("request_return", RETURN, ctx)
     failed = await registry.settle_pending(ctx, "确认")

@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY
 
 from core.shop.backend import ShopUnavailable
 from core.shop.json_backend import JsonShopBackend
+from core.shop.rules import ShopRules
 from core.tools import ToolContext, build_tool_registry
 
 ALL_ORDERS = json.loads(SHOP_JSON.read_text(encoding="utf-8"))["orders"]
@@ -231,13 +232,14 @@ class DownShop(JsonShopBackend):
 async def test_shop_outage_is_raised_to_the_dialogue_not_given_to_the_model(redis_client, keys, fixed_clock, ctx_for):
     """The dialogue keeps the message for retry (tests/faults/test_shop_faults.py); a result the
     model could read would let it answer "order not found" for an outage."""
-    registry = build_tool_registry(DownShop(SHOP_JSON), redis_client, keys, fixed_clock, TTL_S)
+    registry = build_tool_registry(DownShop(SHOP_JSON), redis_client, keys, fixed_clock, TTL_S, rules=ShopRules())
     with pytest.raises(ShopUnavailable):
         await registry.call("get_order", {"order_id": "2026110130007784"}, ctx_for(LIU))
 
 
 async def test_registry_construction(redis_client, keys, fixed_clock):
-    registry = build_tool_registry(JsonShopBackend(SHOP_JSON), redis_client, keys, fixed_clock, 30, max_steps=3)
+    registry = build_tool_registry(JsonShopBackend(SHOP_JSON), redis_client, keys, fixed_clock, 30, rules=ShopRules(),
+                                  max_steps=3)
     assert registry.max_steps == 3 and registry.pending.ttl_s == 30
     assert registry.names == [s["function"]["name"] for s in registry.schemas()]
     assert ToolContext("wechat_oa", "u", fixed_clock).turn_id == ""

@@ -13,6 +13,7 @@ from demo_people import LIN, ZHANG
 
 from core.clock import FixedClock
 from core.handoff import Handoff
+from core.shop.rules import ShopRules
 from core.shop.rules_file import parse_rules
 from core.tools import ToolContext, build_tool_registry
 
@@ -24,7 +25,8 @@ BAG_ORDER = "2026111683692832"  # 林晓雯: signed 2026-11-17 13:05 Shanghai = 
 
 
 def _registry(shop, redis_client, keys, clock, rules):
-    return build_tool_registry(shop, redis_client, keys, clock, 600, rules=rules)
+    """``rules`` None: the demo shop's (Asia/Shanghai)."""
+    return build_tool_registry(shop, redis_client, keys, clock, 600, rules=rules or ShopRules())
 
 
 def _ctx(user, clock):
