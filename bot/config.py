@@ -287,6 +287,8 @@ def _validate_router(router: RouterConfig) -> None:
 def _validate_dialogue(d: DialogueConfig) -> None:
     if d.max_retries < 1:
         raise ConfigError("dialogue.max_retries", "must be >= 1")
+    if not d.outage_probe_s > 0:
+        raise ConfigError("dialogue.outage_probe_s", "must be > 0")
     if d.history_tokens < 0 or d.max_tool_steps < 0:
         raise ConfigError("dialogue.history_tokens" if d.history_tokens < 0 else "dialogue.max_tool_steps",
                           "must be >= 0")

@@ -25,7 +25,9 @@ from core.clock import Clock
 from core.config import Config
 from core.delivery.delivery import Delivery
 from core.delivery.passive import PassiveChannel, PassiveReplies
+from core.dialogue.degraded import DegradedResponder
 from core.dialogue.manager import DialogueManager
+from core.dialogue.outage import ModelOutage, OutageGuardedLLM
 from core.dialogue.prompt import PromptBuilder
 from core.dialogue.router import ThinkingRouter
 from core.handler import MessageHandler
@@ -134,9 +136,14 @@ async def build_handler(services: Services) -> MessageHandler:
             stack.push_async_callback(_stop_warm_up)
 
         kb = KnowledgeBase.from_config(cfg)
-        dialogue = DialogueManager(llm, tools, sessions, ThinkingRouter.from_config(cfg.router),
+        # the model's outage is shared by every process: while it is known to be down, turns are
+        # answered in degraded mode at once instead of each waiting for the model to fail
+        outage = ModelOutage(redis, keys, clock, probe_after_s=cfg.dialogue.outage_probe_s,
+                             call_timeout_s=cfg.llm.timeout_s)
+        degraded = DegradedResponder(tools, sessions, retry_after_s=cfg.dialogue.retry_after_s, outage=outage)
+        dialogue = DialogueManager(OutageGuardedLLM(llm, outage), tools, sessions, ThinkingRouter.from_config(cfg.router),
                                    PromptBuilder.from_config(cfg, clock, policy=kb.policy_text, tz=rules.timezone), clock,
-                                   max_tool_steps=cfg.dialogue.max_tool_steps, retry_after_s=cfg.dialogue.retry_after_s)
+                                   max_tool_steps=cfg.dialogue.max_tool_steps, degraded=degraded)
         notifier = WebhookNotifier(session, cfg.handoff.notify_url) if cfg.handoff.notify_url else None
         handler = _OwnedHandler(
             delivery=delivery, dialogue=dialogue, sessions=sessions, pending=tools.pending, kb=kb,

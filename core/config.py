@@ -84,6 +84,7 @@ class DialogueConfig:
     pending_action_ttl_s: int = 600
     retry_after_s: float = 60.0  # degraded mode: how soon a kept message is retried
     max_retries: int = 30  # degraded mode: retries of a kept message before it is handed to a person
+    outage_probe_s: float = 15.0  # model known to be down: one call this often tries it, the rest go degraded at once
 
 
 @dataclass

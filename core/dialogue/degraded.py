@@ -7,8 +7,14 @@ No model is needed for the three things that matter most while it is away:
 * the shopper asks for a person ("人工", "转人工", "投诉") -> hand off (``handoff_reason``);
 * anything else -> a holding reply, and the message is KEPT to be answered when the LLM is back.
 
-The same holding reply and retry serve a shop backend that cannot answer (``shop_unavailable``:
-a tool raised ``ShopUnavailable``), whether the model is up or not.
+The holding reply goes out once per shopper per model outage (``core.dialogue.outage``): a
+shopper who writes five times while the model is down reads it once, not five times; a shopper
+who writes again after the model came back and went down again reads it again. (Without a known
+outage — a request the model rejected — it is once per message, as for the shop below.)
+
+The same kind of holding reply and retry serve a shop backend that cannot answer
+(``shop_unavailable``: a tool raised ``ShopUnavailable``), whether the model is up or not; that
+one goes out once per message.
 
 Contract for keeping a message (the turn handler implements the other half):
 
@@ -16,9 +22,10 @@ Contract for keeping a message (the turn handler implements the other half):
 * the handler sends ``result.text`` if it is not empty, then raises
   ``core.handler.RetryTurn("llm unavailable", delay_s=result.info["retry_after_s"])`` so the queue
   keeps the entry and delivers it again later;
-* the holding reply is produced once per turn: the first delivery marks
-  ``holding:<turn_id>`` in Redis (``SessionStore.mark_once``); on every retry that still finds the
-  LLM down, ``text`` is "" (nothing to send) and ``info["holding_sent_before"]`` is True;
+* the holding reply is produced once: the first delivery marks ``holding:outage:<outage id>``
+  (``holding:<turn_id>`` without a known outage) in Redis (``SessionStore.mark_once``); on every
+  later message or retry under the same mark, ``text`` is "" (nothing to send) and
+  ``info["holding_sent_before"]`` is True;
 * nothing is written to the history for a kept message (its retry writes the real turn); order
   summaries and hand-offs are written like any answered turn.
 """
@@ -29,6 +36,7 @@ from typing import Any
 
 import structlog
 
+from core.dialogue.outage import OUTAGE_KINDS, ModelAway, ModelOutage
 from core.dialogue.result import DialogueResult
 from core.handoff import Handoff
 from core.llm.base import ChatMessage, LLMError
@@ -40,18 +48,24 @@ from core.tools.summaries import find_order_ids, order_summary_text
 
 log = structlog.get_logger(__name__)
 
-HOLDING_TEXT = "抱歉，系统正在繁忙中。您的消息已记录，我们稍后回复您，请稍候。"
+HOLDING_TEXT = "抱歉，系统正在繁忙中。您的消息已记录，我们稍后回复您，请稍候。"  # the shop backend is away
+# the model is away: what still works, so the shopper's next questions are not wasted
+MODEL_HOLDING_TEXT = ("抱歉，这个问题需要稍等：您的消息已记录，我们稍后回复您。"
+                      "订单、物流和常见问题仍可以直接问我，着急请回复“人工”。")
 HANDOFF_TEXT = "好的，正在为您转接人工客服，请稍候。人工客服服务时间为每天9:00-22:00。"
 COMPLAINT_TEXT = "非常抱歉给您带来不好的体验，正在为您转接人工客服处理，请稍候。人工客服服务时间为每天9:00-22:00。"
 MAX_ORDERS = 3
 
 
 class DegradedResponder:
-    def __init__(self, tools: Any, sessions: SessionStore, *, retry_after_s: float = 60.0) -> None:
-        """``tools`` is the ``core.tools.ToolRegistry`` the normal path uses."""
+    def __init__(self, tools: Any, sessions: SessionStore, *, retry_after_s: float = 60.0,
+                 outage: ModelOutage | None = None) -> None:
+        """``tools`` is the ``core.tools.ToolRegistry`` the normal path uses; ``outage`` the shared
+        outage record (None: holding replies once per message)."""
         self.tools = tools
         self.sessions = sessions
         self.retry_after_s = retry_after_s
+        self.outage = outage
 
     async def reply(self, text: str, msg: IncomingMessage, ctx: TurnContext, tctx: ToolContext, *,
                     error: LLMError | None = None) -> DialogueResult:
@@ -69,7 +83,7 @@ class DegradedResponder:
             try:
                 parts = [await order_summary_text(self.tools, tctx, oid) for oid in order_ids]
             except ShopUnavailable:  # the shop is away too: keep the message for both to come back
-                return await self._keep(msg, ctx, {**info, "shop": "unavailable"})
+                return await self._keep(msg, ctx, {**info, "shop": "unavailable"}, HOLDING_TEXT)
             answer = "\n\n".join(p.strip() for p in parts if p and p.strip())
             if answer:
                 await self._remember(msg, text, answer)
@@ -79,19 +93,27 @@ class DegradedResponder:
                                                    "personal": True} for o in order_ids],
                                       info={**info, "mode": "order_summary"})
 
-        return await self._keep(msg, ctx, info)
+        return await self._keep(msg, ctx, info, MODEL_HOLDING_TEXT, await self._outage_mark(error))
 
     async def shop_unavailable(self, msg: IncomingMessage, ctx: TurnContext) -> DialogueResult:
         """A tool found the shop backend unable to answer (database or shop API down). Nothing the
         model would say now is reliable — it could read the outage as "order not found" — so the
         message is kept exactly as for an LLM outage: one holding reply, answered on a retry."""
-        return await self._keep(msg, ctx, {"degraded": "shop_unavailable"})
+        return await self._keep(msg, ctx, {"degraded": "shop_unavailable"}, HOLDING_TEXT)
 
-    async def _keep(self, msg: IncomingMessage, ctx: TurnContext, info: dict[str, Any]) -> DialogueResult:
-        first = await self.sessions.mark_once(msg.platform, msg.user_id, f"holding:{ctx.turn_id}")
+    async def _outage_mark(self, error: LLMError | None) -> str | None:
+        """``holding:outage:<id>`` while the model is known to be down, else None (per message)."""
+        if self.outage is None or error is None or not (isinstance(error, ModelAway) or error.kind in OUTAGE_KINDS):
+            return None
+        current = await self.outage.current()
+        return f"holding:outage:{current.id}" if current is not None else None
+
+    async def _keep(self, msg: IncomingMessage, ctx: TurnContext, info: dict[str, Any], holding: str,
+                    mark: str | None = None) -> DialogueResult:
+        first = await self.sessions.mark_once(msg.platform, msg.user_id, mark or f"holding:{ctx.turn_id}")
         log.info("degraded.kept", attempt=ctx.attempt, holding_sent=first, reason=info.get("degraded"))
         return DialogueResult(
-            HOLDING_TEXT if first else "", "degraded", retry_later=True,
+            holding if first else "", "degraded", retry_later=True,
             info={**info, "mode": "kept", "retry_after_s": self.retry_after_s, "holding_sent_before": not first},
         )
 

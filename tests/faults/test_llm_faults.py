@@ -16,7 +16,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import REGISTRY
 
-from core.dialogue.degraded import HOLDING_TEXT
+from core.dialogue.degraded import MODEL_HOLDING_TEXT as HOLDING_TEXT
 from fakes import ollama as fo
 from fakes.harness import free_port
 from fakes.ollama import FakeOllama
@@ -75,7 +75,8 @@ async def test_llm_fault_gives_one_holding_reply_and_the_message_is_answered_lat
     errors_before = REGISTRY.get_sample_value("kefu_llm_errors_total", {"kind": metric_kind}) or 0.0
     ollama.rule(_answer)
     ollama.fail_next(fault, delay_s=3.0)  # "timeout": the answer would come after 3 s; the client waits 1 s
-    client = await start_web(kefu_cfg(llm__timeout_s=1.0, dialogue__retry_after_s=1.0, queue__claim_idle_s=1.0), role="all", clock=moving_clock)
+    client = await start_web(kefu_cfg(llm__timeout_s=1.0, dialogue__retry_after_s=1.0, dialogue__outage_probe_s=0.5,
+                                          queue__claim_idle_s=1.0), role="all", clock=moving_clock)
 
     await send_text(client, pusher, QUESTION, user=STRANGER, msg_id="7100000000000000001")
     sent = await _kept_then_answered(wechat_api, redis_client, keys, STRANGER)
@@ -90,7 +91,8 @@ async def test_llm_fault_gives_one_holding_reply_and_the_message_is_answered_lat
 async def test_llm_connection_refused_then_back(kefu_cfg, start_web, pusher, wechat_api, moving_clock,
                                                 redis_client, keys):
     port = free_port()  # nothing listens here yet: connection refused
-    cfg = kefu_cfg(llm__base_url=f"http://127.0.0.1:{port}", dialogue__retry_after_s=1.0, queue__claim_idle_s=1.0)
+    cfg = kefu_cfg(llm__base_url=f"http://127.0.0.1:{port}", dialogue__retry_after_s=1.0, dialogue__outage_probe_s=0.5,
+                   queue__claim_idle_s=1.0)
     client = await start_web(cfg, role="all", clock=moving_clock)
 
     await send_text(client, pusher, QUESTION, user=STRANGER, msg_id="7100000000000000002")

@@ -8,7 +8,8 @@ import socket
 
 import pytest
 
-from core.dialogue.degraded import COMPLAINT_TEXT, HANDOFF_TEXT, HOLDING_TEXT
+from core.dialogue.degraded import COMPLAINT_TEXT, HANDOFF_TEXT
+from core.dialogue.degraded import MODEL_HOLDING_TEXT as HOLDING_TEXT
 from tests.core.dialogue.dialogue_testkit import ORDER, ORDER_SECRETS, OWNER, PLATFORM, STRANGER, incoming, turn
 
 
