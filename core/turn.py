@@ -132,7 +132,10 @@ class TurnHandler:
         text = clip_incoming((msg.effective_text or "").strip(), self.max_message_chars)
         if len(text) < len((msg.effective_text or "").strip()):  # the dialogue reads msg: clip it there too
             msg = replace(msg, recognition=text) if msg.kind is MsgKind.VOICE else replace(msg, text=text)
-        if not await self.limiter.allow(platform, user):
+        # A kept message back for another try was counted when it arrived: it neither counts again
+        # nor may be refused (a refused message is finished — the kept one would be lost).
+        retried = await self.sessions.counted(platform, user, f"kept:{ctx.turn_id}") > 0
+        if not retried and not await self.limiter.allow(platform, user):
             await self.pending.cancel(platform, user)  # not answered: it cannot be the confirmation
             if await self.limiter.warn_once(platform, user):
                 return self._result("rate_limited", await self._send(msg, ctx, RATE_LIMITED_REPLY))

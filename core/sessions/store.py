@@ -122,3 +122,7 @@ class SessionStore:
             pipe.expire(key, self.ttl_s)
             n, _ = await pipe.execute()
         return int(n)
+
+    async def counted(self, platform: str, user_id: str, name: str) -> int:
+        """A ``count`` counter's value, without counting (0 if it was never counted)."""
+        return int(await self._redis.get(self._keys.user(platform, user_id, "count", name)) or 0)
