@@ -47,6 +47,8 @@ def test_clear_general_questions_get_the_faq_answer(fast_path, demo_kb, text, fa
         ("我的订单能取消吗", "personal"),
         ("帮我查一下退款多久到账", "personal"),
         ("我昨天买的能退吗", "personal"),
+        ("哪个还没发货", "personal"),  # which of *my* orders: not the shipping-time entry
+        ("哪件还没到", "personal"),
         # complaints and requests for a person
         ("我要投诉，你们发错货了", "complaint"),
         ("垃圾店铺，退钱", "complaint"),
