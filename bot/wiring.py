@@ -140,7 +140,8 @@ async def build_handler(services: Services) -> MessageHandler:
         # answered in degraded mode at once instead of each waiting for the model to fail
         outage = ModelOutage(redis, keys, clock, probe_after_s=cfg.dialogue.outage_probe_s,
                              call_timeout_s=cfg.llm.timeout_s)
-        degraded = DegradedResponder(tools, sessions, retry_after_s=cfg.dialogue.retry_after_s, outage=outage)
+        degraded = DegradedResponder(tools, sessions, retry_after_s=cfg.dialogue.retry_after_s, outage=outage,
+                                     policy=kb.policy_text)
         dialogue = DialogueManager(OutageGuardedLLM(llm, outage), tools, sessions, ThinkingRouter.from_config(cfg.router),
                                    PromptBuilder.from_config(cfg, clock, policy=kb.policy_text, tz=rules.timezone), clock,
                                    max_tool_steps=cfg.dialogue.max_tool_steps, degraded=degraded)

@@ -1,11 +1,20 @@
 """Degraded mode: what the bot says when the LLM is unreachable or failing.
 
-No model is needed for the three things that matter most while it is away:
+It answers what needs no model, in this order, and keeps the rest:
 
+* the shopper asks for a person ("人工", "转人工", "投诉") -> hand off (``handoff_reason``);
 * the message names order numbers -> a deterministic order/tracking summary from the same tools
   (same ToolContext, so the same authorization: only the sender's own orders);
-* the shopper asks for a person ("人工", "转人工", "投诉") -> hand off (``handoff_reason``);
+* only a greeting, thanks or goodbye -> a short reply (``core.dialogue.courtesy``);
+* "我想退货" without an order number, and exactly one of the shopper's orders has something
+  returnable right now -> that order and the tool's own eligibility text; "我的快递到哪了",
+  "哪个还没发货", "退款到哪了" -> the shopper's recent orders, the ones the question is about first
+  (``core.dialogue.own_orders``);
+* height and weight -> the size from the policy's size chart, when it is deterministic
+  (``core.dialogue.size_chart``);
 * anything else -> a holding reply, and the message is KEPT to be answered when the LLM is back.
+
+(The FAQ answers and 猜你想问 candidates come before the dialogue, model or not: core/turn.py.)
 
 The holding reply goes out once per shopper per model outage (``core.dialogue.outage``): a
 shopper who writes five times while the model is down reads it once, not five times; a shopper
@@ -32,16 +41,19 @@ Contract for keeping a message (the turn handler implements the other half):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import structlog
 
+from core.dialogue.courtesy import REPLIES, courtesy_kind
 from core.dialogue.outage import OUTAGE_KINDS, ModelAway, ModelOutage
+from core.dialogue.own_orders import OwnOrders, asks_to_return, own_orders_focus
 from core.dialogue.result import DialogueResult
 from core.handoff import Handoff
 from core.llm.base import ChatMessage, LLMError
 from core.models import IncomingMessage, TurnContext
 from core.sessions.store import SessionStore
+from core.dialogue.size_chart import size_advice
 from core.shop.backend import ShopUnavailable
 from core.tools.context import ToolContext
 from core.tools.summaries import find_order_ids, order_summary_text
@@ -59,13 +71,16 @@ MAX_ORDERS = 3
 
 class DegradedResponder:
     def __init__(self, tools: Any, sessions: SessionStore, *, retry_after_s: float = 60.0,
-                 outage: ModelOutage | None = None) -> None:
+                 outage: ModelOutage | None = None, policy: Callable[[], str] | None = None) -> None:
         """``tools`` is the ``core.tools.ToolRegistry`` the normal path uses; ``outage`` the shared
-        outage record (None: holding replies once per message)."""
+        outage record (None: holding replies once per message); ``policy`` gives the shop's policy
+        text as it is now (its size chart; None: no size answers)."""
         self.tools = tools
         self.sessions = sessions
         self.retry_after_s = retry_after_s
         self.outage = outage
+        self.policy = policy
+        self.own_orders = OwnOrders(tools)
 
     async def reply(self, text: str, msg: IncomingMessage, ctx: TurnContext, tctx: ToolContext, *,
                     error: LLMError | None = None) -> DialogueResult:
@@ -79,21 +94,37 @@ class DegradedResponder:
             return DialogueResult(answer, "degraded", handoff_reason=reason, info={**info, "mode": "handoff"})
 
         order_ids = find_order_ids(text)[:MAX_ORDERS]
-        if order_ids:
-            try:
+        try:
+            if order_ids:
                 parts = [await order_summary_text(self.tools, tctx, oid) for oid in order_ids]
-            except ShopUnavailable:  # the shop is away too: keep the message for both to come back
-                return await self._keep(msg, ctx, {**info, "shop": "unavailable"}, HOLDING_TEXT)
-            answer = "\n\n".join(p.strip() for p in parts if p and p.strip())
-            if answer:
-                await self._remember(msg, text, answer)
-                log.info("degraded.order_summary", orders=len(order_ids))
-                return DialogueResult(answer, "degraded", personal=True,
-                                      tool_calls=[{"name": "order_summary", "arguments": {"order_id": o}, "ok": True,
-                                                   "personal": True} for o in order_ids],
-                                      info={**info, "mode": "order_summary"})
+                answer = "\n\n".join(p.strip() for p in parts if p and p.strip())
+                if answer:
+                    return await self._answer(msg, text, answer, "order_summary", info, orders=order_ids)
+            elif kind := courtesy_kind(text):
+                return await self._answer(msg, text, REPLIES[kind], "thanks" if kind != "greeting" else kind, info)
+            elif asks_to_return(text):
+                found = await self.own_orders.returnable(text, tctx)
+                if found is not None:
+                    return await self._answer(msg, text, found[0], "return", info, orders=[found[1]])
+            elif focus := own_orders_focus(text):
+                answer, shown = await self.own_orders.where_are_they(text, tctx, focus)
+                return await self._answer(msg, text, answer, "own_orders", info, orders=shown, focus=focus)
+            elif self.policy is not None and (advice := size_advice(text, self.policy())) is not None:
+                return await self._answer(msg, text, advice.text(), "size", info)
+        except ShopUnavailable:  # the shop is away too: keep the message for both to come back
+            return await self._keep(msg, ctx, {**info, "shop": "unavailable"}, HOLDING_TEXT)
 
         return await self._keep(msg, ctx, info, MODEL_HOLDING_TEXT, await self._outage_mark(error))
+
+    async def _answer(self, msg: IncomingMessage, text: str, answer: str, mode: str, info: dict[str, Any], *,
+                      orders: list[str] | None = None, **extra: Any) -> DialogueResult:
+        """An answer without the model: remembered in the history like any answered turn."""
+        await self._remember(msg, text, answer)
+        log.info("degraded.answered", mode=mode, orders=len(orders or []))
+        calls = [{"name": "order_summary", "arguments": {"order_id": o}, "ok": True, "personal": True}
+                 for o in orders or []]
+        return DialogueResult(answer, "degraded", personal=orders is not None, tool_calls=calls,
+                              info={**info, "mode": mode, **extra})
 
     async def shop_unavailable(self, msg: IncomingMessage, ctx: TurnContext) -> DialogueResult:
         """A tool found the shop backend unable to answer (database or shop API down). Nothing the

@@ -3,9 +3,10 @@ mode was tuned) through the production handler with the model down: real Redis, 
 API, the fake Ollama answering every call with HTTP 500. Each message is its customer's first
 (their conversation state is cleared before it), at demo time.
 
-The figures are printed (``-s``) and documented in docs/degraded-mode.md; what is asserted is
-what a shopper relies on: no message the set says needs the model gets anything but the holding
-reply, and no answer is of the wrong kind or names the wrong thing."""
+The figures are printed (``-s``; benchmarks/degraded_mode.py prints the same) and documented in
+docs/degraded-mode.md; what is asserted is what a shopper relies on: no message the set says
+needs the model gets a degraded-mode answer, no degraded-mode answer is of the wrong kind or
+names the wrong order or size, and what the set says degraded mode can answer, it answers."""
 
 from __future__ import annotations
 
@@ -56,9 +57,11 @@ async def report(kefu_cfg, fixed_clock, ollama, redis_client, keys):
 
 
 async def test_degraded_mode_on_the_labelled_set(report):
-    by_label = {o.case.expect: [] for o in report.outcomes}
-    for o in report.outcomes:
-        by_label[o.case.expect].append(o)
-    # what degraded mode has always done: hand over on request, answer order numbers from the tools
-    for label in ("handoff", "order"):
-        assert all(o.good for o in by_label[label]), [(o.case.q, o.problem) for o in by_label[label] if not o.good]
+    # every answer degraded mode gives is the kind the set expects and names the right things;
+    # the FAQ fast path's own decisions (it answers before the dialogue, model or not) are
+    # measured here but judged by its own sets (tests/core/knowledge)
+    wrong = [o for o in report.wrong if o.got != "faq"]
+    assert not wrong, "\n".join(f"{o.case.q}: {o.problem}" for o in wrong)
+    # and it answers what the set says needs no model, except what the FAQ leaves to it
+    missed = [o for o in report.missed if o.case.expect not in ("faq", "candidates")]
+    assert not missed, [o.case.q for o in missed]
