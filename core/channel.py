@@ -5,10 +5,10 @@ it against ``fakes.wechat_api``. Delivery policy (shaping, splitting, idempotenc
 ``core.delivery`` and only talks to this protocol.
 
 Optional capabilities. ``Channel`` is what every platform can do. What only some can is a small
-protocol of its own below (``HumanTransfer``, ``PushReplies``); a channel has a capability by
-having its methods, and the core asks ``isinstance(channel, HumanTransfer)`` (the protocols are
-runtime-checkable) instead of testing for a reply mode or an attribute. A new one (e.g. a tappable menu message, msgmenu) is one more
-protocol here, implemented by the channels that support it and looked up the same way.
+protocol of its own below (``HumanTransfer``, ``PushReplies``, ``MenuMessages``); a channel has a
+capability by having its methods, and the core asks ``isinstance(channel, HumanTransfer)`` (the
+protocols are runtime-checkable) instead of testing for a reply mode or an attribute. A new one is
+one more protocol here, implemented by the channels that support it and looked up the same way.
 """
 
 from __future__ import annotations
@@ -43,6 +43,29 @@ class SendResult:
     @property
     def ok(self) -> bool:
         return self.status is SendStatus.OK
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    id: str  # comes back with the shopper's tap (IncomingMessage.menu_id)
+    content: str  # what the option shows; also the text the tap sends
+
+
+@dataclass(frozen=True)
+class Menu:
+    """A message of tappable options (猜你想问): ``head``, the options, ``tail``."""
+
+    head: str
+    items: tuple[MenuItem, ...]
+    tail: str = ""
+    # the line a numbered text version ends with, telling the shopper how to choose
+    text_hint: str = "回复数字即可查看。"
+
+    def as_text(self) -> str:
+        """The menu as numbered text, for a channel without menus (the shopper replies with a number)."""
+        lines = [self.head, *(f"{n}. {item.content}" for n, item in enumerate(self.items, 1))]
+        lines.append(self.text_hint + (self.tail if self.tail else ""))
+        return "\n".join(line for line in lines if line)
 
 
 class Channel(Protocol):
@@ -81,3 +104,12 @@ class PushReplies(Protocol):
     async def finish_push(self, user_id: str, dedupe_id: str) -> None: ...
 
     async def forward_late_answer(self, user_id: str, dedupe_id: str) -> bool: ...
+
+
+@runtime_checkable
+class MenuMessages(Protocol):
+    """Capability: send a ``Menu`` whose options the shopper taps (the 客服 API's ``msgmenu``);
+    a tap comes back as the shopper's message with ``menu_id`` set. Channels without it get the
+    menu as numbered text (``Menu.as_text``), answered by a number."""
+
+    async def send_menu(self, user_id: str, menu: Menu) -> SendResult: ...

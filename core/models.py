@@ -81,6 +81,7 @@ class IncomingMessage:
     link: Link | None = None
     event: Event | None = None
     raw_type: str = ""  # the platform's MsgType as received (for unknown types and logs)
+    menu_id: str | None = None  # text from a tap on a menu option (msgmenu): that option's id
 
     @property
     def effective_text(self) -> str | None:
@@ -111,6 +112,8 @@ class IncomingMessage:
                 d[name] = dataclasses.asdict(d[name])
         d["kind"] = self.kind.value
         d["created_at"] = self.created_at.isoformat()
+        if d["menu_id"] is None:  # left out unless set, so a worker one version older reads the rest
+            del d["menu_id"]
         if self.event is not None:
             d["event"]["kind"] = self.event.kind.value
         return d

@@ -3,7 +3,8 @@ Account, ``fakes.wecom_api.FakeWecomApi`` for WeCom 微信客服) share: the ser
 (``start()`` / ``stop()`` / ``async with``), per-path request counts, the per-user send
 allowance record, the text-message checks both APIs make, and how accepted messages are
 recorded for tests (``deliveries`` / ``wait_for_delivery``) and streamed to the simulator
-(``subscribe``). Each fake adds its own endpoints and error codes.
+(``subscribe``), and the checks both make of a menu message (``check_menu``). Each fake adds its
+own endpoints and error codes.
 """
 
 from __future__ import annotations
@@ -41,6 +42,51 @@ def check_text(body: dict[str, Any], msgtype: Any) -> tuple[str | None, int]:
     if len(text.encode("utf-8")) > TEXT_LIMIT_BYTES:
         return None, 45002
     return text, 0
+
+
+MENU_MAX_ITEMS = 10  # WeCom's documented limit (菜单项配置，不能多于10个); the OA API answers 45098 beyond its own
+MENU_ID_BYTES = 64  # click.id: 1-64 bytes
+MENU_CONTENT_BYTES = 128  # click.content: 1-128 bytes
+MENU_TEXT_BYTES = 1024  # head_content / tail_content: at most 1024 bytes
+MENU_LIST_TOO_LONG = 45098  # "msgmenu list size is out of limit" (what the OA API answers)
+DATA_FORMAT_ERROR = 47001
+
+
+def _utf8(value: Any) -> int:
+    return len(value.encode("utf-8")) if isinstance(value, str) else -1
+
+
+def check_menu(body: dict[str, Any], *, click_items: bool) -> tuple[list[dict[str, str]] | None, int]:
+    """(the options ``[{"id", "content"}]``, 0) of a ``msgmenu`` send request, or (None, errcode):
+    the list must hold 1-10 options, each with an id (1-64 bytes, unique in the menu) and a text
+    (1-128 bytes); head and tail at most 1024 bytes. ``click_items``: WeCom's shape, each option
+    ``{"type": "click", "click": {"id", "content"}}``; else the Official Account's ``{"id", "content"}``.
+    Not a menu: (None, 0)."""
+    if body.get("msgtype") != "msgmenu":
+        return None, 0
+    menu = body["msgmenu"]
+    items = menu.get("list")
+    if not isinstance(items, list) or not items:
+        return None, DATA_FORMAT_ERROR
+    if len(items) > MENU_MAX_ITEMS:
+        return None, MENU_LIST_TOO_LONG
+    for name in ("head_content", "tail_content"):
+        if name in menu and not 0 <= _utf8(menu[name]) <= MENU_TEXT_BYTES:
+            return None, DATA_FORMAT_ERROR
+    options = []
+    for item in items:
+        if click_items:
+            if not isinstance(item, dict) or item.get("type") != "click" or not isinstance(item.get("click"), dict):
+                return None, DATA_FORMAT_ERROR
+            item = item["click"]
+        if not isinstance(item, dict):
+            return None, DATA_FORMAT_ERROR
+        if not 1 <= _utf8(item.get("id")) <= MENU_ID_BYTES or not 1 <= _utf8(item.get("content")) <= MENU_CONTENT_BYTES:
+            return None, DATA_FORMAT_ERROR
+        options.append({"id": item["id"], "content": item["content"]})
+    if len({o["id"] for o in options}) != len(options):
+        return None, DATA_FORMAT_ERROR
+    return options, 0
 
 
 class FakeApiBase(ServedFake):

@@ -9,8 +9,8 @@ It speaks the real protocol over HTTP, so the real client runs against it unchan
   kill a leaked token — the documented leak procedure.
 * ``GET /cgi-bin/token`` — the legacy token: a new one per call, the previous one stays valid
   5 minutes and any older one dies at once. Kept so tests can show why kefu does not use it.
-* ``POST /cgi-bin/message/custom/send`` and ``/custom/typing`` — token, body, msgtype and the
-  2048-byte text limit are checked; the per-user allowance is enforced for users the fake has been
+* ``POST /cgi-bin/message/custom/send`` and ``/custom/typing`` — token, body, msgtype, the
+  2048-byte text limit and the shape of a ``msgmenu`` (``fakes.api_base.check_menu``) are checked; the per-user allowance is enforced for users the fake has been
   told about (``user_messaged``): a user message allows 5 messages within 48 h (an event — menu
   click, follow, scan — allows 3 within 1 minute); a new grant replaces the old one. Users it was
   never told about are unlimited unless ``strict_window=True`` (then they get 45015).
@@ -35,6 +35,7 @@ from fakes.api_base import (
     TEXT_LIMIT_BYTES,  # noqa: F401 (re-exported)
     FakeApiBase,
     _Grant,
+    check_menu,
     check_text,
 )
 
@@ -54,6 +55,7 @@ ERRMSG = {
     45009: "reach max api daily quota limit", 45015: "response out of time limit or subscription is canceled",
     45047: "out of response count limit", 45072: "command is invalid", 47001: "data format error",
     45080: "need to interact with the user within 30 seconds before typing", 45081: "already typing",
+    45098: "msgmenu list size is out of limit",
     48001: "api unauthorized",
 }
 GRANTS = {"message": (5, 48 * 3600), "event": (3, 60)}
@@ -159,7 +161,8 @@ class FakeWeChatApi(FakeApiBase):
         return list(self._valid_until)
 
     def deliveries(self, openid: str) -> list[dict[str, Any]]:
-        """Messages accepted for ``openid``: ``{"openid", "msgtype", "text", "payload", "time"}``."""
+        """Messages accepted for ``openid``: ``{"openid", "msgtype", "text", "menu", "payload", "time"}``
+        (``menu``: a msgmenu's options ``[{"id", "content"}]``, else None)."""
         return super().deliveries(openid)
 
     def typing_events(self, openid: str) -> list[dict[str, Any]]:
@@ -303,10 +306,13 @@ class FakeWeChatApi(FakeApiBase):
         text, err = check_text(body, msgtype)
         if err:
             return _answer(err)
+        menu, err = check_menu(body, click_items=False)
+        if err:
+            return _answer(err)
         if err := self._spend_allowance(openid):
             return _answer(err)
         await self._record(self._deliveries, {"kind": "message", "openid": openid, "msgtype": msgtype,
-                                              "text": text, "payload": body, "time": self.clock.timestamp()})
+                                              "text": text, "menu": menu, "payload": body, "time": self.clock.timestamp()})
         return _answer(0)
 
     def _spend_allowance(self, openid: str) -> int:

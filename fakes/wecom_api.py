@@ -8,12 +8,12 @@ It speaks the real protocol over HTTP, so the real client runs against it unchan
   ``limit`` items per page with ``next_cursor`` / ``has_more``; a callback ``token`` must be one the
   fake issued in the last 10 minutes (95007 otherwise); calls without a token are allowed and
   counted (the real API rate-limits them hard);
-* ``POST /cgi-bin/kf/send_msg`` — token, ``open_kfid``, msgtype and the 2048-byte text limit are
-  checked; a customer message opens an allowance of 5 messages for 48 h (95001 when spent, 95002
+* ``POST /cgi-bin/kf/send_msg`` — token, ``open_kfid``, msgtype, the 2048-byte text limit and the
+  shape of a ``msgmenu`` with ``click`` items (``fakes.api_base.check_menu``) are checked; a customer message opens an allowance of 5 messages for 48 h (95001 when spent, 95002
   when expired); a ``msgid`` may be used once — a repeat is refused with ``DUPLICATE_MSGID`` and
   delivers nothing (WeCom documents only that a repeat "returns an error"; the code is the fake's).
 
-Test/simulator controls: ``customer_says`` / ``servicer_says`` / ``enter_session`` /
+Test/simulator controls: ``customer_says`` / ``customer_taps`` (a click on a menu option) / ``servicer_says`` / ``enter_session`` /
 ``send_failed`` append items to the log; ``callback`` POSTs an encrypted ``kf_msg_or_event`` to a
 webhook the way WeCom does; ``deliveries`` / ``wait_for_delivery`` show what was sent; ``inject``
 queues errcodes for a path, ``lose_answers`` processes a call but loses its answer. Time comes
@@ -39,6 +39,7 @@ from fakes.api_base import (
     TEXT_LIMIT_BYTES,  # noqa: F401 (re-exported)
     FakeApiBase,
     _Grant,
+    check_menu,
     check_text,
 )
 
@@ -118,6 +119,19 @@ class FakeWecomApi(FakeApiBase):
         self._grants[user] = _Grant(ALLOWANCE[0], item["send_time"] + ALLOWANCE[1])
         return item
 
+    def customer_taps(self, user: str, menu_id: str, *, at: float | None = None) -> dict[str, Any]:
+        """The customer clicks an option of a menu sent to them: WeCom logs it as their text
+        message carrying ``menu_id`` (the option's text as content). An id never sent to this
+        customer is a mistake in the test (``ValueError``)."""
+        options = [o for d in self.deliveries(user) for o in d.get("menu") or []]
+        option = next((o for o in reversed(options) if o["id"] == menu_id), None)
+        if option is None:
+            raise ValueError(f"no menu option {menu_id!r} was sent to {user}")
+        item = self._item("text", 3, at, open_kfid=self.open_kfid, external_userid=user,
+                          text={"content": option["content"], "menu_id": menu_id})
+        self._grants[user] = _Grant(ALLOWANCE[0], item["send_time"] + ALLOWANCE[1])
+        return item
+
     def customer_sends(self, user: str, msgtype: str, body: dict[str, Any], *, at: float | None = None) -> dict[str, Any]:
         """Any other customer message type (image, location, ...)."""
         item = self._item(msgtype, 3, at, open_kfid=self.open_kfid, external_userid=user, **{msgtype: body})
@@ -165,7 +179,7 @@ class FakeWecomApi(FakeApiBase):
 
     # -- inspection and fault injection -----------------------------------------------------------
     def deliveries(self, user: str) -> list[dict[str, Any]]:
-        """Messages accepted for ``user``: ``{"user", "msgtype", "text", "msgid", "payload", "time"}``."""
+        """Messages accepted for ``user``: ``{"user", "msgtype", "text", "menu", "msgid", "payload", "time"}``."""
         return super().deliveries(user)
 
     def subscribe(self, maxsize: int = 0) -> asyncio.Queue[dict[str, Any]]:
@@ -286,6 +300,9 @@ class FakeWecomApi(FakeApiBase):
         text, err = check_text(body, msgtype)
         if err:
             return _answer(err)
+        menu, err = check_menu(body, click_items=True)
+        if err:
+            return _answer(err)
         msgid = body.get("msgid")
         if msgid is not None and msgid in self._used_msgids:
             return _answer(DUPLICATE_MSGID)
@@ -297,7 +314,7 @@ class FakeWecomApi(FakeApiBase):
         grant.left -= 1
         msgid = msgid or secrets.token_hex(16)
         self._used_msgids.add(msgid)
-        event = {"kind": "message", "user": user, "openid": user, "msgtype": msgtype, "text": text, "msgid": msgid,
-                 "payload": body, "time": self.clock.timestamp()}
+        event = {"kind": "message", "user": user, "openid": user, "msgtype": msgtype, "text": text, "menu": menu,
+                 "msgid": msgid, "payload": body, "time": self.clock.timestamp()}
         await self._record(self._deliveries, event)  # stored under "openid", which is the user
         return _answer(0, msgid=msgid)

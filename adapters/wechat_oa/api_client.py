@@ -34,7 +34,7 @@ from adapters.wechat_oa.token import (
     WeChatApiError,
     fetch_stable_token,
 )
-from core.channel import SendResult, SendStatus
+from core.channel import Menu, SendResult, SendStatus
 from core.clock import Clock
 from core.config import WechatConfig
 from core.metrics import DELIVERIES
@@ -103,6 +103,13 @@ class WeChatApiClient:
             DELIVERIES.labels(status=result.status.value, errcode="45002").inc()
             return result
         return await self.send_raw({"touser": user_id, "msgtype": "text", "text": {"content": text}})
+
+    async def send_menu(self, user_id: str, menu: Menu) -> SendResult:
+        """A 客服 menu message (``msgtype: "msgmenu"``): a tap comes back as a text push carrying
+        ``bizmsgmenuid`` (``adapters.wechat_oa.convert``)."""
+        return await self.send_raw({"touser": user_id, "msgtype": "msgmenu", "msgmenu": {
+            "head_content": menu.head, "list": [{"id": item.id, "content": item.content} for item in menu.items],
+            "tail_content": menu.tail}})
 
     async def typing(self, user_id: str, on: bool) -> None:
         """Show / hide "对方正在输入". Cosmetic: one attempt, failures logged, never raised."""

@@ -1,6 +1,8 @@
 """WeChat push XML (as parsed by ``xml_safety.parse_xml``) <-> core models.
 
-``to_core`` turns every MsgType into an ``IncomingMessage``. Unknown MsgTypes become
+``to_core`` turns every MsgType into an ``IncomingMessage``. A tap on a 客服 menu (msgmenu)
+arrives as a text push whose Content is the option's text plus ``<bizmsgmenuid>``: that id
+becomes ``IncomingMessage.menu_id``. Unknown MsgTypes become
 ``MsgKind.UNKNOWN`` (with ``raw_type`` kept) and are enqueued like any other message, so the
 dialogue can answer "暂不支持" instead of leaving the shopper without a word; unknown events
 become ``EventKind.OTHER`` for the same reason (the dialogue ignores the ones it does not need).
@@ -125,6 +127,7 @@ def to_core(data: Mapping[str, Any]) -> IncomingMessage:
     fields: dict[str, Any] = {}
     if kind is MsgKind.TEXT:
         fields["text"] = _text(data, "Content") or ""
+        fields["menu_id"] = _id(data, "bizmsgmenuid")  # a tap on a 客服 menu option: its id
     elif kind is MsgKind.IMAGE:
         fields.update(pic_url=_id(data, "PicUrl"), media_id=_id(data, "MediaId"))
     elif kind is MsgKind.VOICE:

@@ -7,7 +7,7 @@ Errcode policy, shared by both calls (``_request``):
 * -1 (busy), network errors, timeouts, HTTP 5xx: bounded retries with exponential backoff;
 * anything else is final: ``WecomApiError`` with a hint for ops where one is known.
 
-Idempotency. Every text part carries ``msgid`` = a hash of ``core.channel.DELIVERY_ID`` (the part's
+Idempotency. Every text part (and menu) carries ``msgid`` = a hash of ``core.channel.DELIVERY_ID`` (the part's
 delivery id), so resending a part — our own retry after a lost answer, or a redelivered turn —
 cannot show the shopper a copy: WeCom refuses a msgid it has already used. Its docs only say
 that such a request "returns an error" (no code), so after an attempt whose answer was lost, a
@@ -34,7 +34,7 @@ from redis.exceptions import RedisError
 from adapters.tencent.api import TOKEN_REJECTED, count_delivery, post_api_json, retry_delay
 from adapters.tencent.token import ApiError, SharedTokenProvider, mask_token
 from adapters.wecom_kf.token import WecomApiError
-from core.channel import DELIVERY_ID, SendResult, SendStatus
+from core.channel import DELIVERY_ID, Menu, SendResult, SendStatus
 from core.metrics import DELIVERIES
 
 log = structlog.get_logger(__name__)
@@ -101,6 +101,14 @@ class WecomKfClient:
             DELIVERIES.labels(status=result.status.value, errcode="too_long").inc()
             return result
         return await self.send_raw({"touser": user_id, "msgtype": "text", "text": {"content": text}})
+
+    async def send_menu(self, user_id: str, menu: Menu) -> SendResult:
+        """A menu message with ``click`` items; a click comes back through sync_msg as the
+        customer's text with ``menu_id`` (``adapters.wecom_kf.convert``). Idempotent like text."""
+        return await self.send_raw({"touser": user_id, "msgtype": "msgmenu", "msgmenu": {
+            "head_content": menu.head,
+            "list": [{"type": "click", "click": {"id": item.id, "content": item.content}} for item in menu.items],
+            "tail_content": menu.tail}})
 
     async def typing(self, user_id: str, on: bool) -> None:
         """微信客服 has no typing indicator."""

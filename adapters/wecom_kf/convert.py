@@ -107,6 +107,7 @@ def to_core(item: Mapping[str, Any]) -> IncomingMessage | None:
     fields: dict[str, Any] = {}
     if kind is MsgKind.TEXT:
         fields["text"] = str(body.get("content") or "")
+        fields["menu_id"] = _str(body, "menu_id")  # a click on a menu option: its id
     elif kind in (MsgKind.IMAGE, MsgKind.VOICE, MsgKind.VIDEO, MsgKind.FILE):
         fields["media_id"] = _str(body, "media_id")
     elif kind is MsgKind.LOCATION:

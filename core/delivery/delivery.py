@@ -24,6 +24,10 @@ errcode) removes the marker so a later retry may send it; a transport failure or
 
 TOO_LONG (45002): the part is marked ``split`` and re-sent as pieces of half its size, ids
 ``<turn_id>:<i>.<j>`` (recursively); this may exceed the per-turn cap, never WeChat's 5.
+
+Menus (``deliver_menu``, 猜你想问): a menu is part 0 of its turn, claimed and recorded (as its
+numbered text) exactly like a text part, so a retried turn never shows it twice. A channel
+without ``core.channel.MenuMessages`` (passive replies) gets the numbered text as an ordinary answer.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from typing import Any, AsyncContextManager, Callable
 
 import structlog
 
-from core.channel import Channel, PushReplies
+from core.channel import Channel, Menu, MenuItem, MenuMessages, PushReplies, SendStatus
 from core.clock import Clock
 from core.delivery.markdown import to_plain_text
 from core.delivery.split import fit_parts, split_text, take_prefix, utf8_len
@@ -53,6 +57,8 @@ log = structlog.get_logger(__name__)
 NOTICE = "……（内容较长，回复「继续」查看剩余部分）"
 NOTHING_MORE_REPLY = "前面的内容已经全部发完啦，请问还有什么可以帮您？"
 _NO_WIRE = contextlib.nullcontext()
+# a menu refused for these reasons would be refused as text too: no numbered-text fallback
+_NO_FALLBACK = (SendStatus.WINDOW_CLOSED.value, SendStatus.QUOTA.value)
 _CONTINUE_WORDS = {"继续", "继续说", "接着说", "继续发", "下一页", "更多"}
 
 
@@ -257,6 +263,25 @@ class Delivery:
     async def deliver(self, platform: str, user_id: str, turn_id: str, text: str) -> DeliveryReport:
         """Deliver ``text`` for ``turn_id``; calling it again for the same turn sends nothing twice."""
         return await self.stream(platform, user_id, turn_id).finish(text)
+
+    async def deliver_menu(self, platform: str, user_id: str, turn_id: str, menu: Menu) -> DeliveryReport:
+        """Deliver ``menu`` for ``turn_id``, once like any part: tappable where the channel has
+        ``MenuMessages``, else as numbered text (``Menu.as_text``). When the platform answers that
+        it refuses the menu itself (an errcode other than the shopper's window or quota, e.g. an
+        account type without menus), the numbered text goes instead."""
+        menus = self.channel
+        if not isinstance(menus, MenuMessages):
+            return await self.deliver(platform, user_id, turn_id, menu.as_text())
+        shaped = Menu(self.shape(menu.head).strip(), tuple(MenuItem(i.id, self.shape(i.content).strip()) for i in menu.items),
+                      self.shape(menu.tail).strip(), menu.text_hint)
+        run = TurnRun(self.turn_deps, platform, user_id, turn_id)
+        await run.send_menu(0, shaped, menus)
+        report = run.report
+        if report.ok or report.undelivered_reason in _NO_FALLBACK or not report.errcodes:
+            return report  # delivered; or refused for the shopper, not the menu; or it may have arrived
+        log.warning("delivery_menu_refused", turn_id=turn_id, reason=report.undelivered_reason, errcodes=report.errcodes)
+        text = await self.deliver(platform, user_id, f"{turn_id}:text", shaped.as_text())
+        return DeliveryReport(text.delivered, text.undelivered_reason, report.errcodes + text.errcodes, text.skipped)
 
     def stream(self, platform: str, user_id: str, turn_id: str) -> ParagraphStreamer:
         return ParagraphStreamer(self, platform, user_id, turn_id)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import structlog
 
-from core.channel import DELIVERY_ID, Channel, SendStatus
+from core.channel import DELIVERY_ID, Channel, Menu, MenuMessages, SendResult, SendStatus
 from core.clock import Clock
 from core.delivery.split import split_text, utf8_len
 from core.metrics import UNDELIVERED
@@ -183,12 +183,20 @@ class TurnRun:
         """Deliver part ``index`` unless already delivered; ``False`` = stop the turn."""
         return bool(await self._send(self.pid(index), text, record_text=True))
 
+    async def send_menu(self, index: int, menu: Menu, channel: MenuMessages) -> bool:
+        """Deliver ``menu`` as part ``index`` unless already delivered (recorded as its text
+        version; refused as too long, it goes out as that text in pieces)."""
+        return bool(await self._send(self.pid(index), menu.as_text(), record_text=True,
+                                     send=lambda: channel.send_menu(self.user_id, menu)))
+
     async def send_if_fresh(self, index: int, text: str) -> bool | None:
         """``send_part`` only if the turn has no records yet (checked atomically with the claim);
         ``None`` = it has some (an earlier attempt's): nothing was sent."""
         return await self._send(self.pid(index), text, record_text=True, fresh_only=True)
 
-    async def _send(self, pid: str, text: str, *, record_text: bool, fresh_only: bool = False) -> bool | None:
+    async def _send(self, pid: str, text: str, *, record_text: bool, fresh_only: bool = False,
+                    send: Callable[[], Awaitable[SendResult]] | None = None) -> bool | None:
+        """Claim part ``pid``, then send ``text`` (or call ``send``, e.g. a menu) and record it."""
         if pid in self.done:
             return True
         r = self.deps.redis
@@ -210,7 +218,7 @@ class TurnRun:
         delivery_id = DELIVERY_ID.set(pid)
         try:
             async with self.deps.wire(self.user_id):  # never overlapping our Typing requests
-                result = await self.deps.channel.send_text(self.user_id, text)
+                result = await (send() if send is not None else self.deps.channel.send_text(self.user_id, text))
                 if result.ok:
                     self.deps.message_sent(self.user_id)
         except Exception as exc:  # noqa: BLE001 - the message may or may not have left: keep the marker
