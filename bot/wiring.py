@@ -28,6 +28,7 @@ from core.delivery.passive import PassiveChannel, PassiveReplies
 from core.dialogue.degraded import DegradedResponder
 from core.dialogue.manager import DialogueManager
 from core.dialogue.outage import ModelOutage, OutageGuardedLLM
+from core.dialogue.suggestions import Suggestions
 from core.dialogue.prompt import PromptBuilder
 from core.dialogue.router import ThinkingRouter
 from core.handler import MessageHandler
@@ -154,7 +155,7 @@ async def build_handler(services: Services) -> MessageHandler:
             limiter=RateLimiter(redis, keys, clock, cfg.safety.max_messages_per_minute),
             model=f"{cfg.llm.backend}:{cfg.llm.model}", menu=dict(cfg.menu),
             max_message_chars=cfg.safety.max_message_chars, references_k=cfg.knowledge.top_k,
-            max_retries=cfg.dialogue.max_retries,
+            max_retries=cfg.dialogue.max_retries, suggestions=Suggestions(redis, keys),
         )
         handler.stack = stack
         if services.records is not None:  # [admin] enabled: feed the ops console

@@ -150,7 +150,7 @@ class TurnContext:
 # (``core.dialogue.result.DialogueOutcome``) are a subset; "retry" (kept for later), "failed" (given
 # up) and "ok" (a handler that returns no TurnResult) come from the queue worker.
 TurnOutcome = Literal[
-    "faq", "cache", "llm", "canned", "continued", "handoff", "confirmation", "reset", "unsupported", "degraded",
+    "faq", "menu", "cache", "llm", "canned", "continued", "handoff", "confirmation", "reset", "unsupported", "degraded",
     "silenced", "ignored", "rate_limited", "undelivered", "failed", "retry", "ok",
 ]
 TURN_OUTCOMES: tuple[TurnOutcome, ...] = get_args(TurnOutcome)

@@ -14,7 +14,12 @@
 5. 「继续」 sends the rest of a long answer (or, on a channel with ``PushReplies``, an answer that
    came too late).
 6. "人工"/"投诉" → handoff (transfer in hours, a 留言 with the opening time outside).
-7. FAQ fast path: a general question with a clear FAQ match is answered from the FAQ, no LLM.
+7. FAQ fast path: a general question with a clear FAQ match is answered from the FAQ, no LLM. A
+   plausible but unclear match offers its candidate questions (猜你想问) as a menu — tappable
+   where the channel has menus, numbered text elsewhere — model up or down, unless they are the
+   shopper's latest menu again or the message asks about the shopper's own orders ("退款到哪了":
+   the tools answer that); a tap on an option, or a number answering the latest menu, gets that
+   entry's answer (``core.dialogue.suggestions``).
 8. Answer cache: an LLM answer to the same general, self-contained question (same knowledge, same
    model), written by the model from that question and the knowledge alone — only a turn with no
    history (and so no pending action) stores one (``core.knowledge.shareable`` has the rules).
@@ -33,7 +38,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Sequence
 
 import structlog
 
@@ -45,7 +50,9 @@ from core.delivery.delivery import (
     is_continue_request,
 )
 from core.dialogue.manager import DialogueManager
+from core.dialogue.own_orders import own_orders_focus
 from core.dialogue.result import DialogueResult
+from core.dialogue.suggestions import Suggestions
 from core.handler import RetryTurn
 from core.handoff import Handoff
 from core.knowledge import (
@@ -55,6 +62,7 @@ from core.knowledge import (
     build_references,
     shareable,
 )
+from core.knowledge.index import Hit
 from core.llm.base import ChatMessage
 from core.models import IncomingMessage, MsgKind, TurnContext, TurnOutcome, TurnResult
 from core.replies import needs_dialogue, reply_for
@@ -88,6 +96,7 @@ class TurnHandler:
     references_k: int = 4
     max_retries: int = 30  # times a message kept in degraded mode is retried before a handoff
     observers: list[TurnObserver] = field(default_factory=list)
+    suggestions: Suggestions | None = None  # 猜你想问 menus (None: an unclear FAQ match goes to the model)
 
     # -- MessageHandler -------------------------------------------------------------------
     async def handle(self, msg: IncomingMessage, ctx: TurnContext) -> TurnResult:
@@ -170,12 +179,19 @@ class TurnHandler:
             return await self._hand_off(msg, ctx, reason, text)
 
         self.kb.reload_if_changed()
-        faq = self.fast_path.answer(text)
+        if self.suggestions is not None:  # a tap on a 猜你想问 option, or a number answering the latest menu
+            chosen = await self.suggestions.chosen(platform, user, msg, text)
+            entry = self.kb.faq_entry(chosen) if chosen else None
+            if entry is not None:
+                return await self._faq_answer(msg, ctx, text, entry.answer, faq_id=entry.id,
+                                              chosen="tap" if msg.menu_id else "number")
+        faq, decision = self.fast_path.consider(text)
         if faq is not None:
-            await self.sessions.append_turn(platform, user, [ChatMessage("user", text),
-                                                             ChatMessage("assistant", faq.answer)])
-            return self._result("faq", await self._send(msg, ctx, faq.answer),
-                                faq_id=faq.faq_id, score=round(faq.score, 3), margin=round(faq.margin, 3))
+            return await self._faq_answer(msg, ctx, text, faq.answer, faq_id=faq.faq_id,
+                                          score=round(faq.score, 3), margin=round(faq.margin, 3))
+        if (self.suggestions is not None and decision.ambiguous and own_orders_focus(text) is None
+                and not await self.suggestions.repeats_last(platform, user, decision.candidates)):
+            return await self._offer(self.suggestions, msg, ctx, text, decision.candidates)
         context_free = False
         if self.cache.enabled and shareable(text):
             cached = await self.cache.get(text, self.kb, self.model)
@@ -188,6 +204,21 @@ class TurnHandler:
             # shared (see _cacheable).
             context_free = await self.sessions.is_empty(platform, user)
         return await self._converse(msg, ctx, text, context_free=context_free)
+
+    async def _faq_answer(self, msg: IncomingMessage, ctx: TurnContext, text: str, answer: str,
+                          **info: Any) -> TurnResult:
+        await self.sessions.append_turn(msg.platform, msg.user_id, [ChatMessage("user", text),
+                                                                    ChatMessage("assistant", answer)])
+        return self._result("faq", await self._send(msg, ctx, answer), **info)
+
+    async def _offer(self, suggestions: Suggestions, msg: IncomingMessage, ctx: TurnContext, text: str,
+                     candidates: Sequence[Hit]) -> TurnResult:
+        """猜你想问: the candidate questions as a menu (numbered text where the channel has none)."""
+        menu = await suggestions.offer(msg.platform, msg.user_id, candidates)
+        report = await self.delivery.deliver_menu(msg.platform, msg.user_id, ctx.turn_id, menu)
+        await self.sessions.append_turn(msg.platform, msg.user_id, [ChatMessage("user", text),
+                                                                    ChatMessage("assistant", menu.as_text())])
+        return self._result("menu", report, candidates=[h.id for h in candidates])
 
     async def _converse(self, msg: IncomingMessage, ctx: TurnContext, text: str, *,
                         context_free: bool = False) -> TurnResult:

@@ -9,7 +9,9 @@ shopper's own orders, one order by its number, return eligibility, an FAQ answer
 the entry), 猜你想问 candidates, a size from the policy's size chart, a hand-off — or ``model``:
 only the model (or a person) can answer it well, so the right thing is the holding reply and
 keeping the message. Optional checks on the answer: ``faq`` (the entry answered), ``first`` (the
-first order number the answer names) and ``mentions`` (texts the answer must contain).
+first order number the answer names) and ``mentions`` (texts the answer must contain). A case
+expecting an FAQ entry that gets 猜你想问 candidates holding that entry counts as answered well:
+the shopper is one tap from the answer.
 
 Whoever runs the set (tests/core/dialogue/test_degraded_set.py, benchmarks/degraded_mode.py)
 passes ``ask``: one message as that customer through the production turn handler with the model
@@ -100,6 +102,9 @@ def judge(case: DegradedCase, result: TurnResult | None) -> Outcome:
     replies = list(result.replies) if result is not None else []
     text = "\n".join(replies)
     out = Outcome(case, got, replies)
+    offered = list(result.info.get("candidates") or []) if result is not None else []
+    if case.expect == "faq" and got == "candidates" and case.faq in offered:
+        return out  # the entry is one tap away: as good as answering it without the model
     if got != case.expect:
         out.problem = f"expected {case.expect}, got {got}"
     elif case.faq and (result is None or result.info.get("faq_id") != case.faq):

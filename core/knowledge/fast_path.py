@@ -110,8 +110,12 @@ class FastPath:
 
     def answer(self, text: str) -> FaqAnswer | None:
         """The FAQ answer to send instead of calling the LLM, or None. Counts kefu_faq_fast_path_total."""
+        return self.consider(text)[0]
+
+    def consider(self, text: str) -> tuple[FaqAnswer | None, Decision]:
+        """``answer`` and the decision it came from (whose candidates the turn may offer: 猜你想问)."""
         d = self.decide(text)
         FAST_PATH.labels(result=d.result).inc()
         if d.result != "hit" or d.best is None:
-            return None
-        return FaqAnswer(d.best.id, d.best.text, d.best.score, d.margin, d.best.title)
+            return None, d
+        return FaqAnswer(d.best.id, d.best.text, d.best.score, d.margin, d.best.title), d

@@ -26,7 +26,7 @@ from core.storage import KeyBuilder
 # The console's outcome filter: TurnResult.outcome values per group (FAQ / model / degraded /
 # handed off / failed); other outcomes (canned replies, silenced …) are in no group.
 GROUPS: dict[str, tuple[str, ...]] = {
-    "faq": ("faq",),
+    "faq": ("faq", "menu"),
     "model": ("llm", "cache", "confirmation"),
     "degraded": ("degraded", "retry"),
     "handoff": ("handoff",),

@@ -36,7 +36,7 @@ _LABEL_RE = re.compile(r"^[A-Za-z0-9_.-]{1,24}$")
 
 # How the console groups raw outcomes / ack results into chart series.
 TURN_GROUPS: dict[str, tuple[TurnOutcome, ...]] = {
-    "faq": ("faq",),
+    "faq": ("faq", "menu"),  # menu: 猜你想问 candidates offered instead of an answer
     "llm": ("llm", "cache", "confirmation", "reset", "unsupported"),
     "degraded": ("degraded", "retry"),
     "handoff": ("handoff", "failed"),

@@ -75,9 +75,9 @@ var Kefu = (function () {
   }
   function today() { var d = parts(Date.now() / 1000); return d.getUTCFullYear() + "-" + pad2(d.getUTCMonth() + 1) + "-" + pad2(d.getUTCDate()); }
 
-  var OUTCOME_GROUP = { faq: "faq", llm: "llm", cache: "llm", confirmation: "llm", reset: "llm", unsupported: "llm",
+  var OUTCOME_GROUP = { faq: "faq", menu: "faq", llm: "llm", cache: "llm", confirmation: "llm", reset: "llm", unsupported: "llm",
     degraded: "degraded", retry: "degraded", handoff: "handoff", failed: "undelivered", undelivered: "undelivered" };
-  var OUTCOME_LABEL = { faq: "FAQ 直答", llm: "大模型", cache: "缓存答案", confirmation: "确认操作", reset: "重新开始",
+  var OUTCOME_LABEL = { faq: "FAQ 直答", menu: "猜你想问", llm: "大模型", cache: "缓存答案", confirmation: "确认操作", reset: "重新开始",
     unsupported: "暂不支持", degraded: "降级", retry: "降级待重试", handoff: "转人工", failed: "处理失败",
     undelivered: "未送达", canned: "固定回复", continued: "继续", rate_limited: "限流", silenced: "人工接待中",
     ignored: "忽略" };
