@@ -147,6 +147,12 @@ class ShopperSession:
     async def say(self, text: str) -> PushResult:
         return await self._push(text, lambda: self.client.send_text(self.customer.openid, text), {"type": "text"})
 
+    async def tap(self, option: dict[str, str], *, typed: str = "") -> PushResult:
+        """Tap an option of a menu kefu sent (``{"id", "content"}``): the option's words go out, with its id."""
+        content, menu_id = str(option.get("content", "")), str(option.get("id", ""))
+        return await self._push(content, lambda: self.client.send_menu_tap(self.customer.openid, content, menu_id),
+                                {"type": "tap", "menu_id": menu_id, "typed": typed})
+
     async def voice(self, recognition: str, *, typed: str = "") -> PushResult:
         return await self._push(f"[语音] {recognition}", lambda: self.client.send_voice(self.customer.openid, recognition),
                                 {"type": "voice", "typed": typed})

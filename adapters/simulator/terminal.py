@@ -6,6 +6,10 @@ replies to each (they stop arriving for ``quiet_s`` after at least one, or ``rep
 prints them without any escape codes, and exits at end of input - for scripts and tests.
 
 stdin is read on a daemon thread so a blocked ``input()`` never keeps the process alive on exit.
+
+A menu kefu sends (猜你想问, ``msgmenu``) shows its options numbered; typing one of those numbers
+taps that option (the push carries the option's id, as WeChat's does), until kefu sends the
+customer another menu.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ HELP = """命令：
   /event subscribe | /event unsubscribe | /event CLICK 菜单KEY
   /voice 文字         发送一条语音（带语音识别结果）
   /image              发送一张图片
-  /help  /quit"""
+  /help  /quit
+客服发来的菜单（猜你想问）选项前有序号：输入序号就是点选它。"""
 HISTORY_FILE = Path(os.environ.get("KEFU_SIMULATE_HISTORY", Path.home() / ".kefu_simulate_history"))
 _EOF = object()
 
@@ -78,6 +83,7 @@ class Terminal:
         self._in_input = False  # TTY: input() is showing the prompt right now
         self._typed_echo = 0  # TTY: own lines still on screen as typed, to be redrawn as bubbles
         self._termios: tuple[int, list] | None = None
+        self._menus: dict[str, list[dict[str, str]]] = {}  # openid -> options of the latest menu shown
 
     # -- output -------------------------------------------------------------------------------
     @property
@@ -127,6 +133,8 @@ class Terminal:
                 self._write(f"\x1b[2m        {self.sim.directory.bot_name} 正在输入…\x1b[0m")
             return
         if event.kind == BOT:
+            if event.meta.get("menu"):
+                self._menus[event.openid] = list(event.meta["menu"])
             self._bot_count += 1
             self._last_bot_at = asyncio.get_running_loop().time()
             self._bot_seen.set()
@@ -273,7 +281,8 @@ class Terminal:
         """One input line; returns False to quit."""
         if not line.startswith("/"):
             self._typed_echo += self.tty
-            await self._send(self.sim.session.say(line))
+            option = self._menu_option(line)
+            await self._send(self.sim.session.tap(option, typed=line) if option else self.sim.session.say(line))
             return True
         try:
             parts = shlex.split(line)
@@ -322,6 +331,12 @@ class Terminal:
         else:
             self.say(f"不认识的命令 {cmd}，输入 /help 查看命令。")
         return True
+
+    def _menu_option(self, line: str) -> dict[str, str] | None:
+        """The option a bare number picks from the latest menu shown to this customer, if any."""
+        options = self._menus.get(self.sim.session.customer.openid) or []
+        n = line.strip()
+        return options[int(n) - 1] if n.isdigit() and 1 <= int(n) <= len(options) else None
 
     async def _send(self, push: Awaitable[PushResult]) -> None:
         before = self._bot_count

@@ -171,13 +171,18 @@ async def send(request: web.Request) -> web.Response:
             if not text:
                 return _bad("text is empty")
             result = await session.voice(text)
+        elif kind == "tap":  # an option of a menu kefu sent (猜你想问)
+            option_id = str(body.get("id", ""))
+            if not text or not 1 <= len(option_id.encode()) <= 64:
+                return _bad("a tap needs the option's id and text")
+            result = await session.tap({"id": option_id, "content": text})
         elif kind == "event":
             event = str(body.get("event", ""))
             if event not in {"subscribe", "unsubscribe", "CLICK", "VIEW", "SCAN"}:
                 return _bad("event must be subscribe, unsubscribe, CLICK, VIEW or SCAN")
             result = await session.event(event, str(body.get("key", "")) or None)
         else:
-            return _bad("type must be text, voice or event")
+            return _bad("type must be text, voice, tap or event")
     except Exception as exc:  # noqa: BLE001 - the webhook is down: the page shows it (the feed has a system line too)
         return _bad(f"消息没有送到 kefu：webhook 无法连接（{type(exc).__name__}）", 502)
     return web.json_response({"status": result.status})

@@ -203,6 +203,11 @@ class WeChatPushClient:
     async def send_text(self, openid: str, content: str) -> PushResult:
         return await self.send(openid, *text_fields(content, self.next_msg_id()))
 
+    async def send_menu_tap(self, openid: str, content: str, menu_id: str) -> PushResult:
+        """A tap on a 客服 menu option: WeChat pushes it as text (the option's words) with ``bizmsgmenuid``."""
+        kind, fields = text_fields(content, self.next_msg_id())
+        return await self.send(openid, kind, {**fields, "bizmsgmenuid": menu_id})
+
     async def send_voice(self, openid: str, recognition: str | None, *, fmt: str = "amr") -> PushResult:
         media_id = "sim-voice-" + secrets.token_hex(8)
         return await self.send(openid, *voice_fields(media_id, self.next_msg_id(), fmt=fmt, recognition=recognition))

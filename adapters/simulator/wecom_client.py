@@ -45,6 +45,10 @@ class WecomPushClient:
     async def send_text(self, openid: str, content: str) -> PushResult:
         return await self._announce(self.fake.customer_says(openid, content))
 
+    async def send_menu_tap(self, openid: str, content: str, menu_id: str) -> PushResult:
+        """A click on a menu option: WeCom logs it as the customer's text with ``menu_id``."""
+        return await self._announce(self.fake.customer_taps(openid, menu_id))
+
     async def send_voice(self, openid: str, recognition: str | None, *, fmt: str = "amr") -> PushResult:
         # 微信客服 delivers voice as a media file, never as recognised text
         return await self._announce(self.fake.customer_sends(openid, "voice", {"media_id": "sim-voice-media"}))

@@ -99,8 +99,9 @@ def describe_delivery(event: dict[str, Any]) -> str:
     if msgtype == "text":
         return event.get("text") or ""
     body = payload.get(msgtype) or {}
-    if msgtype == "msgmenu":
-        items = [f"  · {i.get('content', '')}" for i in body.get("list", [])]
+    if msgtype == "msgmenu":  # options numbered as the shopper taps them (typing the number in the terminal)
+        options = [i.get("click", i) if isinstance(i, dict) else {} for i in body.get("list", [])]
+        items = [f"{n}. {o.get('content', '')}" for n, o in enumerate(options, 1)]
         return "\n".join([body.get("head_content", ""), *items, body.get("tail_content", "")]).strip()
     if msgtype == "news":
         arts = body.get("articles") or [{}]
@@ -288,8 +289,10 @@ class Simulator:
                 if ev.get("kind") == "typing":
                     self.feed.publish(ChatEvent(TYPING, openid, at, on=ev.get("command") == "Typing"))
                 elif ev.get("kind") == "message":
-                    self.feed.publish(ChatEvent(BOT, openid, at, describe_delivery(ev),
-                                                meta={"msgtype": ev.get("msgtype")}))
+                    meta: dict[str, Any] = {"msgtype": ev.get("msgtype")}
+                    if ev.get("menu"):  # a msgmenu's options: the terminal and the page let the shopper tap them
+                        meta["menu"] = list(ev["menu"])
+                    self.feed.publish(ChatEvent(BOT, openid, at, describe_delivery(ev), meta=meta))
         finally:
             if self.fake_api is not None:
                 self.fake_api.unsubscribe(events)

@@ -83,6 +83,7 @@
       var b = document.createElement("div");
       b.className = "bubble";
       b.textContent = ev.text;
+      if (ev.kind === "bot" && ev.meta && ev.meta.menu) { addOptions(b, ev); }
       row.appendChild(img);
       row.appendChild(b);
       chat.appendChild(row);
@@ -90,6 +91,25 @@
     }
     if (!typingRow.hidden) { chat.appendChild(typingRow); }
     scrollDown();
+  }
+
+  // A menu (猜你想问): the head, one button per option (a tap sends the option like WeChat does), the tail.
+  function addOptions(b, ev) {
+    var texts = ev.text.split("\n").filter(function (l) { return !/^\d+\. /.test(l); });  // head and tail
+    b.textContent = texts[0] || "";
+    var list = document.createElement("div");
+    list.className = "options";
+    ev.meta.menu.forEach(function (o) {
+      var btn = document.createElement("button");
+      btn.type = "button";
+      btn.className = "option";
+      btn.textContent = o.content;
+      btn.addEventListener("click", function () { send({ type: "tap", id: o.id, text: o.content }); });
+      list.appendChild(btn);
+    });
+    b.appendChild(list);
+    var tail = texts.slice(1).join("\n");
+    if (tail) { var t = document.createElement("div"); t.textContent = tail; b.appendChild(t); }
   }
 
   // Is a person (in theory) handling this customer? Then the bot is silent on purpose: say so.
