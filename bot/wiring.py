@@ -28,9 +28,9 @@ from core.delivery.passive import PassiveChannel, PassiveReplies
 from core.dialogue.degraded import DegradedResponder
 from core.dialogue.manager import DialogueManager
 from core.dialogue.outage import ModelOutage, OutageGuardedLLM
-from core.dialogue.suggestions import Suggestions
 from core.dialogue.prompt import PromptBuilder
 from core.dialogue.router import ThinkingRouter
+from core.dialogue.suggestions import Suggestions
 from core.handler import MessageHandler
 from core.handoff import Handoff
 from core.knowledge import AnswerCache, FastPath, KnowledgeBase
@@ -156,6 +156,7 @@ async def build_handler(services: Services) -> MessageHandler:
             model=f"{cfg.llm.backend}:{cfg.llm.model}", menu=dict(cfg.menu),
             max_message_chars=cfg.safety.max_message_chars, references_k=cfg.knowledge.top_k,
             max_retries=cfg.dialogue.max_retries, suggestions=Suggestions(redis, keys),
+            outage=outage,
         )
         handler.stack = stack
         if services.records is not None:  # [admin] enabled: feed the ops console

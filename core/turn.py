@@ -15,11 +15,10 @@
    came too late).
 6. "人工"/"投诉" → handoff (transfer in hours, a 留言 with the opening time outside).
 7. FAQ fast path: a general question with a clear FAQ match is answered from the FAQ, no LLM. A
-   plausible but unclear match offers its candidate questions (猜你想问) as a menu — tappable
-   where the channel has menus, numbered text elsewhere — model up or down, unless they are the
-   shopper's latest menu again or the message asks about the shopper's own orders ("退款到哪了":
-   the tools answer that); a tap on an option, or a number answering the latest menu, gets that
-   entry's answer (``core.dialogue.suggestions``).
+   match between two or more entries that fit about equally offers them as a menu (猜你想问) —
+   tappable where the channel has menus, numbered text elsewhere; with the model down, any
+   plausible candidates do (``_offers_menu`` has the rules). A tap on an option, or a number
+   answering the latest menu, gets that entry's answer (``core.dialogue.suggestions``).
 8. Answer cache: an LLM answer to the same general, self-contained question (same knowledge, same
    model), written by the model from that question and the knowledge alone — only a turn with no
    history (and so no pending action) stores one (``core.knowledge.shareable`` has the rules).
@@ -50,6 +49,7 @@ from core.delivery.delivery import (
     is_continue_request,
 )
 from core.dialogue.manager import DialogueManager
+from core.dialogue.outage import ModelOutage
 from core.dialogue.own_orders import own_orders_focus
 from core.dialogue.result import DialogueResult
 from core.dialogue.suggestions import Suggestions
@@ -62,6 +62,7 @@ from core.knowledge import (
     build_references,
     shareable,
 )
+from core.knowledge.fast_path import Decision
 from core.knowledge.index import Hit
 from core.llm.base import ChatMessage
 from core.models import IncomingMessage, MsgKind, TurnContext, TurnOutcome, TurnResult
@@ -97,6 +98,7 @@ class TurnHandler:
     max_retries: int = 30  # times a message kept in degraded mode is retried before a handoff
     observers: list[TurnObserver] = field(default_factory=list)
     suggestions: Suggestions | None = None  # 猜你想问 menus (None: an unclear FAQ match goes to the model)
+    outage: ModelOutage | None = None  # the model's outage record: with the model down, any candidates make a menu
 
     # -- MessageHandler -------------------------------------------------------------------
     async def handle(self, msg: IncomingMessage, ctx: TurnContext) -> TurnResult:
@@ -189,8 +191,7 @@ class TurnHandler:
         if faq is not None:
             return await self._faq_answer(msg, ctx, text, faq.answer, faq_id=faq.faq_id,
                                           score=round(faq.score, 3), margin=round(faq.margin, 3))
-        if (self.suggestions is not None and decision.ambiguous and own_orders_focus(text) is None
-                and not await self.suggestions.repeats_last(platform, user, decision.candidates)):
+        if self.suggestions is not None and await self._offers_menu(platform, user, text, decision):
             return await self._offer(self.suggestions, msg, ctx, text, decision.candidates)
         context_free = False
         if self.cache.enabled and shareable(text):
@@ -210,6 +211,20 @@ class TurnHandler:
         await self.sessions.append_turn(msg.platform, msg.user_id, [ChatMessage("user", text),
                                                                     ChatMessage("assistant", answer)])
         return self._result("faq", await self._send(msg, ctx, answer), **info)
+
+    async def _offers_menu(self, platform: str, user: str, text: str, decision: Decision) -> bool:
+        """Whether an unclear FAQ match becomes 猜你想问. With the model up, only when two or more
+        entries fit about equally well (the shopper's pick beats the model guessing between them);
+        a single weak match is the model's, which has the same knowledge as references. With the
+        model known to be down, any candidates beat the holding reply. Never for a question about
+        the shopper's own orders, and never the shopper's latest menu again."""
+        if not decision.ambiguous or own_orders_focus(text) is not None:
+            return False
+        between_entries = decision.reason == "low_margin" and len(decision.candidates) >= 2
+        if not between_entries and (self.outage is None or await self.outage.current() is None):
+            return False
+        assert self.suggestions is not None
+        return not await self.suggestions.repeats_last(platform, user, decision.candidates)
 
     async def _offer(self, suggestions: Suggestions, msg: IncomingMessage, ctx: TurnContext, text: str,
                      candidates: Sequence[Hit]) -> TurnResult:

@@ -11,11 +11,11 @@ import uuid
 
 import pytest
 
+from core.handler import RetryTurn
 from core.models import IncomingMessage, MsgKind, TurnContext
 from fakes import ollama as fo
-from tests.adapters.wechat_oa.wechat_push import ACCOUNT
 from tests.core.turn_testkit import production_handler
-from tests.faults.faults_testkit import kefu_cfg, ollama, raw_cfg, wechat_api  # noqa: F401 - fixtures
+from tests.wechat_push import ACCOUNT
 
 UNCLEAR = "七天无理由是从哪天算"  # faq-021 and faq-020 score too close to tell
 FAQ_021 = "7天无理由从哪天开始算？"
@@ -123,3 +123,16 @@ def test_the_console_counts_a_menu_with_the_faq():
     from core.records.timeseries import TURN_GROUPS
 
     assert group_of("menu") == "faq" and "menu" in TURN_GROUPS["faq"]
+
+
+async def test_one_weak_candidate_is_the_models_while_it_is_up_and_a_menu_while_it_is_down(
+        handler, fixed_clock, wechat_api, ollama):
+    user = "oMenuWeakMatch00000000001"
+    weak = "怎么升级成金卡会员"  # close to faq-045 only, below the answering threshold
+    assert (await says(handler, fixed_clock, user, weak)).outcome == "llm"
+    assert (await says(handler, fixed_clock, user, "请帮我想一句送给朋友的祝福语")).outcome == "llm"  # not "代付"
+    ollama.fail_next("http_500", times=100)
+    with pytest.raises(RetryTurn):  # the model fails: the outage is known from now on
+        await says(handler, fixed_clock, user, "帮我推荐一件适合通勤的外套")
+    down = await says(handler, fixed_clock, user, weak)
+    assert down.outcome == "menu" and down.info["candidates"] == ["faq-045"]
