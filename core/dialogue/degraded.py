@@ -49,11 +49,11 @@ from core.dialogue.courtesy import REPLIES, courtesy_kind
 from core.dialogue.outage import OUTAGE_KINDS, ModelAway, ModelOutage
 from core.dialogue.own_orders import OwnOrders, asks_to_return, own_orders_focus
 from core.dialogue.result import DialogueResult
+from core.dialogue.size_chart import size_advice
 from core.handoff import Handoff
 from core.llm.base import ChatMessage, LLMError
 from core.models import IncomingMessage, TurnContext
 from core.sessions.store import SessionStore
-from core.dialogue.size_chart import size_advice
 from core.shop.backend import ShopUnavailable
 from core.tools.context import ToolContext
 from core.tools.summaries import find_order_ids, order_summary_text

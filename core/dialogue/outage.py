@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any, AsyncGenerator
 
 import structlog
 from redis.exceptions import RedisError
@@ -155,7 +155,7 @@ class OutageGuardedLLM:
         self.model = getattr(inner, "model", "")
 
     async def chat_stream(self, messages: list[ChatMessage], *, tools: list[dict[str, Any]] | None = None,
-                          think: bool = False) -> AsyncIterator[ChatChunk]:
+                          think: bool = False) -> AsyncGenerator[ChatChunk, None]:
         if not await self._ask(self.outage.may_call, default=True):
             raise ModelAway("the model is down (outage open); not called")
         answered = False
@@ -167,9 +167,10 @@ class OutageGuardedLLM:
                     await self._ask(self.outage.recovered, default=None)
                 yield chunk
         except LLMError as exc:
-            if exc.kind in OUTAGE_KINDS:
+            kind = exc.kind
+            if kind in OUTAGE_KINDS:
                 slow = isinstance(exc, LLMTimeout) or time.monotonic() - started >= SLOW_FAILURE_S
-                await self._ask(lambda: self.outage.failed(exc.kind, slow=slow), default=None)
+                await self._ask(lambda: self.outage.failed(kind, slow=slow), default=None)
             raise
 
     async def chat(self, messages: list[ChatMessage], *, tools: list[dict[str, Any]] | None = None,

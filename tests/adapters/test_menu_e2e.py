@@ -19,11 +19,9 @@ from fakes.ollama import FakeOllama
 from tests.adapters.wecom_kf.wecom_kit import AES_KEY as KF_AES_KEY
 from tests.adapters.wecom_kf.wecom_kit import CORP, KFID, PATH, SECRET, wecom_config
 from tests.adapters.wecom_kf.wecom_kit import TOKEN as KF_TOKEN
-from tests.adapters.wechat_oa.wechat_push import (  # noqa: F401 - fixtures
-    AES_KEY, APP_ID, TOKEN, make_cfg, pusher, start_web,
-)
-from tests.faults.faults_testkit import kefu_cfg, ollama, raw_cfg, send_text, wechat_api  # noqa: F401 - fixtures
-from tests.fixtures_wechat import wecom_fake_fixture
+from tests.faults.faults_testkit import send_text
+from tests.plugins.fakes import wecom_fake_fixture
+from tests.wechat_push import AES_KEY, APP_ID, TOKEN
 
 UNCLEAR = "七天无理由是从哪天算"
 OPTIONS = ["7天无理由从哪天开始算？", "支持7天无理由退货吗？"]

@@ -9,13 +9,11 @@ import pytest
 from adapters.tencent.xml_safety import parse_xml
 from adapters.wechat_oa.convert import to_core as oa_to_core
 from adapters.wecom_kf.convert import to_core as wecom_to_core
-from core.channel import DELIVERY_ID, Menu, MenuItem, MenuMessages, SendStatus, capability
+from core.channel import DELIVERY_ID, Menu, MenuItem, MenuMessages, SendStatus
 from core.models import IncomingMessage
 from fakes.wecom_api import DUPLICATE_MSGID
-from tests.adapters.wechat_oa.wechat_push import push_xml
-from tests.fixtures_wechat import (  # noqa: F401 (fixtures)
-    session, wechat_client, wechat_fake_fixture, wecom_client, wecom_fake_fixture,
-)
+from tests.plugins.fakes import wechat_client, wechat_fake_fixture, wecom_client, wecom_fake_fixture
+from tests.wechat_push import push_xml
 
 APP_ID, SECRET = "wxmenutest000001", "menu-test-secret-value"
 CORP, KF_SECRET, KFID = "wwmenutest0000001", "kf-menu-test-secret", "wkMENU000000000001"
@@ -40,7 +38,7 @@ def kf(session, redis_client, keys, fixed_clock, kf_fake):
 
 
 async def test_official_account_menu_is_sent_as_msgmenu(oa, fake):
-    assert capability(oa, MenuMessages) is oa
+    assert isinstance(oa, MenuMessages)
     assert (await oa.send_menu(OA_USER, MENU)).ok
     [sent] = fake.deliveries(OA_USER)
     assert sent["msgtype"] == "msgmenu" and sent["text"] is None

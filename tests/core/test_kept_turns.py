@@ -14,9 +14,8 @@ from core.handler import RetryTurn
 from core.models import IncomingMessage, MsgKind, TurnContext
 from core.safety import RATE_LIMITED_REPLY
 from fakes import ollama as fo
-from tests.adapters.wechat_oa.wechat_push import ACCOUNT
 from tests.core.turn_testkit import production_handler, say
-from tests.faults.faults_testkit import kefu_cfg, ollama, raw_cfg, wechat_api  # noqa: F401 - fixtures
+from tests.wechat_push import ACCOUNT
 
 QUESTION = "羊毛大衣和羽绒服哪个更适合上海的冬天"
 ANSWER = "上海冬天湿冷，羊毛大衣配厚毛衣就够，特别冷时再穿羽绒服。"

@@ -17,10 +17,16 @@ from __future__ import annotations
 
 from core.dialogue.degraded import MODEL_HOLDING_TEXT
 from fakes import ollama as fo
-from tests.adapters.wechat_oa.wechat_push import pusher, start_web  # noqa: F401 - fixtures
-from tests.faults.faults_testkit import (  # noqa: F401 - fixtures
-    ORDER, OWNER, STRANGER, deferred_count, eventually, kefu_cfg, ollama, pending_entries, raw_cfg, send_text,
-    settle, texts, wechat_api,
+from tests.faults.faults_testkit import (
+    ORDER,
+    OWNER,
+    STRANGER,
+    deferred_count,
+    eventually,
+    pending_entries,
+    send_text,
+    settle,
+    texts,
 )
 
 COAT = "想买件通勤穿的外套，有什么推荐吗"

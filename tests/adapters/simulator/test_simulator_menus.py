@@ -7,7 +7,7 @@ from __future__ import annotations
 import aiohttp
 
 from adapters.simulator.feed import BOT, USER
-from tests.adapters.simulator.test_simulator_runtime import BUBBLE, run_terminal
+from tests.bot.test_simulator_runtime import BUBBLE, run_terminal
 from tests.support import eventually
 
 UNCLEAR = "七天无理由是从哪天算"

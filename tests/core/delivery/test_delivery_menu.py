@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from core.channel import Menu, MenuItem
 from core.delivery.passive import PassiveChannel, PassiveReplies, answering
-from delivery_fixtures import channel, fake, make_delivery, session  # noqa: F401 (fixtures)
 
 USER = "oUSER_delivery_menu_0001"
 MENU = Menu("您是想问：", (MenuItem("11", "7天无理由从哪天开始算？"), MenuItem("12", "支持7天无理由退货吗？")),

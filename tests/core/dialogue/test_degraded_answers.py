@@ -17,9 +17,8 @@ from core.handler import RetryTurn
 from core.models import IncomingMessage, MsgKind, TurnContext
 from core.tools.guests import GUEST_MESSAGE
 from fakes import ollama as fo
-from tests.adapters.wechat_oa.wechat_push import ACCOUNT
 from tests.core.turn_testkit import production_handler
-from tests.faults.faults_testkit import kefu_cfg, ollama, raw_cfg, wechat_api  # noqa: F401 - fixtures
+from tests.wechat_push import ACCOUNT
 
 LIN = "oWAFR7_U42fJAHS5lDtgJJgU5pdh"  # 林晓雯: 4 orders, one of them returnable today
 ZHANG = "ohiuRqDmFTDk7z9z2aoYXPZ_yYJ1"  # 张伟: 4 orders, none returnable

@@ -19,7 +19,6 @@ from core.config import BUNDLED_SHOP_DIR
 from core.dialogue.degraded_eval import LABELS, evaluate, format_report, read_cases
 from core.handler import RetryTurn
 from tests.core.turn_testkit import production_handler, say
-from tests.faults.faults_testkit import kefu_cfg, ollama, raw_cfg, wechat_api  # noqa: F401 - fixtures
 
 SET = Path(__file__).with_name("degraded_set.jsonl")
 

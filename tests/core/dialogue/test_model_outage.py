@@ -10,9 +10,8 @@ import pytest
 from core.dialogue.outage import ModelAway, ModelOutage, OutageGuardedLLM
 from core.llm.base import ChatMessage, LLMBadRequest, LLMTimeout
 from core.storage import open_redis
-from dialogue_testkit import fake, llm_backend, stack  # noqa: F401  (fixtures)
-from dialogue_testkit import OWNER, PLATFORM, incoming, turn
-from tests.support import free_port
+from fakes.harness import free_port
+from tests.core.dialogue.dialogue_testkit import OWNER, PLATFORM, incoming, turn
 
 HELLO = [ChatMessage("user", "你好")]
 
