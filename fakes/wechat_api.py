@@ -10,10 +10,11 @@ It speaks the real protocol over HTTP, so the real client runs against it unchan
 * ``GET /cgi-bin/token`` — the legacy token: a new one per call, the previous one stays valid
   5 minutes and any older one dies at once. Kept so tests can show why kefu does not use it.
 * ``POST /cgi-bin/message/custom/send`` and ``/custom/typing`` — token, body, msgtype, the
-  2048-byte text limit and the shape of a ``msgmenu`` (``fakes.api_base.check_menu``) are checked; the per-user allowance is enforced for users the fake has been
-  told about (``user_messaged``): a user message allows 5 messages within 48 h (an event — menu
-  click, follow, scan — allows 3 within 1 minute); a new grant replaces the old one. Users it was
-  never told about are unlimited unless ``strict_window=True`` (then they get 45015).
+  2048-byte text limit and the shape of a ``msgmenu`` (``fakes.api_base.check_menu``) are
+  checked; the per-user allowance is enforced for users the fake has been told about
+  (``user_messaged``): a user message allows 5 messages within 48 h (an event — menu click,
+  follow, scan — allows 3 within 1 minute); a new grant replaces the old one. Users it was never
+  told about are unlimited unless ``strict_window=True`` (then they get 45015).
 
 Every answer is HTTP 200 with ``{"errcode", "errmsg"}`` like WeChat's; ``inject`` /
 ``inject_status`` queue failures on demand. Time comes from the injected clock.

@@ -9,12 +9,13 @@ It speaks the real protocol over HTTP, so the real client runs against it unchan
   fake issued in the last 10 minutes (95007 otherwise); calls without a token are allowed and
   counted (the real API rate-limits them hard);
 * ``POST /cgi-bin/kf/send_msg`` — token, ``open_kfid``, msgtype, the 2048-byte text limit and the
-  shape of a ``msgmenu`` with ``click`` items (``fakes.api_base.check_menu``) are checked; a customer message opens an allowance of 5 messages for 48 h (95001 when spent, 95002
-  when expired); a ``msgid`` may be used once — a repeat is refused with ``DUPLICATE_MSGID`` and
+  shape of a ``msgmenu`` with ``click`` items (``fakes.api_base.check_menu``) are checked; a
+  customer message opens an allowance of 5 messages for 48 h (95001 when spent, 95002 when
+  expired); a ``msgid`` may be used once — a repeat is refused with ``DUPLICATE_MSGID`` and
   delivers nothing (WeCom documents only that a repeat "returns an error"; the code is the fake's).
 
-Test/simulator controls: ``customer_says`` / ``customer_taps`` (a click on a menu option) / ``servicer_says`` / ``enter_session`` /
-``send_failed`` append items to the log; ``callback`` POSTs an encrypted ``kf_msg_or_event`` to a
+Test/simulator controls: ``customer_says`` / ``customer_taps`` (a click on a menu option) /
+``servicer_says`` / ``enter_session`` / ``send_failed`` append items to the log; ``callback`` POSTs an encrypted ``kf_msg_or_event`` to a
 webhook the way WeCom does; ``deliveries`` / ``wait_for_delivery`` show what was sent; ``inject``
 queues errcodes for a path, ``lose_answers`` processes a call but loses its answer. Time comes
 from the injected clock.
