@@ -19,9 +19,11 @@ down, returning the ``TurnResult`` — or ``None`` when the message was kept for
 (``RetryTurn``). ``answer_kind`` reads what kind of answer a result is.
 
 Figures (``DegradedReport``): the share of all messages answered, the share answered *well* (the
-expected kind and every check passed), per label; and the wrong answers — a message the set says
-needs the model that got something other than the holding reply, or an answer of the wrong kind or
-with the wrong content. A wrong answer is worse than the holding reply, so those are listed one by one.
+expected kind and every check passed), per label; and, one by one, the answers otherwise than
+labelled — a message the set says needs the model that got something other than the holding
+reply, or an answer of another kind or with the wrong content (a wrong answer is worse than the
+holding reply; an FAQ answer to a one-word topic the set expected candidates for may be fine, so
+each is listed for a person to judge).
 """
 
 from __future__ import annotations
@@ -141,7 +143,8 @@ class DegradedReport:
 
     @property
     def wrong(self) -> list[Outcome]:
-        """Answers that are worse than the holding reply: the wrong kind, or the wrong content."""
+        """Answers otherwise than labelled: another kind (an FAQ answer where the set expected
+        candidates, an answer where it expected the model) or the wrong content."""
         return [o for o in self.outcomes if o.answered and not o.good]
 
     @property
@@ -179,14 +182,14 @@ def format_report(report: DegradedReport) -> str:
         f"{report.answered_well} answered well ({_pct(report.answered_well, report.cases)}); "
         f"{report.cases - report.answered} kept for the model with the holding reply",
         f"answerable without the model: {report.answerable}, answered well {report.answered_well} "
-        f"({_pct(report.answered_well, report.answerable)}); wrong answers: {len(report.wrong)}",
+        f"({_pct(report.answered_well, report.answerable)}); answered otherwise than labelled: {len(report.wrong)}",
         "",
         f"{'label':<12}{'cases':>6}{'answered':>10}{'well':>6}",
     ]
     for label, n, answered, well in report.per_label():
         lines.append(f"{label:<12}{n:>6}{answered:>10}{well:>6}")
     if report.wrong:
-        lines += ["", "wrong answers:"]
+        lines += ["", "answered otherwise than labelled:"]
         lines += [f"  line {o.case.line} {o.case.customer} {o.case.q!r}: {o.problem}" for o in report.wrong]
     if report.missed:
         lines += ["", "answerable but kept:"]
