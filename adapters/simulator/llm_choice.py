@@ -2,7 +2,8 @@
 
 * ``fake``: the scriptable fake Ollama with its rule-based demo assistant, on a local port;
 * ``off``:  ``[llm] base_url`` points at a closed port, so kefu runs in degraded mode (FAQ fast
-  path, order lookups, polite "please wait" answers) - exactly what happens when the GPU box dies;
+  path, orders and tracking, greetings, sizes, 猜你想问 menus, one polite "please wait" for the
+  rest: docs/degraded-mode.md) - exactly what happens when the GPU box dies;
 * ``auto``: ask ``[llm] base_url`` whether it has the model (short timeout) - the real model if so,
   otherwise degraded mode, with the command that fixes it.
 """
@@ -82,10 +83,10 @@ async def choose(llm: LlmConfig, mode: str) -> LlmChoice:
         return LlmChoice(FAKE, fake.url, f"模型：假 Ollama（规则演示回复，不是真模型） {fake.url}", fake)
     pull = f"要用真模型：安装 Ollama 后运行 `ollama pull {llm.model}`，再用 --llm auto 启动。"
     if mode == "off":
-        return LlmChoice(DEGRADED, closed_port_url(), f"模型：已关闭（--llm off），降级模式：只答常见问题和订单查询。{pull}")
+        return LlmChoice(DEGRADED, closed_port_url(), f"模型：已关闭（--llm off），降级模式：常见问题、订单物流、尺码等照常回答，其余问题等模型恢复后回复。{pull}")
     status, detail = await probe(llm)
     if status == "ready":
         return LlmChoice(REAL, llm.base_url, f"模型：{llm.model} @ {llm.base_url}（真模型）")
     why = (f"{llm.base_url} 上没有 {llm.model}（现有：{detail}）" if status == "no_model"
            else f"{llm.base_url} 没有应答（{detail}）")
-    return LlmChoice(DEGRADED, closed_port_url(), f"模型：{why}，降级模式：只答常见问题和订单查询。{pull}")
+    return LlmChoice(DEGRADED, closed_port_url(), f"模型：{why}，降级模式：常见问题、订单物流、尺码等照常回答，其余问题等模型恢复后回复。{pull}")
