@@ -155,7 +155,8 @@ async def build_handler(services: Services) -> MessageHandler:
             limiter=RateLimiter(redis, keys, clock, cfg.safety.max_messages_per_minute),
             model=f"{cfg.llm.backend}:{cfg.llm.model}", menu=dict(cfg.menu),
             max_message_chars=cfg.safety.max_message_chars, references_k=cfg.knowledge.top_k,
-            max_retries=cfg.dialogue.max_retries, suggestions=Suggestions(redis, keys),
+            max_retries=cfg.dialogue.max_retries, retry_after_s=cfg.dialogue.retry_after_s,
+            suggestions=Suggestions(redis, keys),
             outage=outage,
         )
         handler.stack = stack

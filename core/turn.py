@@ -23,9 +23,11 @@
    model), written by the model from that question and the knowledge alone — only a turn with no
    history (and so no pending action) stores one (``core.knowledge.shareable`` has the rules).
 9. The dialogue (LLM + tools), streamed paragraph by paragraph, with the typing indicator on.
-   Degraded mode (LLM down) sends its holding reply once and keeps the message for retry
-   (``RetryTurn``) — at most ``max_retries`` times, then it is handed to a person; answers that
-   used any tool are never cached.
+   Degraded mode (LLM down) answers what needs no model and keeps the rest for retry
+   (``RetryTurn``), with one holding reply per shopper per outage — at most ``max_retries``
+   times, then it is handed to a person; answers that used any tool are never cached. A kept
+   message that comes back is not rate-limited again, and one written before a write kefu has
+   since proposed waits until that write is settled (it was not an answer to its summary).
 
 Every reply leaves through ``core.delivery.Delivery`` with delivery ids derived from the turn id,
 so a turn retried after a crash never sends a part twice. If the queue gives up on a message
@@ -96,6 +98,7 @@ class TurnHandler:
     max_message_chars: int = 1000
     references_k: int = 4
     max_retries: int = 30  # times a message kept in degraded mode is retried before a handoff
+    retry_after_s: float = 60.0  # how soon a kept message that must wait for a newer write comes back
     observers: list[TurnObserver] = field(default_factory=list)
     suggestions: Suggestions | None = None  # 猜你想问 menus (None: an unclear FAQ match goes to the model)
     outage: ModelOutage | None = None  # the model's outage record: with the model down, any candidates make a menu
@@ -157,6 +160,15 @@ class TurnHandler:
             await self.sessions.append_turn(platform, user, [ChatMessage("user", text)])
             await self.pending.cancel(platform, user)  # a person is talking: no write waits on the bot
             return TurnResult("silenced")
+
+        if retried:
+            waiting = await self.pending.peek(platform, user)
+            if waiting is not None and waiting.created_at > ctx.received_at.timestamp():
+                # Kept since before kefu proposed a write: it cannot be the shopper's answer to that
+                # summary (a "确认" typed earlier must not run it, an older question must not drop
+                # it). It waits until the write is settled or has expired, then is answered.
+                log.info("turn.kept_behind_pending_write")
+                raise RetryTurn("a newer write waits for the shopper's answer", delay_s=self.retry_after_s)
 
         settled = await self.dialogue.settle_pending(msg, ctx)
         if settled is not None and settled.answered:

@@ -47,3 +47,40 @@ async def test_a_kept_message_is_not_refused_by_the_rate_limit_when_it_comes_bac
         assert back.outcome == "llm" and back.replies == [ANSWER]  # answered, not refused
     sent = [d["text"] for d in wechat_api.deliveries(user)]
     assert sent[-1] == ANSWER and sent.count(RATE_LIMITED_REPLY) == 1
+
+
+RETURNABLE_ORDER = "2026111272425703"  # 刘洋's, inside the 7-day window on the demo date
+LIU_YANG = "oTpRCwc3F5FmQiy3dWARW4XqtqZk"
+
+
+async def test_a_confirm_kept_from_before_the_summary_does_not_run_the_write(kefu_cfg, fixed_clock, ollama, wechat_api):
+    """The model is down: 刘洋 asks for a return and, impatient, types 确认. Both are kept. The model
+    comes back; the return request gets kefu's summary — and the kept 确认, typed before that
+    summary existed, must not submit it. It waits; his real 确认 submits it; then the kept one is
+    answered like any message."""
+    ollama.fail_next("http_500", times=2)
+    async with production_handler(kefu_cfg(dialogue__outage_probe_s=1.0), fixed_clock) as handler:
+        request = _message(LIU_YANG, "上次买的围巾不喜欢，帮我退了吧", fixed_clock)
+        request_ctx = TurnContext(turn_id=uuid.uuid4().hex, entry_id="0-1", seq=1, attempt=1,
+                                  received_at=fixed_clock.now())
+        early = _message(LIU_YANG, "确认", fixed_clock)
+        early_ctx = TurnContext(turn_id=uuid.uuid4().hex, entry_id="0-2", seq=2, attempt=1, received_at=fixed_clock.now())
+        for msg, ctx in ((request, request_ctx), (early, early_ctx)):
+            with pytest.raises(RetryTurn):
+                await handler.handle(msg, ctx)
+
+        fixed_clock.advance(60)  # the model is back; the kept messages come round in order
+        ollama.script(fo.tool_call("request_return", order_id=RETURNABLE_ORDER, items=[{"product_id": "P1013"}],
+                                   reason="no_reason", description="不想要了"),
+                      "已为您生成退货申请，请回复“确认”提交。")
+        assert (await handler.handle(request, request_ctx)).info.get("pending") is True
+        with pytest.raises(RetryTurn):
+            await handler.handle(early, early_ctx)  # not an answer to the summary: it waits
+        assert await handler.pending.peek("wechat_oa", LIU_YANG) is not None  # nothing submitted, nothing dropped
+
+        now_ok = await say(handler, LIU_YANG, "确认", fixed_clock)  # typed after the summary: submits
+        assert now_ok.outcome == "confirmation" and "退货申请已提交" in now_ok.replies[0]
+        fixed_clock.advance(60)
+        ollama.script("好的，退货申请已经提交，审核通过后请寄回商品。")
+        later = await handler.handle(early, early_ctx)
+        assert later.outcome == "llm" and "已经提交" in later.replies[0]
