@@ -225,14 +225,16 @@ class TurnHandler:
         return self._result("faq", await self._send(msg, ctx, answer), **info)
 
     async def _offers_menu(self, platform: str, user: str, text: str, decision: Decision) -> bool:
-        """Whether an unclear FAQ match becomes 猜你想问. With the model up, only when two or more
-        entries fit about equally well (the shopper's pick beats the model guessing between them);
-        a single weak match is the model's, which has the same knowledge as references. With the
-        model known to be down, any candidates beat the holding reply. Never for a question about
-        the shopper's own orders, and never the shopper's latest menu again."""
+        """Whether an unclear FAQ match becomes 猜你想问. With the model up, only for a general,
+        self-contained question (``shareable``: not a follow-up such as "那…呢", which the model
+        reads in its conversation) that two or more entries fit about equally well — the shopper's
+        pick beats the model guessing between them; a single weak match is the model's, which has
+        the same knowledge as references. With the model known to be down, any candidates beat the
+        holding reply. Never for a question about the shopper's own orders, and never the
+        shopper's latest menu again."""
         if not decision.ambiguous or own_orders_focus(text) is not None:
             return False
-        between_entries = decision.reason == "low_margin" and len(decision.candidates) >= 2
+        between_entries = decision.reason == "low_margin" and len(decision.candidates) >= 2 and shareable(text)
         if not between_entries and (self.outage is None or await self.outage.current() is None):
             return False
         assert self.suggestions is not None

@@ -136,3 +136,10 @@ async def test_one_weak_candidate_is_the_models_while_it_is_up_and_a_menu_while_
         await says(handler, fixed_clock, user, "帮我推荐一件适合通勤的外套")
     down = await says(handler, fixed_clock, user, weak)
     assert down.outcome == "menu" and down.info["candidates"] == ["faq-045"]
+
+
+async def test_a_follow_up_is_read_by_the_model_in_its_conversation(handler, fixed_clock, wechat_api, ollama):
+    user = "oMenuFollowUp000000000001"
+    # "那…" leans on what was said before: no menu of FAQ questions, the model answers in context
+    result = await says(handler, fixed_clock, user, "那大概什么时候能发货")
+    assert result.outcome == "llm" and len(ollama.requests) == 1
