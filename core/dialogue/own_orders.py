@@ -35,6 +35,7 @@ from core.tools.context import ToolContext
 from core.tools.summaries import find_order_ids
 
 MAX_ORDERS = 3
+RETURN_LOOKBACK = 10  # signed orders, newest first, checked for a no-reason return
 
 SHIPPING, UNSHIPPED, REFUND, UNPAID, ANY = "shipping", "unshipped", "refund", "unpaid", "any"
 # which statuses a question's status word is about, in order of preference
@@ -131,6 +132,21 @@ def names_product(text: str, item_names: list[str]) -> bool:
     return any(term in t for name in item_names for term in _name_terms(name))
 
 
+@dataclass(frozen=True)
+class Brief:
+    """One order as ``list_my_orders`` lists it: enough to choose which to read in full."""
+
+    order_id: str
+    status: str
+    item_names: list[str]
+
+    @classmethod
+    def of(cls, brief: dict[str, Any]) -> "Brief":
+        # "女款双面呢大衣 M×1、法兰绒毛毯 150×200cm 均码×1": each item's name ends at its last space
+        names = [part.rsplit(" ", 1)[0] for part in str(brief.get("items") or "").split("、") if part]
+        return cls(str(brief["order_id"]), str(brief.get("status") or ""), names)
+
+
 @dataclass
 class OrderLine:
     """What the list shows of one order (from the tools' views)."""
@@ -153,15 +169,16 @@ class OwnOrders:
     def __init__(self, tools: Any) -> None:
         self.tools = tools
 
-    async def _orders(self, tctx: ToolContext) -> tuple[list[dict[str, Any]], str | None]:
-        """(the order briefs, newest first; or [] and the tool's message for a guest / no orders)."""
+    async def _orders(self, tctx: ToolContext) -> tuple[list[Brief], str | None]:
+        """(the shopper's orders in brief, newest first; or [] and the tool's message for a guest
+        or a shopper without orders)."""
         result = await self.tools.call("list_my_orders", {}, tctx)
         data = result.data or {}
-        orders = list(data.get("orders") or []) if result.ok else []
+        orders = [Brief.of(b) for b in data.get("orders") or []] if result.ok else []
         return orders, None if orders else str(data.get("message") or "没有查到您名下的订单。")
 
-    async def _line(self, tctx: ToolContext, brief: dict[str, Any]) -> OrderLine | None:
-        result = await self.tools.call("get_order", {"order_id": brief["order_id"]}, tctx)
+    async def _line(self, tctx: ToolContext, order_id: str) -> OrderLine | None:
+        result = await self.tools.call("get_order", {"order_id": order_id}, tctx)
         order = (result.data or {}).get("order") if result.ok else None
         if not order:
             return None
@@ -170,42 +187,40 @@ class OwnOrders:
                          [(str(i["product_id"]), str(i["size"]), str(i["name"])) for i in order["items"]], _detail(order))
 
     async def where_are_they(self, text: str, tctx: ToolContext, focus: str) -> tuple[str, list[str]]:
-        """(the answer, the order ids it shows)."""
+        """(the answer, the order ids it shows). Only the orders shown are read in full."""
         briefs, message = await self._orders(tctx)
         if message is not None:
             return message, []
-        lines = [line for b in briefs if (line := await self._line(tctx, b)) is not None]
-        named = [ln for ln in lines if names_product(text, ln.item_names)]
-        pool = named or lines
+        named = [b for b in briefs if names_product(text, b.item_names)]
+        pool = named or briefs
         wanted = FOCUS_STATUSES[focus]
-        matching = [ln for ln in pool if ln.status in wanted]
-        matching.sort(key=lambda ln: wanted.index(ln.status))  # stable: newest first within a status
+        matching = sorted((b for b in pool if b.status in wanted), key=lambda b: wanted.index(b.status))  # stable
         if matching:
             head, pool = "为您查到：", matching
         elif wanted:
             head = FOCUS_NONE[focus] + "您最近的订单："
         else:
             head = "为您查到：" if named else "您最近的订单："
-        shown = pool[:MAX_ORDERS]
+        shown = [line for b in pool[:MAX_ORDERS] if (line := await self._line(tctx, b.order_id)) is not None]
         body = "\n\n".join(_render(ln) for ln in shown)
-        more = len(lines) - len(shown)
+        more = len(briefs) - len(shown)
         tail = f"\n\n另有{more}个订单没有列出，发订单号可以查看详情。" if more > 0 else ""
         return f"{head}\n{body}{tail}", [ln.order_id for ln in shown]
 
     async def returnable(self, text: str, tctx: ToolContext) -> tuple[str, str] | None:
         """(the answer, the order id) when exactly one order has something returnable without a
-        reason right now; None otherwise (nothing, or several to choose from)."""
+        reason right now; None otherwise (nothing, or several to choose from). Only the latest
+        ``RETURN_LOOKBACK`` signed orders are checked: the window is days, not months."""
         briefs, message = await self._orders(tctx)
-        if message is not None:
+        if message is not None or not plain_return(text, [n for b in briefs for n in b.item_names]):
             return None
-        lines = [line for b in briefs if (line := await self._line(tctx, b)) is not None]
-        if not plain_return(text, [name for ln in lines for name in ln.item_names]):
-            return None
-        named = [ln for ln in lines if names_product(text, ln.item_names)]
+        named = [b for b in briefs if names_product(text, b.item_names)]
+        signed = [b for b in named or briefs if b.status == "已签收"][:RETURN_LOOKBACK]
         candidates: list[tuple[OrderLine, list[str], dict[str, Any]]] = []
-        for line in named or lines:
-            ok_items, check = await self._returnable_items(tctx, line, text if named else "")
-            if ok_items:
+        for brief in signed:
+            line = await self._line(tctx, brief.order_id)
+            ok_items, check = await self._returnable_items(tctx, line, text if named else "") if line else ([], {})
+            if line is not None and ok_items:
                 candidates.append((line, ok_items, check))
         if len(candidates) != 1:
             return None
@@ -218,8 +233,6 @@ class OwnOrders:
     async def _returnable_items(self, tctx: ToolContext, line: OrderLine, named_in: str) -> tuple[list[str], dict[str, Any]]:
         """The items of ``line`` (those ``named_in`` names, if given) that ``check_return`` allows
         back without a reason, and the last check's view."""
-        if line.status != "已签收":
-            return [], {}
         ok_items: list[str] = []
         last: dict[str, Any] = {}
         for product_id, size, name in line.products:
