@@ -89,6 +89,15 @@ def check_menu(body: dict[str, Any], *, click_items: bool) -> tuple[list[dict[st
     return options, 0
 
 
+def menu_text(body: dict[str, Any], options: list[dict[str, str]]) -> str:
+    """What the shopper's phone shows of a menu message: the head, the options (numbered here, as
+    the simulator shows them), the tail. Recorded as the delivery's ``text``."""
+    menu = body["msgmenu"]
+    lines = [str(menu.get("head_content") or ""), *(f"{n}. {o['content']}" for n, o in enumerate(options, 1)),
+             str(menu.get("tail_content") or "")]
+    return "\n".join(line for line in lines if line)
+
+
 class FakeApiBase(ServedFake):
     """Base of a fake API server; a subclass builds its routes in ``make_app()``."""
 

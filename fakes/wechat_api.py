@@ -38,6 +38,7 @@ from fakes.api_base import (
     _Grant,
     check_menu,
     check_text,
+    menu_text,
 )
 
 TOKEN_TTL_S = 7200
@@ -163,7 +164,8 @@ class FakeWeChatApi(FakeApiBase):
 
     def deliveries(self, openid: str) -> list[dict[str, Any]]:
         """Messages accepted for ``openid``: ``{"openid", "msgtype", "text", "menu", "payload", "time"}``
-        (``menu``: a msgmenu's options ``[{"id", "content"}]``, else None)."""
+        (``menu``: a msgmenu's options ``[{"id", "content"}]``, else None; a menu's ``text`` is what
+        the phone shows of it, ``fakes.api_base.menu_text``)."""
         return super().deliveries(openid)
 
     def typing_events(self, openid: str) -> list[dict[str, Any]]:
@@ -310,6 +312,8 @@ class FakeWeChatApi(FakeApiBase):
         menu, err = check_menu(body, click_items=False)
         if err:
             return _answer(err)
+        if menu is not None:
+            text = menu_text(body, menu)
         if err := self._spend_allowance(openid):
             return _answer(err)
         await self._record(self._deliveries, {"kind": "message", "openid": openid, "msgtype": msgtype,

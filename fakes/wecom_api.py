@@ -42,6 +42,7 @@ from fakes.api_base import (
     _Grant,
     check_menu,
     check_text,
+    menu_text,
 )
 
 TOKEN_TTL_S = 7200
@@ -304,6 +305,8 @@ class FakeWecomApi(FakeApiBase):
         menu, err = check_menu(body, click_items=True)
         if err:
             return _answer(err)
+        if menu is not None:
+            text = menu_text(body, menu)
         msgid = body.get("msgid")
         if msgid is not None and msgid in self._used_msgids:
             return _answer(DUPLICATE_MSGID)

@@ -41,7 +41,8 @@ async def test_official_account_menu_is_sent_as_msgmenu(oa, fake):
     assert isinstance(oa, MenuMessages)
     assert (await oa.send_menu(OA_USER, MENU)).ok
     [sent] = fake.deliveries(OA_USER)
-    assert sent["msgtype"] == "msgmenu" and sent["text"] is None
+    assert sent["msgtype"] == "msgmenu"
+    assert sent["text"] == "您是想问：\n1. 7天无理由从哪天开始算？\n2. 支持7天无理由退货吗？\n都不是？直接说出您的问题。"  # what the phone shows
     assert sent["payload"]["msgmenu"] == {"head_content": "您是想问：", "tail_content": "都不是？直接说出您的问题。",
                                           "list": [{"id": "11", "content": "7天无理由从哪天开始算？"},
                                                    {"id": "12", "content": "支持7天无理由退货吗？"}]}
