@@ -144,9 +144,9 @@ reject = ["这句脚本只给规则模型"]
 id = "down"
 customer = "刘洋"
 [[scenario.turn]]
-say = "你好"
+say = "银卡会员要消费多少"
 model_down = true
-expect = ["系统正在繁忙"]
+expect = ["稍后回复"]
 route = "degraded"
 '''
     async with FakeOllama(rule=demo_rule) as server:
