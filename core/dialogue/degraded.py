@@ -50,7 +50,7 @@ from core.dialogue.outage import OUTAGE_KINDS, ModelAway, ModelOutage
 from core.dialogue.own_orders import OwnOrders, asks_to_return, own_orders_focus
 from core.dialogue.result import DialogueResult
 from core.dialogue.size_chart import size_advice
-from core.handoff import Handoff
+from core.handoff import REPLY_COMPLAINT, REPLY_TRANSFER, Handoff
 from core.llm.base import ChatMessage, LLMError
 from core.models import IncomingMessage, TurnContext
 from core.sessions.store import SessionStore
@@ -64,8 +64,10 @@ HOLDING_TEXT = "抱歉，系统正在繁忙中。您的消息已记录，我们�
 # the model is away: what still works, so the shopper's next questions are not wasted
 MODEL_HOLDING_TEXT = ("抱歉，这个问题需要稍等：您的消息已记录，我们稍后回复您。"
                       "订单、物流和常见问题仍可以直接问我，着急请回复“人工”。")
-HANDOFF_TEXT = "好的，正在为您转接人工客服，请稍候。人工客服服务时间为每天9:00-22:00。"
-COMPLAINT_TEXT = "非常抱歉给您带来不好的体验，正在为您转接人工客服处理，请稍候。人工客服服务时间为每天9:00-22:00。"
+# The handoff's own words: outside the shop's service hours (its rules) the turn handler adds when
+# a person will answer, so no hours are written here.
+HANDOFF_TEXT = REPLY_TRANSFER
+COMPLAINT_TEXT = REPLY_COMPLAINT
 MAX_ORDERS = 3
 
 

@@ -4,6 +4,7 @@ kept for retry; when the LLM is back the kept message is answered normally."""
 
 from __future__ import annotations
 
+import re
 import socket
 
 import pytest
@@ -53,6 +54,8 @@ async def test_asking_for_a_person_hands_off(down, message, reason, answer):
     r = await down.reply(incoming(message), turn())
     assert r.outcome == "degraded" and r.handoff_reason == reason and r.text == answer
     assert not r.retry_later
+    # the hours are the shop's rules': the turn handler adds them outside service hours, never a literal here
+    assert not re.search(r"\d{1,2}:\d{2}", r.text)
 
 
 async def test_anything_else_is_kept_with_one_holding_reply(down, stack):
