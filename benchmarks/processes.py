@@ -115,19 +115,10 @@ async def start_kefu(workdir: Workdir, raw_config: dict[str, dict[str, Any]], ro
 
 async def delete_prefix(redis_url: str, prefix: str) -> int:
     """Remove every key the benchmark wrote (never FLUSHDB: the Redis may be shared)."""
-    from core.storage import open_redis
+    from core.storage import delete_matching, open_redis
 
     client = open_redis(redis_url)
-    removed = 0
     try:
-        batch: list[str] = []
-        async for key in client.scan_iter(match=f"{prefix}*", count=1000):
-            batch.append(key)
-            if len(batch) >= 1000:
-                removed += await client.delete(*batch)
-                batch.clear()
-        if batch:
-            removed += await client.delete(*batch)
+        return await delete_matching(client, f"{prefix}*", batch=1000)
     finally:
         await client.aclose()
-    return removed

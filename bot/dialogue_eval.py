@@ -39,7 +39,7 @@ from core.evaluation.scenarios import VISITOR, ModelReply, Scenario, Write
 from core.handler import RetryTurn
 from core.models import IncomingMessage, MsgKind, TurnContext
 from core.shop.json_backend import JsonShopBackend
-from core.storage import open_redis
+from core.storage import delete_matching, open_redis
 from core.storage.connection import reset_memory
 
 DEFAULT_SUITE = PROJECT_ROOT / "examples" / "eval" / "dialogues"
@@ -295,8 +295,6 @@ class DialogueEval:
             return
         redis = open_redis(url)
         try:
-            doomed = [k async for k in redis.scan_iter(match=f"{prefix}*", count=500)]
-            if doomed:
-                await redis.delete(*doomed)
+            await delete_matching(redis, f"{prefix}*")
         finally:
             await redis.aclose()

@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from core.clock import FixedClock
-from core.storage import KeyBuilder, open_redis
+from core.storage import KeyBuilder, delete_matching, open_redis
 from core.storage.connection import reset_memory
 from tests.support import DEMO_NOW
 
@@ -44,9 +44,7 @@ def key_prefix() -> str:
 async def _cleanup(url: str, prefix: str) -> None:
     client = open_redis(url)
     try:
-        keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=500)]
-        if keys:
-            await client.delete(*keys)
+        await delete_matching(client, f"{prefix}*")
     finally:
         await client.aclose()
 

@@ -42,6 +42,7 @@ from bot.config import validate
 from bot.services import clock_from_config
 from core.clock import Clock
 from core.config import Config
+from core.storage import delete_matching
 from fakes.wechat_api import FakeWeChatApi
 
 log = structlog.get_logger(__name__)
@@ -261,9 +262,7 @@ class Simulator:
         assert self.app is not None
         services = self.app[SERVICES]
         pattern = services.keys.user("wecom_kf" if self.platform == "wecom" else PLATFORM, openid, "*")
-        doomed = [k async for k in services.redis.scan_iter(match=pattern, count=200)]
-        if doomed:
-            await services.redis.delete(*doomed)
+        await delete_matching(services.redis, pattern)
         self.feed.clear(openid)
         self.feed.publish(ChatEvent(SYSTEM, openid, self.clock.now(), "会话已重置"))
 
