@@ -40,6 +40,7 @@ from bot.logs import configure_logging  # noqa: E402
 from bot.services import open_services  # noqa: E402
 from bot.wiring import build_handler  # noqa: E402
 from core.clock import FixedClock  # noqa: E402
+from core.config import LogConfig  # noqa: E402
 from core.models import IncomingMessage, MsgKind, TurnContext  # noqa: E402
 from core.sessions.tokens import estimate_tokens  # noqa: E402
 from core.storage.connection import reset_memory  # noqa: E402
@@ -226,7 +227,7 @@ def main() -> int:
     p.add_argument("--gap-s", type=float, default=60.0, help="shop-clock seconds between turns (default 60)")
     p.add_argument("--show-prompt", action="store_true", help="print the last rendered prompt of the first shopper")
     args = p.parse_args()
-    configure_logging(config.LogConfig(level="ERROR", format="console"))
+    configure_logging(LogConfig(level="ERROR", format="console"))
     costs, prompts = asyncio.run(run(args.gap_s))
     print(f"prompt_cost: {len(CONVERSATIONS)} shoppers, fake Ollama with the demo rule, "
           f"{args.gap_s:g} s between turns, prompts rendered as Ollama's Qwen3 template does")

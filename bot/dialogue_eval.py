@@ -27,12 +27,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.config import Config, validate
+from bot.config import validate
 from bot.model_gate import ModelGate
 from bot.services import open_services
 from bot.wiring import build_handler
 from core.clock import FixedClock
-from core.config import PROJECT_ROOT
+from core.config import PROJECT_ROOT, Config
 from core.evaluation.judge import check_never, check_reply, choose, diff_writes
 from core.evaluation.report import Attempt, Outcome, scenario_lines
 from core.evaluation.scenarios import VISITOR, ModelReply, Scenario, Write

@@ -20,6 +20,7 @@ import sys
 
 from bot import config as config_mod
 from bot.config import ConfigError
+from core.config import Config, LogConfig
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -51,11 +52,11 @@ def run(args: argparse.Namespace) -> int:
     from bot.logs import config_secrets, configure_logging
 
     cfg = config_mod.load(args.config, check=False) if args.config else config_mod.demo_config()
-    configure_logging(config_mod.LogConfig(level="ERROR", format="console"), secrets=config_secrets(cfg))
+    configure_logging(LogConfig(level="ERROR", format="console"), secrets=config_secrets(cfg))
     return asyncio.run(_dialogues(cfg, args))
 
 
-async def _dialogues(cfg: config_mod.Config, args: argparse.Namespace) -> int:
+async def _dialogues(cfg: Config, args: argparse.Namespace) -> int:
     from bot.dialogue_eval import DEFAULT_SUITE, DialogueEval, EvalOptions, probe_model
     from core.evaluation.report import summary_line
     from core.evaluation.scenarios import ScenarioError, load_suite
