@@ -6,7 +6,7 @@
 #   make lint   ruff (bugs + import order), mypy (strict over core/), import-linter (layers, no cycles)
 #   make demo   chat with the bot in the simulator (no WeChat account, no server needed)
 #   make bench  webhook load (vs WeRoBot), end-to-end turns, session memory, turn overhead per shop backend,
-#               console records, prompt cost, FAQ fast path (docs/performance.md)
+#               console records, prompt cost, FAQ fast path, degraded mode (docs/performance.md)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -54,3 +54,4 @@ bench: $(BENCH_STAMP)
 	scripts/ensure-redis.sh $(VENV)/bin/python benchmarks/console_records.py
 	$(VENV)/bin/python benchmarks/prompt_cost.py
 	$(VENV)/bin/python benchmarks/faq_fast_path.py
+	scripts/ensure-redis.sh $(VENV)/bin/python benchmarks/degraded_mode.py
